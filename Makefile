@@ -1,0 +1,31 @@
+# The two commands of the README:  make demo  (set up, then the main job)  and  make test.
+PYTHON ?= python3
+VENV   ?= .venv
+PHOTO  ?=
+OUT    ?= out
+BIN     = $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+# the project in its own virtual environment (re-installed when pyproject.toml changes)
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.test-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/portrait demo $(PHOTO) -o $(OUT)
+
+test: $(BIN)/.test-installed
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(OUT) build src/*.egg-info

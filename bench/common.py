@@ -1,0 +1,47 @@
+"""Helpers shared by the benchmarks: test photos at a given size, timing, peak memory, data location."""
+from __future__ import annotations
+
+import os
+import pathlib
+import resource
+import statistics
+import time
+
+import cv2
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = pathlib.Path(os.environ.get("DATA") or ROOT.parent / "shared" / "data")
+SIZES = {"1 MP": (1152, 864), "12 MP": (4032, 3024)}
+
+
+def photo_at(size: tuple[int, int]) -> np.ndarray:
+    """A real portrait (the astronaut, or the first development portrait when present) at (w, h), uint8 sRGB."""
+    first = sorted((DATA / "portraits").glob("*.jpg"))
+    if first:
+        rgb = cv2.imread(str(first[0]))[:, :, ::-1]
+    else:
+        from skimage import data
+        rgb = data.astronaut()
+    w, h = size
+    s = max(w / rgb.shape[1], h / rgb.shape[0])                  # cover, then centre-crop: no stretching
+    big = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_CUBIC)
+    y, x = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
+    return np.ascontiguousarray(big[y:y + h, x:x + w])
+
+
+def median_time(fn, *, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of fn() in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,238 @@
+"""The ``portrait`` command line. Operation subcommands and their flags come from the operation schemas.
+
+Exit status: 0 on success, 2 for anything the user can fix (a bad file or parameter, no face), 1 for an
+internal error. Errors are one line on stderr; ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic.fields import FieldInfo
+
+from . import __version__
+from .errors import PortraitError
+from .io import DEFAULT_MAX_PIXELS
+
+PROG = "portrait"
+
+
+# -- flags from a schema -------------------------------------------------------------------------------
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _unwrap(annotation):
+    """``X | None`` and ``Optional[X]`` to X."""
+    if get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _help(field: FieldInfo) -> str:
+    bounds = []
+    for m in field.metadata:
+        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                bounds.append(f"{sign} {getattr(m, attr)}")
+    text = field.description or ""
+    extra = ", ".join(bounds + [f"default {field.default!r}" if field.default is not None else "default: none"])
+    return f"{text} ({extra})" if text else extra
+
+
+def add_schema_flags(parser: argparse.ArgumentParser, model) -> None:
+    """One flag per schema field; only the flags a user gives are passed on, so defaults live in the schema."""
+    group = parser.add_argument_group("operation parameters")
+    for name, field in model.model_fields.items():
+        kind = _unwrap(field.annotation)
+        kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": _help(field)}
+        if kind is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif get_origin(kind) is Literal:
+            kw["choices"] = [str(c) for c in get_args(kind)]
+        elif kind in (int, float, str):
+            kw["type"] = kind
+            kw["metavar"] = {int: "N", float: "X", str: "TEXT"}[kind]
+        group.add_argument(_flag(name), **kw)
+
+
+# -- the parser ------------------------------------------------------------------------------------
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options")
+    g.add_argument("--face", type=int, metavar="N", default=None,
+                   help="which face to work on, 0 = the largest (default)")
+    g.add_argument("--max-pixels", type=int, metavar="N", default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})")
+    g.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    return p
+
+
+def _output(required: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("output")
+    g.add_argument("-o", "--output", required=required, metavar="OUT",
+                   help="where to write the result (.jpg, .png, .tif, .heic, .webp)")
+    g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    g.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/HEIC/WebP quality 1-100 (default 95)")
+    g.add_argument("--strip-private", action="store_true",
+                   help="remove GPS position, serial numbers, owner names and XMP from the output's metadata")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .schema import operations
+
+    parser = argparse.ArgumentParser(prog=PROG, description="portrait-studio: a local-first AI portrait studio.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common, output = _common(), _output()
+
+    p = sub.add_parser("analyze", parents=[common], help="find faces, mesh, pose; print or draw them",
+                       description="Analyse a portrait: faces (largest first) with their 478-point mesh and head "
+                                   "pose, in pixels of the upright image.")
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    p.add_argument("--overlay", metavar="OUT.png", help="draw mesh, regions and person matte over the photo")
+    p.add_argument("--overwrite", action="store_true", help="replace the overlay file if it exists")
+
+    sub.add_parser("ops", help="list the operations and their parameters",
+                   description="List the operations; with --json, their parameter schemas.").add_argument(
+        "--json", action="store_true", help="print the JSON Schema of every operation")
+
+    p = sub.add_parser("run", parents=[common, output], help="apply a recipe (YAML or JSON) to a photo",
+                       description="Apply a recipe: an ordered list of operations with parameters.")
+    p.add_argument("recipe", metavar="RECIPE")
+    p.add_argument("input", metavar="INPUT")
+
+    p = sub.add_parser("demo", parents=[common], help="the studio's main job on a photo (the astronaut by default)",
+                       description="Run the studio on a photo, or on scikit-image's astronaut portrait, and write "
+                                   "the results to a folder.")
+    p.add_argument("input", metavar="PHOTO", nargs="?", help="a photo (default: skimage.data.astronaut())")
+    p.add_argument("-o", "--output", metavar="FOLDER", default="out", help="folder for the results (default ./out)")
+
+    for name, op in operations().items():
+        p = sub.add_parser(name, parents=[common, output], help=op.summary, description=op.func.__doc__ and
+                           op.func.__doc__.split("\n\n")[0].strip(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("input", metavar="INPUT")
+        add_schema_flags(p, op.params)
+        p.set_defaults(operation=name)
+    return parser
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+def _read(args):
+    from .portrait import Portrait
+
+    return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
+
+
+def _write(args, portrait) -> None:
+    from .io import write_image
+
+    path = write_image(args.output, portrait.image, portrait.metadata, overwrite=args.overwrite,
+                       quality=args.quality, strip_private=args.strip_private)
+    print(f"wrote {path}")
+
+
+def _summary(portrait) -> str:
+    d = portrait.describe()
+    im = d["image"]
+    lines = [f"{portrait.path}: {im['width']}×{im['height']} px, {im['profile']}"]
+    lines += [f"  note: {n}" for n in im.get("notes", [])]
+    if not portrait.faces:
+        lines.append("  no face found")
+    for i, f in enumerate(portrait.faces):
+        x, y, w, h = f.box
+        p = f.pose
+        lines.append(f"  face {i}: box {x:.0f},{y:.0f} {w:.0f}×{h:.0f} px, score {f.score:.2f}, "
+                     f"yaw {p.yaw:+.0f}°, pitch {p.pitch:+.0f}°, roll {p.roll:+.0f}°, "
+                     f"eyes {f.interocular:.0f} px apart")
+    return "\n".join(lines)
+
+
+def cmd_analyze(args) -> None:
+    portrait = _read(args)
+    if args.overlay:
+        from .io import write_image
+        from .overlay import draw_overlay
+
+        if args.face is not None:
+            portrait.face()                        # refuse a face index that does not exist
+        write_image(args.overlay, draw_overlay(portrait), portrait.metadata, overwrite=args.overwrite,
+                    strip_private=True)
+    print(json.dumps(portrait.describe()) if args.json else _summary(portrait))
+    if args.overlay and not args.json:
+        print(f"wrote {args.overlay}")
+
+
+def cmd_ops(args) -> None:
+    from .schema import operations
+
+    ops = operations()
+    if args.json:
+        print(json.dumps({name: op.json_schema() for name, op in ops.items()}, indent=2))
+        return
+    for name, op in ops.items():
+        flags = " ".join(f"{_flag(n)}" for n in op.params.model_fields)
+        print(f"{name:12s} {op.summary}\n{'':12s} {flags}")
+
+
+def cmd_run(args) -> None:
+    from .pipeline import apply_recipe, load_recipe
+
+    steps = load_recipe(args.recipe)               # validate the whole recipe before reading the photo
+    _write(args, apply_recipe(_read(args), steps))
+
+
+def cmd_operation(args) -> None:
+    from .schema import get_operation
+
+    op = get_operation(args.operation)
+    fields = op.params.model_fields
+    params = op.validate({k: v for k, v in vars(args).items() if k in fields})
+    _write(args, op(_read(args), **dict(params)))
+
+
+def cmd_demo(args) -> None:
+    from .demo import run_demo
+
+    for line in run_demo(args.input, args.output, max_pixels=args.max_pixels, face_index=args.face):
+        print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "demo": cmd_demo}.get(
+        args.command, cmd_operation)
+    try:
+        handler(args)
+    except PortraitError as e:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if getattr(args, "debug", False):
+            raise
+        print(f"{PROG}: internal error: {e.__class__.__name__}: {e} (run again with --debug for the "
+              "traceback, and please report it)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Image io: photos in and out of the linear-light convention, with their EXIF, XMP and ICC metadata.
+
+:func:`read_image` decodes JPEG, PNG, TIFF, WebP, GIF, HEIC/HEIF and camera RAW/DNG to float32 linear
+sRGB, upright; :func:`write_image` encodes to sRGB JPEG, PNG, TIFF, WebP or HEIC, carrying metadata.
+"""
+from .read import DEFAULT_MAX_PIXELS, RAW_EXTENSIONS, SUPPORTED_READ, Metadata, read_image
+from .write import SUPPORTED_WRITE, write_image
+
+__all__ = ["read_image", "write_image", "Metadata", "DEFAULT_MAX_PIXELS", "SUPPORTED_READ", "SUPPORTED_WRITE",
+           "RAW_EXTENSIONS"]

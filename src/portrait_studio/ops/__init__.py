@@ -1,0 +1,2 @@
+"""The operations. Importing this package registers them (see :mod:`portrait_studio.schema`)."""
+from . import adjust  # noqa: F401

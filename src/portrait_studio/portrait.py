@@ -1,0 +1,163 @@
+"""The Portrait: an image, where it came from, what was done to it, and its analysis, computed once."""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .analysis import AnalysisBackend, Face, analysis_copy, face_normals, find_faces, get_backend, region_masks
+from .core import as_image
+from .errors import NoFaceError
+from .io import DEFAULT_MAX_PIXELS, Metadata, read_image
+
+
+class Portrait:
+    """A linear-light image with its source metadata and lazily computed, cached analysis.
+
+    Analysis (faces, mesh, pose, regions, normals, person matte) runs on first access and is kept, so a
+    chain of operations analyses once: :meth:`replace` hands the cache on to the next image when the
+    pixels moved nowhere (an operation that changes geometry, such as a resize, starts afresh).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3)
+        Linear-light RGB float (see :mod:`portrait_studio.core.image`).
+    metadata : Metadata, optional
+        What the source file carried (EXIF, XMP, ICC, format); None for an image made in memory.
+    path : str, optional
+        Where the image came from, used in messages.
+    backend : AnalysisBackend, optional
+        The analysis models; the embedded MediaPipe backend by default, created on first need.
+    face_index : int, optional
+        Which face operations work on, 0 being the largest; default the largest.
+    history : tuple of dict, optional
+        The operations applied so far, ``{"op": name, "params": {...}}`` each, oldest first.
+
+    Examples
+    --------
+    >>> from skimage import data
+    >>> from portrait_studio import Portrait
+    >>> from portrait_studio.core import from_srgb8
+    >>> p = Portrait(from_srgb8(data.astronaut()))
+    >>> len(p.faces), round(p.face().pose.yaw) in range(-45, 46)
+    (1, True)
+    """
+
+    def __init__(self, image: np.ndarray, metadata: Metadata | None = None, *, path: str | None = None,
+                 backend: AnalysisBackend | None = None, face_index: int | None = None,
+                 history: tuple[dict, ...] = ()):
+        self.image = as_image(image)
+        self.metadata = metadata
+        self.path = path if path is not None else "<image>"
+        self.face_index = face_index
+        self.history = tuple(history)
+        self._backend = backend
+        self._cache: dict[Any, Any] = {}
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+             backend: AnalysisBackend | None = None, face_index: int | None = None) -> "Portrait":
+        """Read a photo (see :func:`portrait_studio.io.read_image`); analysis waits until it is asked for."""
+        image, metadata = read_image(path, max_pixels=max_pixels)
+        return cls(image, metadata, path=os.fspath(path), backend=backend, face_index=face_index)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) in pixels."""
+        return self.image.shape[:2]
+
+    @property
+    def backend(self) -> AnalysisBackend:
+        """The analysis backend, created on first use."""
+        if self._backend is None:
+            self._backend = get_backend()
+        return self._backend
+
+    def replace(self, image: np.ndarray, *, step: dict | None = None, geometry_kept: bool = True) -> "Portrait":
+        """A new Portrait with `image`, the same metadata and backend, and `step` added to the history.
+
+        With ``geometry_kept`` (the new pixels show the same things at the same places and the same
+        size) the analysis cache is shared instead of recomputed.
+        """
+        image = as_image(image)
+        if geometry_kept and image.shape != self.image.shape:
+            raise ValueError(f"geometry_kept needs the same shape, got {image.shape} for {self.image.shape}")
+        new = Portrait(image, self.metadata, path=self.path, backend=self._backend, face_index=self.face_index,
+                       history=self.history + ((step,) if step else ()))
+        if geometry_kept:
+            new._cache = self._cache
+        return new
+
+    # -- analysis ---------------------------------------------------------------------------------
+
+    @cached_property
+    def _small(self) -> tuple[np.ndarray, int]:
+        return analysis_copy(self.image)
+
+    @property
+    def faces(self) -> list[Face]:
+        """All faces, largest first (an empty list when there is none)."""
+        if "faces" not in self._cache:
+            self._cache["faces"] = find_faces(self.image, self.backend, small=self._small)
+        return self._cache["faces"]
+
+    def face(self, index: int | None = None) -> Face:
+        """The face to work on: `index`, else the portrait's ``face_index``, else the largest.
+
+        Raises
+        ------
+        NoFaceError
+            When there is no face, or fewer faces than the index asks for.
+        """
+        index = self.face_index if index is None else index
+        faces = self.faces
+        if not faces:
+            raise NoFaceError(f"{self.path}: no face found; this needs a photo with a visible face "
+                              "(at least 5% of the frame high, turned less than about 45 degrees)")
+        if not 0 <= (index or 0) < len(faces):
+            raise NoFaceError(f"{self.path}: face {index} asked for but {len(faces)} found; "
+                              f"choose a face from 0 to {len(faces) - 1}")
+        return faces[index or 0]
+
+    def regions(self, index: int | None = None) -> dict[str, np.ndarray]:
+        """Soft full-resolution region masks of a face (see :func:`~portrait_studio.analysis.region_masks`)."""
+        face = self.face(index)
+        key = ("regions", id(face))
+        if key not in self._cache:
+            self._cache[key] = region_masks(face, self.shape)
+        return self._cache[key]
+
+    def normals(self, index: int | None = None) -> np.ndarray:
+        """Per-pixel face normals (H, W, 3), camera frame (see :func:`~portrait_studio.analysis.face_normals`)."""
+        face = self.face(index)
+        key = ("normals", id(face))
+        if key not in self._cache:
+            self._cache[key] = face_normals(face, self.shape)
+        return self._cache[key]
+
+    @property
+    def coarse_matte(self) -> np.ndarray:
+        """The person matte at analysis resolution, float32 in [0, 1] (cheap; for previews and decisions)."""
+        if "coarse_matte" not in self._cache:
+            self._cache["coarse_matte"] = self.backend.person_matte(self._small[0])
+        return self._cache["coarse_matte"]
+
+    def person_matte(self) -> np.ndarray:
+        """The coarse person matte at full resolution, float32 (H, W) in [0, 1], upsampled smoothly."""
+        if "person_matte" not in self._cache:
+            h, w = self.shape
+            self._cache["person_matte"] = np.clip(
+                cv2.resize(self.coarse_matte, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+        return self._cache["person_matte"]
+
+    def describe(self) -> dict:
+        """The analysis as a JSON-ready dict: ``{"image": {...}, "faces": [...]}``, faces largest first."""
+        h, w = self.shape
+        image = {"width": w, "height": h,
+                 "profile": self.metadata.profile if self.metadata else "linear sRGB (in memory)"}
+        if self.metadata and self.metadata.notes:
+            image["notes"] = list(self.metadata.notes)
+        return {"image": image, "faces": [f.to_dict() for f in self.faces]}

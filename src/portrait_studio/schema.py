@@ -1,0 +1,139 @@
+"""Operations and their parameter schema, declared once.
+
+An operation is a plain function ``op(portrait, *, param=default, ...) -> ndarray | Portrait`` whose
+keyword-only parameters carry their type, range and help in the annotation
+(``Annotated[float, Field(ge=-5, le=5, description="...")]``). :func:`operation` turns that signature into
+one Pydantic model, and everything else is generated from it: the CLI subcommand and its flags, recipe
+validation, the JSON Schema for the REST API and web controls, and the record of what was applied.
+
+Examples
+--------
+>>> from typing import Annotated
+>>> from pydantic import Field
+>>> @operation("brighten", register=False)
+... def brighten(portrait, *, gain: Annotated[float, Field(gt=0, le=8, description="Linear gain.")] = 1.0):
+...     '''Multiply the light by a gain.'''
+...     return portrait.image * gain
+>>> brighten.validate({"gain": 2}).gain
+2.0
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from .errors import ParameterError
+
+#: Every registered operation by name, in registration order (the ``ops`` modules fill it on import).
+REGISTRY: dict[str, "Operation"] = {}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation: its name, function, parameter model and a one-line summary.
+
+    Attributes
+    ----------
+    name : str
+        The name used on the command line, in recipes and in the REST API (``kebab-case``).
+    func : callable
+        ``func(portrait, **params)`` returning the new linear image or a new Portrait.
+    params : type[pydantic.BaseModel]
+        The parameter schema, built from the function's keyword-only parameters.
+    summary : str
+        The first line of the function's docstring.
+    geometry_kept : bool
+        Whether the output shows the same things at the same pixels (so the analysis carries over).
+    """
+
+    name: str
+    func: Callable[..., Any]
+    params: type[BaseModel]
+    summary: str
+    geometry_kept: bool = True
+
+    def validate(self, values: Mapping[str, Any] | None = None) -> BaseModel:
+        """Check parameter values against the schema; the validated model, with defaults filled in.
+
+        Raises
+        ------
+        ParameterError
+            One line per problem: which parameter, what is wrong, and the value given.
+        """
+        try:
+            return self.params.model_validate(dict(values or {}))
+        except ValidationError as e:
+            raise ParameterError(f"{self.name}: " + "; ".join(_describe(err) for err in e.errors())) from None
+
+    def __call__(self, portrait, **values):
+        """Validate `values`, apply the operation, return a new Portrait with the step in its history."""
+        params = self.validate(values)
+        out = self.func(portrait, **dict(params))
+        if isinstance(out, np.ndarray):
+            step = {"op": self.name, "params": params.model_dump(mode="json")}
+            out = portrait.replace(out, step=step, geometry_kept=self.geometry_kept)
+        return out
+
+    def json_schema(self) -> dict:
+        """The JSON Schema of the parameters (for the REST API, web controls and recipe editors)."""
+        schema = self.params.model_json_schema()
+        schema["title"], schema["description"] = self.name, self.summary
+        return schema
+
+
+def _describe(err: dict) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "parameters"
+    msg = err["msg"][0].lower() + err["msg"][1:]
+    if err["type"] == "extra_forbidden":
+        return f"unknown parameter {where!r}"
+    return f"{where}: {msg} (got {err['input']!r})" if "input" in err else f"{where}: {msg}"
+
+
+def operation(name: str, *, geometry_kept: bool = True, register: bool = True):
+    """Decorator: make `func` an :class:`Operation` from its signature, and register it under `name`.
+
+    Every parameter after the image must be keyword-only, annotated and defaulted.
+    """
+
+    def wrap(func: Callable[..., Any]) -> Operation:
+        fields = {}
+        for p in list(inspect.signature(func, eval_str=True).parameters.values())[1:]:
+            if p.kind is not inspect.Parameter.KEYWORD_ONLY or p.default is inspect.Parameter.empty \
+                    or p.annotation is inspect.Parameter.empty:
+                raise TypeError(f"{func.__name__}: parameter {p.name!r} must be keyword-only, typed and defaulted")
+            fields[p.name] = (p.annotation, p.default)
+        model = create_model(_camel(name) + "Params", __config__=ConfigDict(extra="forbid"), **fields)
+        summary = (inspect.getdoc(func) or name).splitlines()[0]
+        op = Operation(name, func, model, summary, geometry_kept)
+        if register:
+            if name in REGISTRY:
+                raise ValueError(f"operation {name!r} is registered twice")
+            REGISTRY[name] = op
+        return op
+
+    return wrap
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+
+
+def get_operation(name: str) -> Operation:
+    """The registered operation called `name` (loading the built-in operations first)."""
+    from . import ops  # noqa: F401  (registers the built-in operations)
+
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ParameterError(f"unknown operation {name!r}; known: {', '.join(REGISTRY)}") from None
+
+
+def operations() -> dict[str, Operation]:
+    """All registered operations by name."""
+    from . import ops  # noqa: F401
+
+    return dict(REGISTRY)

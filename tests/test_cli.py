@@ -1,0 +1,200 @@
+"""End-to-end tests of the ``portrait`` command, run as a user runs it (a separate process)."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+_SCRIPT = pathlib.Path(sys.executable).with_name("portrait")
+CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "portrait_studio"]
+
+
+def portrait(*args, cwd=None):
+    p = subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory, astronaut_rgb8):
+    """The astronaut as a JPEG carrying EXIF (camera, date, GPS) and XMP."""
+    path = tmp_path_factory.mktemp("in") / "astronaut.jpg"
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "NASA", "Hasselblad", "1998:01:01 10:00:00"
+    exif.get_ifd(0x8825)[2] = (28.0, 31.0, 0.0)                      # GPS latitude
+    Image.fromarray(astronaut_rgb8).save(path, quality=95, exif=exif)
+    return path
+
+
+def assert_refused(code, out, err, *outputs):
+    assert code == 2, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("portrait: error: "), err
+    assert "Traceback" not in err
+    for o in outputs:
+        assert not os.path.exists(o), f"{o} was left behind"
+
+
+def test_ops_and_generated_help():
+    code, out, _ = portrait("ops")
+    assert code == 0 and "exposure" in out and "--long-edge" in out
+    code, out, _ = portrait("exposure", "--help")
+    assert code == 0 and "--ev X" in out and "stops" in out and "≤ 8" in out and "default 0.0" in out
+    code, out, _ = portrait("ops", "--json")
+    assert json.loads(out)["resize"]["properties"]["long_edge"]["maximum"] == 65535
+
+
+def test_operation_writes_output_and_keeps_metadata(photo, tmp_path):
+    out = tmp_path / "bright.jpg"
+    code, stdout, err = portrait("exposure", photo, "-o", out, "--ev", "1")
+    assert code == 0, err
+    assert f"wrote {out}" in stdout
+    a = np.asarray(Image.open(photo), np.float32).mean()
+    b = np.asarray(Image.open(out), np.float32).mean()
+    assert b > a * 1.2
+    exif = Image.open(out).getexif()
+    assert exif[0x010F] == "NASA" and exif.get(0x0112, 1) == 1
+    assert 2 in exif.get_ifd(0x8825)                                  # GPS kept unless asked
+    private = tmp_path / "private.jpg"
+    assert portrait("exposure", photo, "-o", private, "--strip-private")[0] == 0
+    exif = Image.open(private).getexif()
+    assert exif[0x010F] == "NASA" and not exif.get_ifd(0x8825)
+
+
+def test_existing_output_is_not_overwritten(photo, tmp_path):
+    out = tmp_path / "o.png"
+    out.write_bytes(b"precious")
+    code, o, e = portrait("exposure", photo, "-o", out)
+    assert code == 2 and "already exists" in e and "--overwrite" in e and out.read_bytes() == b"precious"
+    assert portrait("exposure", photo, "-o", out, "--overwrite")[0] == 0
+    assert Image.open(out).size == (512, 512)
+
+
+def test_bad_parameter_refused_before_anything_is_written(photo, tmp_path):
+    out = tmp_path / "o.png"
+    code, o, e = portrait("exposure", photo, "-o", out, "--ev", "12")
+    assert_refused(code, o, e, out)
+    assert "ev" in e and "less than or equal to 8" in e
+    code, o, e = portrait("exposure", photo, "-o", out, "--ev", "lots")
+    assert code == 2 and "invalid float value" in e and not out.exists()
+
+
+def test_recipe(photo, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("steps:\n  - exposure: {ev: 0.5}\n  - resize: {long_edge: 256}\n")
+    out = tmp_path / "r.tif"
+    code, o, e = portrait("run", recipe, photo, "-o", out)
+    assert code == 0, e
+    im = Image.open(out)
+    assert im.size == (256, 256)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- exposure: {ev: 99}\n")
+    code, o, e = portrait("run", bad, photo, "-o", tmp_path / "x.png")
+    assert_refused(code, o, e, tmp_path / "x.png")
+    assert "bad.yaml: step 1: exposure: ev" in e
+
+
+def test_analyze_json_and_overlay(photo, tmp_path):
+    overlay = tmp_path / "overlay.png"
+    code, out, err = portrait("analyze", photo, "--json", "--overlay", overlay)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["image"]["width"] == 512 and doc["image"]["height"] == 512 and doc["image"]["profile"]
+    (face,) = doc["faces"]
+    assert set(face) >= {"box", "score", "landmarks", "pose"} and len(face["landmarks"]) == 478
+    assert set(face["pose"]) == {"yaw", "pitch", "roll"}
+    x, y, w, h = face["box"]
+    assert all(x - 1 <= p[0] <= x + w + 1 and y - 1 <= p[1] <= y + h + 1 for p in face["landmarks"])
+    assert Image.open(overlay).size == (512, 512)
+    code, out, err = portrait("analyze", photo)
+    assert code == 0 and "face 0:" in out and "yaw" in out
+    assert err == "", "the models' start-up notes must not reach the user"
+
+
+def test_analyze_face_index_out_of_range(photo, tmp_path):
+    code, o, e = portrait("analyze", photo, "--face", "2", "--overlay", tmp_path / "o.png")
+    assert_refused(code, o, e, tmp_path / "o.png")
+    assert "face 2 asked for but 1 found" in e
+
+
+def _png_bomb(path, w=60000, h=60000):
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "text", "bomb", "missing", "folder", "too-many-pixels"])
+def test_bad_input_refused(kind, photo, tmp_path):
+    path = tmp_path / f"{kind}.jpg"
+    extra = []
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        data = photo.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    elif kind == "text":
+        path = tmp_path / "text.png"
+        path.write_text("not an image")
+    elif kind == "bomb":
+        path = tmp_path / "bomb.png"
+        _png_bomb(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "too-many-pixels":
+        shutil.copy(photo, path)
+        extra = ["--max-pixels", "1000"]
+    before = path.read_bytes() if path.is_file() else None
+    overlay, out = tmp_path / "overlay.png", tmp_path / "out.jpg"
+    code, o, e = portrait("analyze", path, "--overlay", overlay, *extra)
+    assert_refused(code, o, e, overlay)
+    assert str(path) in e
+    code, o, e = portrait("exposure", path, "-o", out, *extra)
+    assert_refused(code, o, e, out)
+    if before is not None:
+        assert path.read_bytes() == before                          # the input is untouched
+
+
+def test_odd_but_valid_inputs_give_the_same_face(photo, tmp_path, astronaut_rgb8):
+    im = Image.fromarray(astronaut_rgb8)
+    im.convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    im.convert("RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(np.asarray(im.convert("L")).astype(np.uint16) * 257).save(tmp_path / "grey16.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                 # stored turned; the tag turns it back
+    im.rotate(90, expand=True).save(tmp_path / "rot.jpg", exif=exif, quality=95)
+    _, out, _ = portrait("analyze", photo, "--json")
+    upright = np.array(json.loads(out)["faces"][0]["landmarks"])[:, :2]
+    iod = np.linalg.norm(upright[468] - upright[473])
+    for name in ("cmyk.jpg", "rgba.png", "grey16.png", "rot.jpg"):
+        code, out, err = portrait("analyze", tmp_path / name, "--json")
+        assert code == 0, (name, err)
+        pts = np.array(json.loads(out)["faces"][0]["landmarks"])[:, :2]
+        assert np.linalg.norm(pts - upright, axis=1).mean() < 0.05 * iod, name
+
+
+def test_no_face_where_one_is_needed(tmp_path):
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (120, 160, 3), np.uint8)).save(noise)
+    code, out, _ = portrait("analyze", noise, "--json")
+    assert code == 0 and json.loads(out)["faces"] == []
+    code, o, e = portrait("demo", noise, "-o", tmp_path / "demo")
+    assert_refused(code, o, e)
+    assert "no face found" in e
+
+
+def test_demo_on_the_astronaut(tmp_path):
+    code, out, err = portrait("demo", "-o", tmp_path / "results")
+    assert code == 0, err
+    assert (tmp_path / "results" / "astronaut-overlay.png").exists()
+    doc = json.loads((tmp_path / "results" / "astronaut-analysis.json").read_text())
+    assert len(doc["faces"]) == 1
+    assert "results are in" in out

@@ -1,0 +1,106 @@
+"""Operations, their one schema, and recipes."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+import pytest
+from pydantic import Field
+
+from portrait_studio import ParameterError, Portrait
+from portrait_studio.pipeline import apply_recipe, load_recipe, parse_recipe
+from portrait_studio.schema import get_operation, operation, operations
+
+
+def test_registered_operations_have_schemas():
+    ops = operations()
+    assert {"exposure", "resize"} <= set(ops)
+    for name, op in ops.items():
+        schema = op.json_schema()
+        assert schema["title"] == name and schema["type"] == "object" and schema["description"]
+        for field, spec in schema["properties"].items():
+            assert spec.get("description"), f"{name}.{field} has no help text"
+
+
+def test_exposure_in_linear_light():
+    p = Portrait(np.full((4, 4, 3), 0.2, np.float32))
+    out = get_operation("exposure")(p, ev=1)
+    assert np.allclose(out.image, 0.4)
+    assert out.history == ({"op": "exposure", "params": {"ev": 1.0}},)
+    assert p.image[0, 0, 0] == pytest.approx(0.2)          # the input is not touched
+
+
+def test_resize_keeps_aspect_and_light():
+    p = Portrait(np.full((300, 400, 3), 0.5, np.float32))
+    out = get_operation("resize")(p, long_edge=100)
+    assert out.shape == (75, 100) and np.allclose(out.image, 0.5, atol=1e-6)
+    assert get_operation("resize")(p, long_edge=800).shape == (300, 400)       # no upscale by default
+    assert get_operation("resize")(p, long_edge=800, upscale=True).shape == (600, 800)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"ev": 12}, r"exposure: ev: input should be less than or equal to 8 \(got 12\)"),
+    ({"ev": "bright"}, r"exposure: ev: input should be a valid number"),
+    ({"stops": 1}, r"exposure: unknown parameter 'stops'"),
+])
+def test_bad_parameters_are_refused_by_the_schema(values, message):
+    with pytest.raises(ParameterError, match=message):
+        get_operation("exposure").validate(values)
+
+
+def test_unknown_operation():
+    with pytest.raises(ParameterError, match="unknown operation 'blur'; known: exposure"):
+        get_operation("blur")
+
+
+def test_operation_declaration_rules():
+    with pytest.raises(TypeError, match="keyword-only"):
+        @operation("bad", register=False)
+        def bad(portrait, ev: float = 0.0):  # positional: not allowed
+            return portrait.image
+
+    @operation("look", register=False)
+    def look(portrait, *, mood: Annotated[Literal["warm", "cool"], Field(description="Mood.")] = "warm"):
+        """Pick a mood."""
+        return portrait.image
+
+    assert look.json_schema()["properties"]["mood"]["enum"] == ["warm", "cool"]
+    with pytest.raises(ParameterError, match="look: mood: input should be 'warm' or 'cool'"):
+        look.validate({"mood": "hot"})
+
+
+def test_recipe_yaml_and_json(tmp_path):
+    y = tmp_path / "r.yaml"
+    y.write_text("steps:\n  - exposure: {ev: 1}\n  - resize: {long_edge: 16}\n")
+    steps = load_recipe(y)
+    assert [s.op.name for s in steps] == ["exposure", "resize"]
+    out = apply_recipe(Portrait(np.full((64, 32, 3), 0.1, np.float32)), steps)
+    assert out.shape == (16, 8) and np.allclose(out.image, 0.2)
+    assert [h["op"] for h in out.history] == ["exposure", "resize"]
+    j = tmp_path / "r.json"
+    j.write_text('[{"exposure": {"ev": -1}}, "resize"]')
+    assert [s.to_dict() for s in load_recipe(j)] == [{"exposure": {"ev": -1.0}},
+                                                      {"resize": {"long_edge": 2048, "upscale": False}}]
+
+
+@pytest.mark.parametrize("doc, message", [
+    ([], "non-empty list of steps"),
+    ({"steps": [{"exposure": {"ev": 99}}]}, r"step 1: exposure: ev: input should be less than or equal to 8"),
+    ([{"exposure": {}}, {"sharpen": {}}], r"step 2: unknown operation 'sharpen'"),
+    ([{"exposure": 1}], r"step 1 \(exposure\) needs its parameters as a mapping"),
+    ([{"exposure": {}, "resize": {}}], "step 1 must name one operation"),
+])
+def test_bad_recipes(doc, message):
+    with pytest.raises(ParameterError, match=message):
+        parse_recipe(doc)
+
+
+def test_recipe_file_errors(tmp_path):
+    from portrait_studio import InputError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps: [exposure: {ev: 1}\n")
+    with pytest.raises(InputError, match=r"bad\.yaml: is not valid YAML"):
+        load_recipe(bad)
+    with pytest.raises(InputError, match="no such recipe file"):
+        load_recipe(tmp_path / "none.yaml")

@@ -104,7 +104,7 @@ def find_faces(image: np.ndarray, backend: AnalysisBackend, *, small: tuple[np.n
     candidates = _detect(rgb8, backend)
     faces: list[Face] = []
     for det in candidates:
-        face = _mesh_face(image, det, factor, backend)
+        face = _mesh_face(image, rgb8, factor, det, backend)
         if face is not None and not any(_overlap(face.box, f.box) > 0.5 for f in faces):
             faces.append(face)
     return sorted(faces, key=lambda f: -f.box[2] * f.box[3])
@@ -163,22 +163,27 @@ def _suppress(found: list[Detection]) -> list[Detection]:
     return kept
 
 
-def _mesh_face(image: np.ndarray, det: Detection, factor: int, backend: AnalysisBackend) -> Face | None:
-    """Crop the candidate from the full-resolution image, place the mesh, map it back."""
-    x, y, w, h = (v * factor for v in det.box)
+def _mesh_face(image: np.ndarray, rgb8: np.ndarray, factor: int, det: Detection, backend: AnalysisBackend
+               ) -> Face | None:
+    """Crop the candidate, place the mesh on the crop, map its points back to full-resolution pixels.
+
+    The crop comes from the analysis copy when the face is large enough there for the mesh model's input,
+    and from the full-resolution image otherwise (small faces keep all their detail).
+    """
+    x, y, w, h = det.box
     side = _CROP_SCALE * max(w, h)
-    cx, cy = x + w / 2, y + h / 2
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    n = int(round(side))
-    crop = _crop_padded(image, x0, y0, n)
-    k = min(1.0, _MESH_INPUT / n)
-    if k < 1.0:
+    source, unit = (rgb8, factor) if side >= _MESH_INPUT else (image, 1)
+    side, cx, cy = side * factor / unit, (x + w / 2) * factor / unit, (y + h / 2) * factor / unit
+    n = max(8, int(round(side)))
+    x0, y0 = int(round(cx - n / 2)), int(round(cy - n / 2))
+    crop = _crop_padded(source, x0, y0, n)
+    if n > _MESH_INPUT:
         crop = cv2.resize(crop, (_MESH_INPUT, _MESH_INPUT), interpolation=cv2.INTER_AREA)
-    pts = backend.face_mesh(to_srgb8(crop))
+    pts = backend.face_mesh(crop if crop.dtype == np.uint8 else to_srgb8(crop))
     if pts is None:
         return None
-    scale = n / crop.shape[0]
-    pts = (pts * scale + np.array([x0, y0, 0], np.float32)).astype(np.float32)
+    scale = n / crop.shape[0] * unit
+    pts = (pts * scale + np.array([x0 * unit, y0 * unit, 0], np.float32)).astype(np.float32)
     (bx0, by0), (bx1, by1) = pts[:, :2].min(0), pts[:, :2].max(0)
     return Face((float(bx0), float(by0), float(bx1 - bx0), float(by1 - by0)), det.score, pts, head_pose(pts))
 

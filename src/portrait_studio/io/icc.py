@@ -8,8 +8,10 @@ Only what decoding needs is read: the header's colour space, the description, th
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from ..core import srgb_to_linear
@@ -86,8 +88,47 @@ def _xyz(tag: bytes) -> np.ndarray:
     return np.frombuffer(tag, ">i4", 3, 8) / 65536
 
 
-def decoder(data: bytes) -> Callable[[np.ndarray], np.ndarray] | None:
-    """A float function from profile-encoded values to linear sRGB, or None if the profile needs a CMM.
+@dataclass(frozen=True)
+class MatrixTRC:
+    """A matrix/TRC profile's decoding: per-channel tone curves to linear, then a 3×3 matrix to linear sRGB.
+
+    Attributes
+    ----------
+    curves : tuple of callable
+        One (grey) or three (RGB) functions from encoded [0, 1] to linear light.
+    matrix : ndarray (3, 3) or None
+        Linear profile RGB to linear sRGB (D65); None when the primaries are sRGB's (or for grey).
+    """
+
+    curves: tuple[Callable[[np.ndarray], np.ndarray], ...]
+    matrix: np.ndarray | None
+
+    def __call__(self, encoded: np.ndarray) -> np.ndarray:
+        """Float (H, W, C) encoded values in [0, 1] to float32 (H, W, 3) linear sRGB, unclipped."""
+        x = np.clip(np.asarray(encoded, np.float32), 0, 1)
+        lin = np.stack([f(x[..., i]) for i, f in enumerate(self.curves)], axis=-1).astype(np.float32)
+        return self._finish(lin)
+
+    def decode8(self, u8: np.ndarray) -> np.ndarray:
+        """The same for 8-bit samples (H, W, C), exactly, by table look-up (12 MP in well under 0.1 s)."""
+        ramp = np.linspace(0, 1, 256, dtype=np.float32)
+        lut = np.stack([f(ramp) for f in self.curves], axis=-1).astype(np.float32)[None]   # (1, 256, C)
+        if len(self.curves) == 1:
+            return self._finish(cv2.LUT(np.ascontiguousarray(u8[..., 0]), lut[..., 0])[..., None])
+        return self._finish(cv2.LUT(np.ascontiguousarray(u8), lut))
+
+    def _finish(self, lin: np.ndarray) -> np.ndarray:
+        if lin.shape[2] == 1:
+            return np.repeat(lin, 3, axis=2)
+        return lin if self.matrix is None else cv2.transform(lin, self.matrix)
+
+
+SRGB = MatrixTRC((srgb_to_linear,) * 3, None)
+"""Decoding of sRGB, and of every profile found equal to it (to 1e-4)."""
+
+
+def decoder(data: bytes) -> MatrixTRC | None:
+    """The float decoding of a matrix/TRC profile to linear sRGB, or None if the profile needs a CMM.
 
     Parameters
     ----------
@@ -96,11 +137,12 @@ def decoder(data: bytes) -> Callable[[np.ndarray], np.ndarray] | None:
 
     Returns
     -------
-    callable or None
-        For matrix/TRC RGB profiles and grey TRC profiles with an XYZ PCS: a function taking an
+    MatrixTRC or None
+        For matrix/TRC RGB profiles and grey TRC profiles with an XYZ PCS: a callable taking an
         encoded float array (H, W, 3) (RGB) or (H, W, 1) (grey) in [0, 1] and returning float32
-        (H, W, 3) linear-light sRGB (D65), unclipped (out-of-gamut colours fall below 0 or above 1).
-        None for LUT-based, CMYK, Lab and other profiles.
+        (H, W, 3) linear-light sRGB (D65), unclipped (out-of-gamut colours fall below 0 or above 1);
+        its ``decode8`` does the same for uint8 samples. An sRGB profile decodes exactly as untagged
+        sRGB. None for LUT-based, CMYK, Lab and other profiles.
 
     Raises
     ------
@@ -112,17 +154,15 @@ def decoder(data: bytes) -> Callable[[np.ndarray], np.ndarray] | None:
         if data[20:24] != b"XYZ ":
             return None
         if space == "GRAY" and b"kTRC" in tags:
-            trc = _curve(tags[b"kTRC"])
-            return lambda x: np.repeat(trc(np.clip(x[..., :1], 0, 1)), 3, axis=2).astype(np.float32)
+            return MatrixTRC((_curve(tags[b"kTRC"]),), None)
         if space == "RGB" and all(k in tags for k in (b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC")):
-            curves = [_curve(tags[k]) for k in (b"rTRC", b"gTRC", b"bTRC")]
+            curves = tuple(_curve(tags[k]) for k in (b"rTRC", b"gTRC", b"bTRC"))
             m = (XYZ_D50_TO_SRGB @ np.stack([_xyz(tags[k]) for k in (b"rXYZ", b"gXYZ", b"bXYZ")], axis=1)
                  ).astype(np.float32)
             if np.abs(m - np.eye(3)).max() < 1e-3 and all(np.abs(f(_GRID) - srgb_to_linear(_GRID)).max() < 1e-4
                                                           for f in curves):
-                return lambda x: srgb_to_linear(x)        # an sRGB profile: decode exactly as untagged
-            return lambda x: (np.stack([f(np.clip(x[..., i], 0, 1)) for i, f in enumerate(curves)], axis=-1)
-                              @ m.T).astype(np.float32)
+                return SRGB
+            return MatrixTRC(curves, m)
     except (struct.error, IndexError) as e:
         raise ValueError(f"malformed ICC profile ({e})") from e
     return None

@@ -254,7 +254,8 @@ def _pil_pixels(im: Image.Image) -> tuple[np.ndarray, str, int]:
     if im.mode not in ("L", "LA", "RGB", "RGBA", "CMYK"):
         alpha = "A" in im.getbands() or "transparency" in im.info
         im = im.convert(("LA" if alpha else "L") if im.mode == "1" else ("RGBA" if alpha else "RGB"))
-    return _normalise(np.asarray(im)), im.mode, 8
+    a = np.asarray(im)
+    return (a[..., None] if a.ndim == 2 else a), im.mode, 8      # uint8 kept: decoded by table
 
 
 def _tiff_pixels(path: pathlib.Path) -> tuple[np.ndarray, str, int]:
@@ -296,15 +297,18 @@ def _heif_pixels(path: pathlib.Path) -> tuple[np.ndarray, str, int, int]:
 
 
 def _to_linear(pixels: np.ndarray, mode: str, icc: bytes | None, notes: list[str]) -> tuple[np.ndarray, str]:
-    """Encoded pixels (H, W, C) in [0, 1] of `mode` ("L", "RGB", "CMYK") to linear sRGB and a profile name."""
+    """Encoded pixels (H, W, C) of `mode` ("L", "RGB", "CMYK") to linear sRGB and a profile name.
+
+    `pixels` are uint8 (8-bit sources, decoded by table) or float in [0, 1] (deeper sources).
+    """
     if icc:
         try:
             space, name, decode = icc_.colour_space(icc), icc_.description(icc), icc_.decoder(icc)
             if space != {"L": "GRAY"}.get(mode, mode):
                 raise ValueError(f"a {space} profile on {mode} pixels")
             if decode is not None:
-                return decode(pixels), name
-            u8 = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+                return (decode.decode8(pixels) if pixels.dtype == np.uint8 else decode(pixels)), name
+            u8 = pixels if pixels.dtype == np.uint8 else np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
             src = Image.frombytes(mode, pixels.shape[1::-1], u8.tobytes())
             srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
             out = ImageCms.profileToProfile(src, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb, outputMode="RGB")
@@ -313,9 +317,11 @@ def _to_linear(pixels: np.ndarray, mode: str, icc: bytes | None, notes: list[str
         except (ValueError, struct.error, ImageCms.PyCMSError, OSError) as e:
             notes.append(f"embedded ICC profile not usable ({e}); sRGB assumed")
     if mode == "CMYK":
+        pixels = _normalise(pixels)
         pixels = (1 - pixels[..., :3]) * (1 - pixels[..., 3:])
         notes.append("CMYK without an ICC profile converted naively (no colour management)")
-    return srgb_to_linear(np.broadcast_to(pixels, (*pixels.shape[:2], 3))), _UNTAGGED
+    pixels = np.broadcast_to(pixels, (*pixels.shape[:2], 3))
+    return (from_srgb8(pixels) if pixels.dtype == np.uint8 else srgb_to_linear(pixels)), _UNTAGGED
 
 
 def _xmp_orientation(xmp: bytes | None) -> int | None:

@@ -8,7 +8,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .analysis import AnalysisBackend, Face, analysis_copy, face_normals, find_faces, get_backend, region_masks
+from .analysis import (REGIONS, AnalysisBackend, Face, analysis_copy, face_normals, find_faces, get_backend,
+                       region_masks)
 from .core import as_image
 from .errors import NoFaceError
 from .io import DEFAULT_MAX_PIXELS, Metadata, read_image
@@ -122,13 +123,23 @@ class Portrait:
                               f"choose a face from 0 to {len(faces) - 1}")
         return faces[index or 0]
 
+    def region(self, name: str, index: int | None = None) -> np.ndarray:
+        """One soft full-resolution region mask of a face, float32 (H, W) in [0, 1]: ``face``, ``skin``,
+        ``eyes``, ``irises``, ``brows``, ``lips``, ``mouth`` or ``nose`` (see
+        :func:`~portrait_studio.analysis.region_masks`). Each is made when first asked for."""
+        return self._regions(index, (name,))[name]
+
     def regions(self, index: int | None = None) -> dict[str, np.ndarray]:
-        """Soft full-resolution region masks of a face (see :func:`~portrait_studio.analysis.region_masks`)."""
+        """All region masks of a face, by name (see :meth:`region`)."""
+        return self._regions(index, REGIONS)
+
+    def _regions(self, index: int | None, names) -> dict[str, np.ndarray]:
         face = self.face(index)
-        key = ("regions", id(face))
-        if key not in self._cache:
-            self._cache[key] = region_masks(face, self.shape)
-        return self._cache[key]
+        cache = self._cache.setdefault(("regions", id(face)), {})
+        missing = [n for n in names if n not in cache]
+        if missing:
+            cache.update(region_masks(face, self.shape, missing))
+        return {n: cache[n] for n in names}
 
     def normals(self, index: int | None = None) -> np.ndarray:
         """Per-pixel face normals (H, W, 3), camera frame (see :func:`~portrait_studio.analysis.face_normals`)."""

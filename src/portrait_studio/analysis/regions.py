@@ -143,8 +143,12 @@ def vertex_normals(landmarks: np.ndarray) -> np.ndarray:
 
 
 def face_normals(face: Face, shape: tuple[int, ...]) -> np.ndarray:
-    """Per-pixel unit surface normals of the face, float32 (H, W, 3), camera frame (x right, y up,
-    z toward the camera); zero outside the face oval. Interpolated linearly between mesh points."""
+    """Per-pixel surface normals of the face, float32 (H, W, 3), camera frame (x right, y up, z toward the
+    camera), interpolated linearly between mesh points.
+
+    Unit length inside the face oval (to within 0.5%: they are rendered on the reduced copy, normalised
+    there and resampled); the length falls to 0 across the oval's outline; zero outside.
+    """
     roi = _roi(face, shape)
     x0, y0, x1, y1, k = roi
     size = (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k)))
@@ -153,8 +157,6 @@ def face_normals(face: Face, shape: tuple[int, ...]) -> np.ndarray:
     n = LinearNDInterpolator(pts, vertex_normals(face.landmarks), fill_value=0.0)(gx, gy).astype(np.float32)
     inside = np.zeros(size[::-1], np.uint8)
     cv2.fillPoly(inside, [np.round(pts[FACE_OVAL]).astype(np.int32)], 1)
-    n = cv2.resize(n * inside[..., None], (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    norm = np.linalg.norm(n, axis=2, keepdims=True)
-    full = np.zeros(tuple(shape[:2]) + (3,), np.float32)
-    full[y0:y1, x0:x1] = np.where(norm > 1e-3, n / np.maximum(norm, 1e-3), 0.0)
-    return full
+    length = np.linalg.norm(n, axis=2, keepdims=True)
+    n = np.where(length > 1e-6, n / np.maximum(length, 1e-6), 0.0) * inside[..., None]
+    return _paste(n.astype(np.float32), roi, shape)

@@ -1,0 +1,47 @@
+"""The image convention and the sRGB conversions."""
+import numpy as np
+import pytest
+
+from portrait_studio.core import as_image, from_srgb8, linear_to_srgb, luminance, srgb_to_linear, to_srgb8
+
+
+def test_srgb_curve_known_values():
+    assert srgb_to_linear(np.array([0.0, 0.04045, 0.5, 1.0])) == pytest.approx([0, 0.04045 / 12.92, 0.2140, 1],
+                                                                               abs=1e-4)
+    x = np.linspace(0, 1, 1001, dtype=np.float32)
+    assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 1e-5
+
+
+def test_8bit_round_trip_is_exact_and_encoding_is_nearest():
+    codes = np.arange(256, dtype=np.uint8)[None, :, None].repeat(3, axis=2)
+    assert (to_srgb8(from_srgb8(codes)) == codes).all()
+    lin = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
+    exact = linear_to_srgb(lin) * 255
+    assert np.abs(to_srgb8(lin).astype(np.float32) - exact).max() <= 0.55
+
+
+def test_out_of_range_values_clip_on_encoding():
+    assert to_srgb8(np.array([[[-0.5, 1.7, 0.0]]], np.float32)).tolist() == [[[0, 255, 0]]]
+
+
+def test_from_srgb8_any_layout():
+    g = np.array([[0, 255]], np.uint8)
+    assert from_srgb8(g).shape == (1, 2) and from_srgb8(g)[0, 1] == 1.0
+    assert from_srgb8(np.zeros((2, 2, 5), np.uint8)).shape == (2, 2, 5)
+    with pytest.raises(ValueError, match="expects uint8"):
+        from_srgb8(np.zeros((2, 2, 3), np.uint16))
+
+
+def test_luminance_weights():
+    assert luminance(np.ones((1, 1, 3), np.float32))[0, 0] == pytest.approx(1.0)
+    assert luminance(np.array([[[0, 1, 0]]], np.float32))[0, 0] == pytest.approx(0.7152)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((4, 4)), r"shape \(H, W, 3\), got \(4, 4\)"),
+    (np.zeros((4, 4, 4)), r"got \(4, 4, 4\)"),
+    (np.zeros((4, 4, 3), np.uint8), "floating point linear light, got uint8"),
+])
+def test_as_image_names_the_problem(bad, message):
+    with pytest.raises(ValueError, match=message):
+        as_image(bad)

@@ -198,3 +198,10 @@ def test_demo_on_the_astronaut(tmp_path):
     doc = json.loads((tmp_path / "results" / "astronaut-analysis.json").read_text())
     assert len(doc["faces"]) == 1
     assert "results are in" in out
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    code, _, err = portrait("analyze", tmp_path / "missing.jpg", "--debug")
+    assert code != 0 and "Traceback" in err and "InputError" in err
+    code, _, err = portrait("analyze", tmp_path / "missing.jpg")
+    assert code == 2 and err.strip() == f"portrait: error: {tmp_path / 'missing.jpg'}: no such file; check the path"

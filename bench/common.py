@@ -1,10 +1,13 @@
 """Helpers shared by the benchmarks: test photos at a given size, timing, peak memory, data location."""
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import cv2
@@ -45,3 +48,25 @@ def median_time(fn, *, repeat: int = 5, warmup: int = 1) -> float:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_case(script: str, *args: str) -> dict:
+    """Run ``python bench/SCRIPT ARGS`` in a fresh process; the JSON object on its last stdout line."""
+    out = subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name(script)), *args],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def timing_table(script: str, cases, budget: dict | None = None) -> list[str]:
+    """Markdown rows for every case at every size, each timed in its own process by ``SCRIPT time CASE SIZE``.
+
+    `budget` maps a case to ``{size: seconds}``.
+    """
+    lines = ["| operation | size | median time | budget | peak memory |", "|---|---|---|---|---|"]
+    for case in cases:
+        for size in SIZES:
+            r = run_case(script, "time", case, size)
+            b = (budget or {}).get(case, {}).get(size)
+            lines.append(f"| {case} | {size} | {r['seconds'] * 1000:.0f} ms | "
+                         f"{f'≤ {b * 1000:.0f} ms' if b else '–'} | {r['peak_mb']:.0f} MB |")
+    return lines

@@ -45,3 +45,17 @@ def test_luminance_weights():
 def test_as_image_names_the_problem(bad, message):
     with pytest.raises(ValueError, match=message):
         as_image(bad)
+
+
+def test_colour_temperature_round_trip_and_adaptation():
+    from portrait_studio.core.colour import D65_XY, adapt, cct, delta_e, kelvin_to_rgb, kelvin_to_xy, linear_to_lab
+
+    for k in (2700, 3200, 4500, 5600, 6504, 9000):
+        assert abs(cct(kelvin_to_rgb(k)) - k) < 0.02 * k
+    np.testing.assert_allclose(kelvin_to_rgb(6504), 1.0, atol=0.003)
+    warm = kelvin_to_rgb(3200)
+    assert warm[0] > 1.0 > warm[2]
+    neutral = adapt(warm[None, None], kelvin_to_xy(3200), D65_XY)[0, 0]
+    np.testing.assert_allclose(neutral, 1.0, atol=0.003)
+    a = linear_to_lab(np.array([0.4, 0.3, 0.2], np.float32))
+    assert delta_e(a, a) == 0 and 0.5 < delta_e(a, linear_to_lab(np.array([0.4, 0.31, 0.2]))) < 3

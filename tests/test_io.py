@@ -345,3 +345,39 @@ def test_failed_write_leaves_nothing(tmp_path, small, monkeypatch, error, expect
     with pytest.raises(expected):
         write_image(tmp_path / "x.png", from_srgb8(small), overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"] and (tmp_path / "x.png").read_bytes() == b"old"
+
+
+def test_write_mask_is_linear_grey_and_refuses_overwrite(tmp_path):
+    import cv2
+
+    from portrait_studio.io import write_mask
+
+    mask = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    path = write_mask(tmp_path / "m.png", mask)
+    grey = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert grey.shape == (8, 8) and grey.dtype == np.uint8
+    np.testing.assert_allclose(grey / 255.0, mask, atol=0.5 / 255)
+    with pytest.raises(InputError, match="already exists"):
+        write_mask(path, mask)
+    tif = write_mask(tmp_path / "m.tif", mask)
+    import tifffile
+    np.testing.assert_allclose(tifffile.imread(tif) / 65535.0, mask, atol=1e-5)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif", ".webp"])
+def test_write_alpha_round_trip(tmp_path, ext):
+    from PIL import Image
+
+    img = np.full((6, 7, 3), 0.2, np.float32)
+    alpha = np.zeros((6, 7), np.float32)
+    alpha[:, 3:] = 1.0
+    path = write_image(tmp_path / f"cut{ext}", img, alpha=alpha)
+    with Image.open(path) as im:
+        rgba = np.asarray(im.convert("RGBA"))
+    assert (rgba[:, :3, 3] == 0).all() and (rgba[:, 3:, 3] == 255).all()
+
+
+def test_jpeg_refuses_alpha(tmp_path):
+    with pytest.raises(ParameterError, match="transparency"):
+        write_image(tmp_path / "cut.jpg", np.zeros((4, 4, 3), np.float32), alpha=np.ones((4, 4), np.float32))
+    assert not list(tmp_path.iterdir())

@@ -104,3 +104,23 @@ def test_recipe_file_errors(tmp_path):
         load_recipe(bad)
     with pytest.raises(InputError, match="no such recipe file"):
         load_recipe(tmp_path / "none.yaml")
+
+
+def test_extras_are_declared_and_carried():
+    @operation("with-mask", register=False, extras={"mask": "what was touched"})
+    def with_mask(portrait, *, gain: Annotated[float, Field(gt=0, le=4)] = 2.0):
+        """Brighten and say where."""
+        return portrait.image * gain, {"mask": np.ones(portrait.shape, np.float32)}
+
+    p = Portrait(np.full((4, 5, 3), 0.25, np.float32))
+    out = with_mask(p)
+    assert out.extras["mask"].shape == (4, 5) and out.image[0, 0, 0] == 0.5
+    assert p.extras == {}
+
+    @operation("liar", register=False)
+    def liar(portrait, *, gain: Annotated[float, Field(gt=0)] = 1.0):
+        """Return an undeclared extra."""
+        return portrait.image, {"mask": np.ones(portrait.shape, np.float32)}
+
+    with pytest.raises(ValueError, match="undeclared"):
+        liar(p)

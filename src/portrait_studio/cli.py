@@ -63,6 +63,14 @@ def add_schema_flags(parser: argparse.ArgumentParser, model) -> None:
         group.add_argument(_flag(name), **kw)
 
 
+def add_extra_flags(parser: argparse.ArgumentParser, extras) -> None:
+    """``--save-NAME PATH`` for each side result an operation declares (see :class:`~.schema.Operation`)."""
+    group = parser.add_argument_group("side results")
+    for name, text in extras.items():
+        group.add_argument(_flag("save_" + name), dest="save_" + name, metavar="PATH", default=None,
+                           help=f"also write the {name} ({text}) as a grey .png or 16-bit .tif")
+
+
 # -- the parser ------------------------------------------------------------------------------------
 
 def _common() -> argparse.ArgumentParser:
@@ -124,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                            op.func.__doc__.split("\n\n")[0].strip(), formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("input", metavar="INPUT")
         add_schema_flags(p, op.params)
+        add_extra_flags(p, op.extras)
         p.set_defaults(operation=name)
     return parser
 
@@ -136,12 +145,31 @@ def _read(args):
     return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
 
 
-def _write(args, portrait) -> None:
-    from .io import write_image
+def _refuse_existing(args, paths) -> None:
+    """Refuse before any work when an output exists (so a refusal never leaves some outputs written)."""
+    import os
+
+    from .errors import InputError
+
+    for path in paths:
+        if path and os.path.exists(path) and not args.overwrite:
+            raise InputError(path, "already exists", "pass --overwrite to replace it")
+
+
+def _write(args, portrait, extras: dict[str, str] | None = None) -> None:
+    """Write the result (with its ``alpha`` extra as transparency, if any) and the asked-for extras."""
+    from .io import write_image, write_mask
 
     path = write_image(args.output, portrait.image, portrait.metadata, overwrite=args.overwrite,
-                       quality=args.quality, strip_private=args.strip_private)
+                       quality=args.quality, strip_private=args.strip_private, alpha=portrait.extras.get("alpha"))
     print(f"wrote {path}")
+    for name, target in (extras or {}).items():
+        value = portrait.extras[name]
+        if value.ndim == 3:
+            write_image(target, value, portrait.metadata, overwrite=args.overwrite, strip_private=True)
+        else:
+            write_mask(target, value, overwrite=args.overwrite)
+        print(f"wrote {target}")
 
 
 def _summary(portrait) -> str:
@@ -200,7 +228,15 @@ def cmd_operation(args) -> None:
     op = get_operation(args.operation)
     fields = op.params.model_fields
     params = op.validate({k: v for k, v in vars(args).items() if k in fields})
-    _write(args, op(_read(args), **dict(params)))
+    extras = {n: getattr(args, "save_" + n) for n in op.extras if getattr(args, "save_" + n, None)}
+    _refuse_existing(args, [args.output, *extras.values()])
+    result = op(_read(args), **dict(params))
+    missing = [n for n in extras if n not in result.extras]
+    if missing:
+        from .errors import ParameterError
+
+        raise ParameterError(f"{op.name} made no {', '.join(missing)} with these parameters")
+    _write(args, result, extras)
 
 
 def cmd_demo(args) -> None:

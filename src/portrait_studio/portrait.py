@@ -55,6 +55,8 @@ class Portrait:
         self.path = path if path is not None else "<image>"
         self.face_index = face_index
         self.history = tuple(history)
+        #: Side results of the operation that made this image (e.g. ``{"mask": ...}``), by name.
+        self.extras: dict[str, np.ndarray] = {}
         self._backend = backend
         self._cache: dict[Any, Any] = {}
 

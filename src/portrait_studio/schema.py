@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -48,6 +48,10 @@ class Operation:
         The first line of the function's docstring.
     geometry_kept : bool
         Whether the output shows the same things at the same pixels (so the analysis carries over).
+    extras : dict of str to str
+        Side results the operation can return besides the image (e.g. ``{"mask": "what was touched"}``):
+        float32 (H, W) maps in [0, 1], or (H, W, 3) images, kept on the result as ``Portrait.extras``.
+        The CLI offers ``--save-NAME PATH`` for each.
     """
 
     name: str
@@ -55,6 +59,7 @@ class Operation:
     params: type[BaseModel]
     summary: str
     geometry_kept: bool = True
+    extras: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self, values: Mapping[str, Any] | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in.
@@ -70,12 +75,23 @@ class Operation:
             raise ParameterError(f"{self.name}: " + "; ".join(_describe(err) for err in e.errors())) from None
 
     def __call__(self, portrait, **values):
-        """Validate `values`, apply the operation, return a new Portrait with the step in its history."""
+        """Validate `values`, apply the operation, return a new Portrait with the step in its history.
+
+        The function returns the new image, or ``(image, extras)`` with `extras` a dict of the declared side
+        results, which the new Portrait carries as ``extras``.
+        """
         params = self.validate(values)
         out = self.func(portrait, **dict(params))
+        extras = {}
+        if isinstance(out, tuple):
+            out, extras = out
+            unknown = set(extras) - set(self.extras)
+            if unknown:
+                raise ValueError(f"{self.name} returned undeclared extras {sorted(unknown)}")
         if isinstance(out, np.ndarray):
             step = {"op": self.name, "params": params.model_dump(mode="json")}
             out = portrait.replace(out, step=step, geometry_kept=self.geometry_kept)
+        out.extras = dict(extras)
         return out
 
     def json_schema(self) -> dict:
@@ -93,7 +109,8 @@ def _describe(err: dict) -> str:
     return f"{where}: {msg} (got {err['input']!r})" if "input" in err else f"{where}: {msg}"
 
 
-def operation(name: str, *, geometry_kept: bool = True, register: bool = True):
+def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str] | None = None,
+              register: bool = True):
     """Decorator: make `func` an :class:`Operation` from its signature, and register it under `name`.
 
     Every parameter after the image must be keyword-only, annotated and defaulted.
@@ -108,7 +125,7 @@ def operation(name: str, *, geometry_kept: bool = True, register: bool = True):
             fields[p.name] = (p.annotation, p.default)
         model = create_model(_camel(name) + "Params", __config__=ConfigDict(extra="forbid"), **fields)
         summary = (inspect.getdoc(func) or name).splitlines()[0]
-        op = Operation(name, func, model, summary, geometry_kept)
+        op = Operation(name, func, model, summary, geometry_kept, dict(extras or {}))
         if register:
             if name in REGISTRY:
                 raise ValueError(f"operation {name!r} is registered twice")

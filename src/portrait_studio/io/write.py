@@ -35,7 +35,7 @@ _TIFF_TAGS = (271, 272, 305, 306, 315, 33432)
 
 def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata | None = None, *,
                 overwrite: bool = False, quality: int = 95, bit_depth: int | None = None,
-                strip_private: bool = False) -> pathlib.Path:
+                strip_private: bool = False, alpha: np.ndarray | None = None) -> pathlib.Path:
     """Write a linear-light image as an sRGB file, with the source's EXIF and XMP and an sRGB ICC profile.
 
     The format follows the extension: .jpg/.jpeg, .png, .tif/.tiff, .webp, .heic/.heif. The pixels are
@@ -63,6 +63,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
         Remove the GPS IFD, the EXIF tags Artist, HostComputer, XPAuthor, CameraSerialNumber, MakerNote,
         UserComment, ImageUniqueID, CameraOwnerName, BodySerialNumber and LensSerialNumber, and the whole
         XMP packet (which can hold location and names). Make, Model, dates, exposure and Copyright stay.
+    alpha : ndarray, float32, shape (H, W), optional
+        Opacity in [0, 1] (not premultiplied into `image`), written as an alpha channel; PNG, TIFF, WebP
+        and HEIC only.
 
     Returns
     -------
@@ -88,6 +91,12 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     if not 1 <= quality <= 100:
         raise ParameterError(f"quality={quality} is out of range; use 1 to 100")
     image = as_image(image)
+    if alpha is not None:
+        alpha = np.asarray(alpha, np.float32)
+        if alpha.shape != image.shape[:2]:
+            raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
+        if fmt == "JPEG":
+            raise ParameterError(f"{path}: JPEG has no transparency; write the cut-out as .png, .tif, .webp or .heic")
     if path.is_dir():
         raise InputError(path, "is a folder", "give a file name with an image extension")
     if path.exists() and not overwrite:
@@ -96,6 +105,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
         raise InputError(path, f"folder {path.parent} does not exist", "create it first")
 
     pixels = to_srgb8(image) if depth == 8 else np.round(linear_to_srgb(image) * 65535).astype(np.uint16)
+    if alpha is not None:
+        top = np.iinfo(pixels.dtype).max
+        pixels = np.dstack([pixels, np.round(np.clip(alpha, 0.0, 1.0) * top).astype(pixels.dtype)])
     meta = {"icc_profile": _srgb_icc(), "exif": _exif_out(metadata and metadata.exif, strip_private),
             "xmp": None if strip_private or not metadata else _xmp_out(metadata.xmp)}
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
@@ -153,13 +165,47 @@ def _write_pillow(tmp: pathlib.Path, pixels: np.ndarray, meta: dict, *, fmt: str
                                  **{k: v for k, v in meta.items() if v is not None})
 
 
+def write_mask(path: str | os.PathLike, mask: np.ndarray, *, overwrite: bool = False) -> pathlib.Path:
+    """Write a mask or matte, float32 (H, W) in [0, 1], as a grey PNG (8 bit) or TIFF (16 bit), linearly
+    (0 black, 1 white, no tone curve), atomically; see :func:`write_image` for the errors."""
+    path = pathlib.Path(path)
+    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+        raise InputError(path, "a mask is written as .png or .tif", "give the file a .png or .tif extension")
+    mask = np.asarray(mask, np.float32)
+    if mask.ndim != 2:
+        raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
+    if path.exists() and not overwrite:
+        raise InputError(path, "already exists", "pass --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise InputError(path, f"folder {path.parent} does not exist", "create it first")
+    tiff = path.suffix.lower() != ".png"
+    pixels = np.round(np.clip(mask, 0.0, 1.0) * (65535 if tiff else 255)).astype(np.uint16 if tiff else np.uint8)
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
+    try:
+        if tiff:
+            import tifffile
+
+            tifffile.imwrite(tmp, pixels, photometric="minisblack", compression="zlib", metadata=None)
+        elif not cv2.imwrite(str(tmp), pixels):
+            raise OSError("OpenCV could not encode the PNG")
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise InputError(path, f"cannot be written ({e.strerror or e})",
+                             "check that the folder is writable and has free space") from e
+        raise
+    return path
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _write_png(tmp: pathlib.Path, pixels: np.ndarray, meta: dict, **_) -> None:
     """PNG through OpenCV (8 or 16 bits), with iCCP, eXIf and XMP iTXt chunks added after IHDR."""
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(pixels[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    bgr = pixels[..., [2, 1, 0, 3]] if pixels.shape[2] == 4 else pixels[..., ::-1]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:
         raise OSError("OpenCV could not encode the PNG")
     chunks = _png_chunk(b"iCCP", b"sRGB\0\0" + zlib.compress(meta["icc_profile"]))
@@ -182,6 +228,8 @@ def _write_tiff(tmp: pathlib.Path, pixels: np.ndarray, meta: dict, **_) -> None:
     extratags = [(t, "s", 0, tags[t], True) for t in (271, 272, 315, 33432) if t in tags]
     if meta["xmp"]:
         extratags.append((700, "B", len(meta["xmp"]), meta["xmp"], True))
+    if pixels.shape[2] == 4:
+        extratags.append((338, "H", 1, 2, True))          # ExtraSamples: unassociated alpha
     tifffile.imwrite(tmp, pixels, photometric="rgb", compression="zlib", predictor=True, metadata=None,
                      iccprofile=meta["icc_profile"], software=tags.get(305, False),
                      datetime=tags.get(306, False), extratags=extratags)

@@ -1,0 +1,94 @@
+"""Colour science the operations share: CIE Lab, ΔE2000, colour temperature and chromatic adaptation.
+
+Thin, typed wrappers over colour-science for the one image convention (linear-light RGB with sRGB / Rec. 709
+primaries and D65 white, see :mod:`portrait_studio.core.image`), so no operation converts colour its own way.
+"""
+from __future__ import annotations
+
+import colour
+import numpy as np
+
+#: Linear sRGB to CIE XYZ (D65), and back.
+RGB_TO_XYZ = np.asarray(colour.RGB_COLOURSPACES["sRGB"].matrix_RGB_to_XYZ, np.float64)
+XYZ_TO_RGB = np.linalg.inv(RGB_TO_XYZ)
+#: The working space's white point (CIE 1931 xy of D65).
+D65_XY = np.asarray(colour.RGB_COLOURSPACES["sRGB"].whitepoint, np.float64)
+
+
+def linear_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65, L* in [0, 100]) of linear-light RGB, any shape (..., 3), as float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> linear_to_lab(np.ones(3, np.float32)).round(1)
+    array([100.,   0.,   0.], dtype=float32)
+    """
+    xyz = np.asarray(rgb, np.float64) @ RGB_TO_XYZ.T
+    return colour.XYZ_to_Lab(xyz, D65_XY).astype(np.float32)
+
+
+def delta_e(lab_a: np.ndarray, lab_b: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference between two Lab arrays of the same shape (..., 3); ≈ 1 is just noticeable."""
+    return np.asarray(colour.delta_E(np.asarray(lab_a, np.float64), np.asarray(lab_b, np.float64),
+                                     method="CIE 2000"), np.float32)
+
+
+def rgb_to_xy(rgb: np.ndarray) -> np.ndarray:
+    """CIE 1931 chromaticity (x, y) of linear RGB (..., 3); black maps to the D65 white."""
+    xyz = np.asarray(rgb, np.float64) @ RGB_TO_XYZ.T
+    s = xyz.sum(axis=-1, keepdims=True)
+    return np.where(s > 1e-12, xyz[..., :2] / np.maximum(s, 1e-12), D65_XY)
+
+
+def cct(rgb: np.ndarray) -> float:
+    """Correlated colour temperature in kelvin of one linear RGB colour (e.g. a light or a grey's mean).
+
+    Uses Hernández-Andrés et al. (1999) on the colour's chromaticity, clipped to [1000, 40000] K.
+    """
+    k = colour.xy_to_CCT(rgb_to_xy(np.asarray(rgb, np.float64).reshape(3)), method="Hernandez 1999")
+    return float(np.clip(k, 1000.0, 40000.0))
+
+
+def kelvin_to_xy(kelvin: float) -> np.ndarray:
+    """Chromaticity (x, y) of a light of `kelvin` (1000–40000 K): the Planckian locus below 4000 K, the CIE
+    daylight locus from 4000 K up (so 6504 K is D65, the working white), blended smoothly between."""
+    k = float(np.clip(kelvin, 1000.0, 40000.0))
+    planck = colour.temperature.CCT_to_xy_Kang2002(min(max(k, 1667.0), 25000.0))
+    daylight = colour.temperature.CCT_to_xy_CIE_D(min(max(k, 4000.0), 25000.0))
+    t = float(np.clip((k - 3500.0) / 1000.0, 0.0, 1.0))
+    return (1 - t) * np.asarray(planck) + t * np.asarray(daylight)
+
+
+def kelvin_to_rgb(kelvin: float) -> np.ndarray:
+    """Linear RGB of a light of colour temperature `kelvin`, scaled to luminance 1, float32 (3,).
+
+    6504 K gives (1, 1, 1) within 0.2%; lower temperatures are warmer (more red), higher bluer.
+
+    Examples
+    --------
+    >>> kelvin_to_rgb(3200)[0] > 1 > kelvin_to_rgb(3200)[2]
+    True
+    """
+    x, y = kelvin_to_xy(kelvin)
+    rgb = XYZ_TO_RGB @ np.array([x / y, 1.0, (1 - x - y) / y])
+    return np.maximum(rgb / (RGB_TO_XYZ[1] @ rgb), 0.0).astype(np.float32)
+
+
+def adaptation_matrix(source_xy, target_xy, *, method: str = "CAT16") -> np.ndarray:
+    """3×3 matrix that adapts linear RGB seen under white `source_xy` to appear under white `target_xy`.
+
+    Apply it as ``image @ M.T``. `method` is any colour-science chromatic adaptation transform
+    (``"CAT16"``, ``"CAT02"``, ``"Bradford"``, ``"Von Kries"``).
+    """
+    src = colour.xy_to_XYZ(np.asarray(source_xy, np.float64))
+    dst = colour.xy_to_XYZ(np.asarray(target_xy, np.float64))
+    cat = colour.adaptation.matrix_chromatic_adaptation_VonKries(src, dst, transform=method)
+    return (XYZ_TO_RGB @ cat @ RGB_TO_XYZ).astype(np.float32)
+
+
+def adapt(image: np.ndarray, source_xy, target_xy, *, method: str = "CAT16") -> np.ndarray:
+    """Chromatically adapt a linear RGB image from white `source_xy` to white `target_xy` (see
+    :func:`adaptation_matrix`), float32, same shape."""
+    return (np.asarray(image, np.float32) @ adaptation_matrix(source_xy, target_xy, method=method).T
+            ).astype(np.float32)

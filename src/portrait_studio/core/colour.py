@@ -44,9 +44,10 @@ def rgb_to_xy(rgb: np.ndarray) -> np.ndarray:
 def cct(rgb: np.ndarray) -> float:
     """Correlated colour temperature in kelvin of one linear RGB colour (e.g. a light or a grey's mean).
 
-    Uses Hernández-Andrés et al. (1999) on the colour's chromaticity, clipped to [1000, 40000] K.
+    Uses Ohno (2013) on the colour's CIE 1960 uv chromaticity, clipped to [1000, 40000] K.
     """
-    k = colour.xy_to_CCT(rgb_to_xy(np.asarray(rgb, np.float64).reshape(3)), method="Hernandez 1999")
+    uv = colour.xy_to_UCS_uv(rgb_to_xy(np.asarray(rgb, np.float64).reshape(3)))
+    k = colour.uv_to_CCT(uv, method="Ohno 2013")[0]
     return float(np.clip(k, 1000.0, 40000.0))
 
 

@@ -1,0 +1,67 @@
+"""Filters that respect a mask: blurs that only average the pixels a weight map trusts."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def masked_gaussian(image: np.ndarray, weight: np.ndarray, sigma: float, *, floor: float = 1e-4) -> np.ndarray:
+    """Gaussian blur that averages only where `weight` is high (normalised convolution, Knutsson 1993).
+
+    ``G*(w·x) / G*w``: pixels of weight 0 take no part, so a blur inside a mask does not bleed what is
+    outside it in, and holes (weight 0) are filled from their surroundings.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C), float32
+        Any values (linear light, densities, Lab...).
+    weight : ndarray, shape (H, W), float32
+        Confidence per pixel, ≥ 0 (e.g. a mask in [0, 1]).
+    sigma : float
+        Gaussian standard deviation, pixels.
+    floor : float
+        Where the blurred weight is below this, the plain blur is returned (no trusted pixel nearby).
+
+    Returns
+    -------
+    ndarray
+        float32, the shape of `image`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.ones((9, 9), np.float32); x[4, 4] = 100.0
+    >>> w = np.ones((9, 9), np.float32); w[4, 4] = 0.0
+    >>> float(masked_gaussian(x, w, 1.5)[4, 4])
+    1.0
+    """
+    image = np.asarray(image, np.float32)
+    weight = np.asarray(weight, np.float32)
+    if sigma <= 0:
+        return image.copy()
+    wb = gaussian(weight, sigma)
+    w = weight[..., None] if image.ndim == 3 else weight
+    xb = gaussian(image * w, sigma)
+    wbc = wb[..., None] if image.ndim == 3 else wb
+    plain = gaussian(image, sigma)
+    return np.where(wbc > floor, xb / np.maximum(wbc, floor), plain).astype(np.float32)
+
+
+def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of standard deviation `sigma` pixels, float32, any channel count.
+
+    Wide blurs (sigma above 6 px) run on a copy reduced so that sigma is 3 px there and are enlarged back
+    bilinearly: many times faster, and within a few per cent of the exact blur away from the borders.
+    """
+    image = np.asarray(image, np.float32)
+    if sigma <= 0:
+        return image.copy()
+    if sigma <= 6.0:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    h, w = image.shape[:2]
+    f = sigma / 3.0
+    size = (max(1, round(w / f)), max(1, round(h / f)))
+    # area reduction already blurs by about f/2 px; the rest of the blur is done at the reduced size
+    rest = np.sqrt(max(sigma ** 2 - (0.5 * f) ** 2, 0.25 * f ** 2)) / f
+    small = cv2.GaussianBlur(cv2.resize(image, size, interpolation=cv2.INTER_AREA), (0, 0), rest)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -1,0 +1,190 @@
+"""The retouch pipeline on two reduced grids, applied at full resolution.
+
+- The *tone grid* (the face about 200 px high) covers all the skin to retouch: the face with neck and ears,
+  and skin of the same colour elsewhere in the person (shoulders, arms). The skin map, shine and the
+  middle-frequency tone evening are found there; they are smooth, so this grid is fine enough.
+- The *detail grid* (the face at most 600 px high) covers the face: blemishes are found and rebuilt there,
+  and eyes and teeth are treated there.
+Both make changes as optical density (a per-pixel gain in linear light) and, for shine, as white light to
+subtract; those are enlarged to full resolution and applied to the original pixels, so the photo's own
+finest detail is never resampled.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from ...analysis import region_masks
+from ...core import luminance
+from ...core.masked import gaussian
+from .blemish import find_blemishes, rebuild
+from .features import eye_and_teeth_change
+from .grain import add_grain
+from .skin import fit_skin_colour, skin_likelihood, skin_map
+from .tone import (BASIS, HAEMOGLOBIN, blotch_excess, components, density, from_components, mid_band,
+                   shine_light)
+
+TONE_FACE = 200.0            # face height, pixels, on the tone grid
+DETAIL_FACE = 600.0          # face height, pixels, on the detail grid (never above full resolution)
+_BODY_FACE = 60.0            # face height on the grid where skin beyond the face is looked for
+RED_BLOTCH = 0.012           # redness a blotch must exceed the skin around by before it is evened (density)
+BROWN_BLOTCH = 0.02          # the same for pigment
+_H = BASIS @ HAEMOGLOBIN
+_REGION_NAMES = ("skin", "eyes", "irises", "brows", "lips", "mouth")
+
+
+class _Grid:
+    """A box of the image (x0, y0, x1, y1) seen at a reduced scale."""
+
+    def __init__(self, box, face_size: float, face_px: float):
+        self.x0, self.y0, self.x1, self.y1 = box
+        self.w, self.h = self.x1 - self.x0, self.y1 - self.y0
+        k = min(1.0, face_px / max(face_size, 1.0))
+        self.size = (max(1, round(self.w * k)), max(1, round(self.h * k)))
+        self.kx, self.ky = self.size[0] / self.w, self.size[1] / self.h
+        self.unit = face_size * self.ky
+        self.full = self.size == (self.w, self.h)
+
+    def take(self, full: np.ndarray) -> np.ndarray:
+        """This grid's reduced copy of a full-resolution array."""
+        c = full[self.y0:self.y1, self.x0:self.x1]
+        return c if self.full else cv2.resize(c, self.size, interpolation=cv2.INTER_AREA)
+
+    def enlarge(self, a: np.ndarray) -> np.ndarray:
+        """An array of this grid at full resolution (the box's size)."""
+        return a if self.full else cv2.resize(a, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
+
+    def sub(self, a: np.ndarray, other: "_Grid") -> np.ndarray:
+        """An array of this grid resampled onto `other` (whose box lies inside this one)."""
+        m = np.float32([[self.kx / other.kx, 0, (other.x0 - self.x0) * self.kx + 0.5 * self.kx / other.kx - 0.5],
+                        [0, self.ky / other.ky, (other.y0 - self.y0) * self.ky + 0.5 * self.ky / other.ky - 0.5]])
+        return cv2.warpAffine(a, m, other.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+    def face(self, face):
+        """The face moved onto this grid (for drawing its regions here)."""
+        pts = face.landmarks.copy()
+        pts[:, 0] = (pts[:, 0] - self.x0) * self.kx
+        pts[:, 1] = (pts[:, 1] - self.y0) * self.ky
+        pts[:, 2] *= self.ky
+        x, y, w, h = face.box
+        return replace(face, landmarks=pts, box=((x - self.x0) * self.kx, (y - self.y0) * self.ky,
+                                                 w * self.kx, h * self.ky))
+
+    def regions(self, face) -> dict[str, np.ndarray]:
+        return region_masks(self.face(face), self.size[::-1], _REGION_NAMES)
+
+
+def _box_of(mask: np.ndarray, scale: float):
+    ys, xs = np.nonzero(mask)
+    return (xs.min() * scale, ys.min() * scale, (xs.max() + 1) * scale, (ys.max() + 1) * scale)
+
+
+def _clip_box(box, shape) -> tuple[int, int, int, int]:
+    h, w = shape
+    return (max(0, int(box[0])), max(0, int(box[1])), min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3]))))
+
+
+def skin_box(portrait, face) -> tuple[int, int, int, int]:
+    """The part of the image retouching may touch: the face with neck and ears, and skin of the face's
+    colour elsewhere inside the person matte (shoulders, arms), found on a very coarse grid."""
+    x, y, bw, bh = face.box
+    box = [x - 0.45 * bw, y - 0.25 * bh, x + 1.45 * bw, y + 1.6 * bh]
+    g = _Grid((0, 0, portrait.shape[1], portrait.shape[0]), face.size, _BODY_FACE)
+    if g.full or g.unit < 20:
+        return _clip_box(box, portrait.shape)
+    col = components(density(g.take(portrait.image)))
+    face_skin = g.regions(face)["skin"]
+    matte = cv2.resize(portrait.coarse_matte, g.size, interpolation=cv2.INTER_AREA)
+    mean, inv = fit_skin_colour(col, face_skin)
+    body = (skin_likelihood(col, mean, inv) * matte > 0.5).astype(np.uint8)
+    body = cv2.morphologyEx(body, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(body)
+    keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.02 * g.unit ** 2]
+    if keep:
+        ex = _box_of(np.isin(labels, keep), 1.0 / g.kx)
+        box = [min(box[0], ex[0]), min(box[1], ex[1]), max(box[2], ex[2]), max(box[3], ex[3])]
+    return _clip_box(box, portrait.shape)
+
+
+def _under_eye(face, shape, unit) -> np.ndarray:
+    """Soft ellipses under both eyes (a face already on the grid)."""
+    m = np.zeros(shape, np.float32)
+    for lid in (145, 374):
+        cx, cy = face.landmarks[lid, :2]
+        cv2.ellipse(m, (int(cx), int(cy + 0.045 * unit)), (int(0.085 * unit), int(0.035 * unit)), 0, 0, 360,
+                    1.0, -1)
+    return gaussian(m, 0.015 * unit)
+
+
+def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: float, stray_hairs: bool,
+                  keep_moles: bool, mole_contrast: float, mole_size: float, redness: float, evenness: float,
+                  under_eye: float, shine: float, grain: float, seed: int, eyes: float, teeth: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The retouched linear image (H, W, 3) and the mask of what changed (H, W), see :func:`retouch`."""
+    face = portrait.face()
+    image = portrait.image
+    amt = lambda a: float(np.clip(a * strength, 0.0, 1.0))  # noqa: E731
+
+    # tone grid: skin map and shine
+    tg = _Grid(skin_box(portrait, face), face.size, TONE_FACE)
+    work = tg.take(image)
+    regions = tg.regions(face)
+    skin = skin_map(work, regions, tg.take(portrait.person_matte()), tg.unit)
+    spec = shine_light(work, skin, tg.unit) * amt(shine) if shine > 0 else np.zeros(skin.shape, np.float32)
+    d = density(np.maximum(work - spec[..., None], 1e-4))
+
+    # detail grid: blemishes, eyes, teeth
+    x, y, bw, bh = face.box
+    dg = _Grid(_clip_box((max(x - 0.1 * bw, tg.x0), max(y - 0.1 * bh, tg.y0), min(x + 1.1 * bw, tg.x1),
+                          min(y + 1.1 * bh, tg.y1)), portrait.shape), face.size, DETAIL_FACE)
+    fine_change = None
+    if blemishes > 0 or eyes > 0 or teeth > 0:
+        dwork = dg.take(image)
+        dskin = tg.sub(skin, dg)
+        dd = density(np.maximum(dwork - tg.sub(spec, dg)[..., None], 1e-4))
+        fine_change = np.zeros_like(dd)
+        if blemishes > 0:
+            mask, _ = find_blemishes(components(dd), dskin, dg.unit, max_size=blemish_size, keep_moles=keep_moles,
+                                     mole_contrast=mole_contrast, mole_size=mole_size, hairs=stray_hairs)
+            fine_change = rebuild(dd, mask * amt(blemishes), dskin, dg.unit) - dd
+            # the tone grid sees the skin without its blemishes
+            back = np.zeros_like(d)
+            sub = _Grid((dg.x0, dg.y0, dg.x1, dg.y1), face.size, TONE_FACE)
+            ox, oy = round((dg.x0 - tg.x0) * tg.kx), round((dg.y0 - tg.y0) * tg.ky)
+            small = cv2.resize(fine_change, sub.size, interpolation=cv2.INTER_AREA)
+            hh, ww = min(small.shape[0], back.shape[0] - oy), min(small.shape[1], back.shape[1] - ox)
+            back[oy:oy + hh, ox:ox + ww] = small[:hh, :ww]
+            d = d + back
+        if eyes > 0 or teeth > 0:
+            fine_change += eye_and_teeth_change(dd, dg.regions(face), dg.unit, eyes=amt(eyes), teeth=amt(teeth))
+
+    # tone evening in the middle frequencies of shading, melanin and haemoglobin (tone grid)
+    change = np.zeros_like(d)
+    c = components(d)
+    if redness > 0:          # red blotches: remove the haemoglobin (with the light it absorbs) they add
+        red = blotch_excess(c, skin, tg.unit, 1, RED_BLOTCH)
+        change -= (amt(redness) * red / _H[1])[..., None] * HAEMOGLOBIN
+    if evenness > 0:         # uneven pigmentation: the pigment chroma blotches add (not their lightness)
+        change -= (amt(evenness) * blotch_excess(c, skin, tg.unit, 2, BROWN_BLOTCH))[..., None] * BASIS[2]
+    if under_eye > 0:        # darker than the skin around, under the eyes, in the middle frequencies
+        ue = _under_eye(tg.face(face), skin.shape, tg.unit) * amt(under_eye) * skin
+        change -= from_components(ue[..., None] * np.maximum(mid_band(c, skin, tg.unit), 0.0))
+
+    # everything at full resolution
+    crop = image[tg.y0:tg.y1, tg.x0:tg.x1]
+    gain = tg.enlarge(change)
+    if fine_change is not None:
+        gain[dg.y0 - tg.y0:dg.y1 - tg.y0, dg.x0 - tg.x0:dg.x1 - tg.x0] += dg.enlarge(fine_change)
+    out = np.maximum(crop - tg.enlarge(spec)[..., None], np.minimum(crop, 1e-4)) * np.exp(-gain)
+    if grain > 0:
+        out = add_grain(out, tg.enlarge(skin), face.size, amount=amt(grain), seed=seed, origin=(tg.x0, tg.y0),
+                        landmarks=face.landmarks[:, :2])
+    full = image.copy()
+    full[tg.y0:tg.y1, tg.x0:tg.x1] = out
+    touched = np.zeros(portrait.shape, np.float32)
+    touched[tg.y0:tg.y1, tg.x0:tg.x1] = np.clip(
+        np.abs(out - crop).max(-1) / np.maximum(luminance(crop), 0.02) / 0.08, 0, 1)
+    return full, touched

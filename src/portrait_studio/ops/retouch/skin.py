@@ -1,0 +1,95 @@
+"""The skin map: where retouching may act.
+
+Face skin comes from the mesh regions (the oval without eyes, brows, lips and mouth); a colour model of this
+subject's own skin, fitted on those pixels, extends it to neck, ears, shoulders and arms inside the person
+matte, and removes what lies on the face but is not skin (hair strands, glasses, nostrils, beard).
+The colour model is a Gaussian in the skin's own colour coordinates, the (shading, melanin, haemoglobin)
+amounts of optical density (see :mod:`.tone`; cheap, and it separates skin from lips, hair and clothes by
+pigment), with the shading spread widened, since light and shadow change it much more than the pigments.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .tone import components, density
+
+
+def fit_skin_colour(col: np.ndarray, face_skin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and inverse covariance of the skin's colour, robustly fitted on the surest face skin.
+
+    Parameters
+    ----------
+    col : ndarray, shape (H, W, 3)
+        (shading, melanin, haemoglobin) amounts of the image (or of a reduced copy).
+    face_skin : ndarray, shape (H, W)
+        The mesh's face-skin mask in [0, 1].
+    """
+    px = col[face_skin > 0.9].reshape(-1, 3).astype(np.float64)
+    if len(px) < 50:
+        px = col[face_skin > 0.2].reshape(-1, 3).astype(np.float64)
+    if len(px) < 10:
+        return np.array([1.5, 0.5, 0.3]), np.diag([1.0, 1 / 0.04, 1 / 0.04])
+    keep = np.ones(len(px), bool)
+    floor = np.diag([0.01, 0.0004, 0.0004])
+    for _ in range(2):                     # drop outliers (hair, specks, shadows) and refit
+        mean = px[keep].mean(0)
+        inv = np.linalg.inv(np.cov(px[keep].T) + floor)
+        d2 = np.einsum("ni,ij,nj->n", px - mean, inv, px - mean)
+        keep = d2 < 9.0
+    cov = np.cov(px[keep].T) * np.array([[4.0, 2, 2], [2, 1, 1], [2, 1, 1]]) + floor * 4
+    return mean, np.linalg.inv(cov)
+
+
+def skin_likelihood(col: np.ndarray, mean: np.ndarray, inv_cov: np.ndarray, *, inner: float = 2.5,
+                    outer: float = 4.0) -> np.ndarray:
+    """How skin-like each pixel's colour is: 1 within `inner` Mahalanobis units of the model, 0 beyond
+    `outer`, linear between; float32 (H, W)."""
+    d = col.reshape(-1, 3).astype(np.float32) - mean.astype(np.float32)
+    d2 = np.einsum("ni,ij,nj->n", d, inv_cov.astype(np.float32), d).reshape(col.shape[:2])
+    return np.clip((outer - np.sqrt(d2)) / (outer - inner), 0.0, 1.0).astype(np.float32)
+
+
+def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray, unit: float) -> np.ndarray:
+    """The soft skin map of a (reduced) crop, float32 (H, W) in [0, 1].
+
+    Parameters
+    ----------
+    work : ndarray, shape (H, W, 3)
+        Linear RGB of the crop.
+    regions : dict
+        The face's ``skin``, ``eyes``, ``brows``, ``lips``, ``mouth`` masks on the same grid.
+    matte : ndarray, shape (H, W)
+        The person matte on the same grid.
+    unit : float
+        The face's height in pixels of this grid (sizes are fractions of it).
+
+    Returns
+    -------
+    ndarray
+        1 on skin, 0 on eyes, brows, lips, mouth, hair, nostrils, clothes and background.
+    """
+    col = components(density(work))
+    face_skin = regions["skin"]
+    mean, inv = fit_skin_colour(col, face_skin)
+    like = skin_likelihood(col, mean, inv)
+    # on the face the colour test is lenient (spots and blotches are redder than the model, and must stay
+    # in); elsewhere the colour decides, inside the person
+    lenient = skin_likelihood(col, mean, inv, inner=4.0, outer=6.0)
+    # nostrils and deep shadows: over 2 units of density (7x less light) darker than the mean skin
+    dark = np.clip((mean[0] + 2.0 * np.sqrt(3.0) - col[..., 0]) / 0.5, 0.0, 1.0)
+    body = like * np.clip(matte, 0, 1)
+    skin = np.maximum(face_skin * lenient * dark, body)
+    # close small holes (spots, pores, a blotch redder than the model) at 3% of the face height
+    k = max(3, int(round(0.03 * unit)) | 1)
+    skin = cv2.morphologyEx(skin, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    # never the features: eyes, brows, lips, mouth, grown by 2% of the face height
+    g = max(3, int(round(0.04 * unit)) | 1)
+    features = np.maximum.reduce([regions[n] for n in ("eyes", "brows", "lips", "mouth")])
+    features = cv2.dilate((features > 0.05).astype(np.float32),
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (g, g)))
+    skin = skin * (1.0 - features) * dark
+    sigma = 0.004 * unit
+    if sigma > 0.4:
+        skin = cv2.GaussianBlur(skin, (0, 0), sigma)
+    return np.clip(skin, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,107 @@
+"""Skin colour as optical density, split into shading, melanin and haemoglobin; shine as added white light.
+
+Skin's colour is mostly light absorbed by two pigments under a shading factor. In optical density
+``D = -ln(RGB)`` (linear light) each of these adds: shading shifts all three channels equally, melanin
+absorbs increasingly toward blue (brown), haemoglobin absorbs green and blue and spares red (red). Redness,
+inflamed spots and blotches are haemoglobin; freckles and moles are melanin; under-eye darkness is shading
+plus both pigments. The pigment directions follow the image-based skin analysis of Tsumura et al.
+(ACM TOG 22(3), 2003), rounded: they tell red from brown, they are not exact spectra. The coordinates used
+are orthonormal: shading, redness (haemoglobin's chroma) and the remaining chroma axis (pigment).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...core.masked import gaussian, masked_gaussian
+
+#: Density directions (R, G, B) of melanin and haemoglobin (unit vectors).
+MELANIN = np.array([0.41, 0.56, 0.72], np.float32) / np.linalg.norm([0.41, 0.56, 0.72])
+HAEMOGLOBIN = np.array([0.05, 0.72, 0.68], np.float32) / np.linalg.norm([0.05, 0.72, 0.68])
+
+
+def _basis() -> np.ndarray:
+    """Orthonormal rows: shading (equal in R, G, B), redness (haemoglobin's colour without its shading),
+    and the remaining chroma axis, signed so melanin (brown, yellowish) is positive on it. Orthonormal, so
+    noise is not amplified (the pigment directions themselves are too close to grey to invert stably)."""
+    s = np.ones(3) / np.sqrt(3.0)
+    h = HAEMOGLOBIN - (HAEMOGLOBIN @ s) * s
+    h /= np.linalg.norm(h)
+    e = np.cross(s, h)
+    if e @ MELANIN < 0:
+        e = -e
+    return np.stack([s, h, e]).astype(np.float32)
+
+
+#: Rows: the shading, redness and pigment axes. ``C = D @ BASIS.T``, ``D = C @ BASIS``.
+BASIS = _basis()
+_FLOOR = 1e-4                                      # darkest linear value taken into density (−ln = 9.2)
+
+
+def density(rgb: np.ndarray) -> np.ndarray:
+    """Optical density ``-ln(max(rgb, 1e-4))`` of linear RGB, float32, same shape."""
+    return -np.log(np.maximum(rgb, _FLOOR)).astype(np.float32)
+
+
+def components(d: np.ndarray) -> np.ndarray:
+    """(shading, redness, pigment) coordinates of a density image (..., 3), see :data:`BASIS`."""
+    return (d @ BASIS.T).astype(np.float32)
+
+
+def from_components(c: np.ndarray) -> np.ndarray:
+    """Density (..., 3) from (shading, redness, pigment) coordinates."""
+    return (c @ BASIS).astype(np.float32)
+
+
+def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.1) -> np.ndarray:
+    """The white light that specular hot spots add to the skin, linear, float32 (H, W), ≥ 0.
+
+    Each pixel is fitted as ``rgb = (1 + a)·base + w·(1, 1, 1)``, with `base` the skin colour around it (a
+    skin-weighted blur of 4% of the face height that leaves bright pixels out): `a` is brighter or darker
+    diffuse skin of the same colour, `w` the colourless light a shiny surface reflects. `w` is smoothed at
+    0.6% of the face height (so pores and their glints stay); it counts from `threshold` × the local skin
+    luminance, fully from twice that (a soft knee: a natural sheen stays); subtracting it returns the skin's
+    own colour rather than greying it.
+    """
+    sigma = 0.04 * unit
+    y = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    yb = masked_gaussian(y, skin, sigma)
+    hot = np.clip((y / np.maximum(yb, 1e-4) - 1.05) / 0.1, 0, 1)
+    base = masked_gaussian(rgb, skin * (1 - hot), sigma)
+    r = rgb - base
+    bb = (base * base).sum(-1)
+    b1 = base.sum(-1)
+    rb = (r * base).sum(-1)
+    r1 = r.sum(-1)
+    det = bb * 3.0 - b1 * b1
+    w = (bb * r1 - b1 * rb) / np.where(np.abs(det) > 1e-8, det, 1e-8)
+    w = np.clip(np.where(np.abs(det) > 1e-8, w, 0.0), 0.0, 0.9 * rgb.min(-1))   # no more than is there
+    w = gaussian(w.astype(np.float32), 0.006 * unit)
+    w = np.maximum(w - masked_gaussian(w, skin, 0.05 * unit), 0.0)     # hot spots, not a broad sheen
+    rel = w / np.maximum(base @ np.array([0.2126, 0.7152, 0.0722], np.float32), 1e-4)
+    # a soft knee: sheen below `threshold` of the skin's light is the skin's own, above twice that is shine
+    knee = np.clip(rel / threshold - 1.0, 0.0, 1.0)
+    return (np.maximum(w, 0.0) * knee * skin).astype(np.float32)
+
+
+#: Scales (Gaussian sigma, fractions of the face height) at which blotches are looked for.
+BLOTCH_SCALES = (0.012, 0.02, 0.03)
+
+
+def blotch_excess(c: np.ndarray, skin: np.ndarray, unit: float, axis: int, threshold: float) -> np.ndarray:
+    """How much a coordinate (redness or pigment) stands above the skin around it, in blotches: the largest
+    over :data:`BLOTCH_SCALES` of ``blur(sigma) - skin-weighted blur(3 sigma)``, less `threshold` (so the
+    skin's natural variation, below it, is left alone), ≥ 0, float32 (H, W). Smooth: texture is not in it."""
+    x = c[..., axis]
+    out = np.zeros(x.shape, np.float32)
+    for s in BLOTCH_SCALES:
+        e = masked_gaussian(x, skin, s * unit) - masked_gaussian(x, skin, 3.0 * s * unit)
+        out = np.maximum(out, e)
+    return np.maximum(out - threshold, 0.0) * skin
+
+
+def mid_band(c: np.ndarray, skin: np.ndarray, unit: float, *, fine: float = 0.012, coarse: float = 0.07
+             ) -> np.ndarray:
+    """The middle-frequency band of component images (H, W, 3) over the skin: blotches, redness, under-eye
+    darkness; the finest band (texture, below `fine` × face height) and the coarsest (face shape, above
+    `coarse`) are not in it. Skin-weighted, so lips, eyes and hair do not leak in."""
+    return masked_gaussian(c, skin, fine * unit) - masked_gaussian(c, skin, coarse * unit)

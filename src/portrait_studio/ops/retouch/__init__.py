@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from ...schema import operation
-from .apply import retouch_image
+from .apply import retouch_image, skin_map_of
 
 _AMOUNT = "0 = off, 1 = full; scaled by --strength"
 
@@ -87,4 +87,4 @@ def retouch(portrait, *,
     return image, {"mask": mask}
 
 
-__all__ = ["retouch", "retouch_image"]
+__all__ = ["retouch", "retouch_image", "skin_map_of"]

@@ -119,6 +119,16 @@ def _under_eye(face, shape, unit) -> np.ndarray:
     return gaussian(m, 0.015 * unit)
 
 
+def skin_map_of(portrait) -> np.ndarray:
+    """The skin map retouching uses, at full resolution, float32 (H, W) in [0, 1] (0 outside its box)."""
+    face = portrait.face()
+    tg = _Grid(skin_box(portrait, face), face.size, TONE_FACE)
+    skin = skin_map(tg.take(portrait.image), tg.regions(face), tg.take(portrait.person_matte()), tg.unit)
+    full = np.zeros(portrait.shape, np.float32)
+    full[tg.y0:tg.y1, tg.x0:tg.x1] = tg.enlarge(skin)
+    return full
+
+
 def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: float, stray_hairs: bool,
                   keep_moles: bool, mole_contrast: float, mole_size: float, redness: float, evenness: float,
                   under_eye: float, shine: float, grain: float, seed: int, eyes: float, teeth: float

@@ -84,7 +84,7 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
         if keep_moles:
             mole = _grow(is_mole.astype(np.float32), 1.5 * sigma)
             moles = np.maximum(moles, mole)
-        mask = np.maximum(mask, _grow(m, 2.2 * sigma))
+        mask = np.maximum(mask, _grow(m, 3.0 * sigma))
     if hairs:
         mask = np.maximum(mask, _hairs(c[..., 0], unit))
     if keep_moles:
@@ -126,7 +126,7 @@ def rebuild(d: np.ndarray, mask: np.ndarray, skin: np.ndarray, unit: float) -> n
     if not mask.any():
         return d
     sigma = 0.012 * unit
-    trusted = skin * (1.0 - np.clip(mask * 2.0, 0, 1))
+    trusted = skin * (1.0 - np.clip(_grow(mask, 0.004 * unit) * 4.0, 0, 1))
     base = masked_gaussian(d, trusted, sigma)
     texture = d - gaussian(d, sigma)
     off = 0.035 * unit

@@ -46,7 +46,7 @@ def eye_and_teeth_change(d: np.ndarray, regions: dict[str, np.ndarray], unit: fl
     change = np.zeros_like(c)
     if eyes > 0:
         sclera = regions["eyes"] * (1.0 - np.clip(regions["irises"] * 1.5, 0, 1))
-        change += _whiten(c, sclera, eyes, pigment=0.5, lift=0.08)
+        change += _whiten(c, sclera, eyes, pigment=0.5, lift=0.12)
     if teeth > 0:
         change += _whiten(c, regions["mouth"], teeth, pigment=0.6, lift=0.1)
     delta = from_components(change)

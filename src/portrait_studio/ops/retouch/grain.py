@@ -26,13 +26,13 @@ def texture_band(log_y: np.ndarray, face_size: float) -> np.ndarray:
 def skin_spectrum(band: np.ndarray, skin: np.ndarray, points: np.ndarray, face_size: float) -> np.ndarray | None:
     """Radial power profile (by integer frequency bin of a ``_TILE`` grid) of the texture band, averaged over
     the three best-resolved skin patches around `points` (x, y in `band`'s pixels); None if none fits."""
-    n = int(min(128, max(32, 2 ** int(np.log2(max(0.08 * face_size, 32))))))
+    n = int(min(128, max(16, 2 ** round(np.log2(max(0.08 * face_size, 16))))))
     found = []
     for x, y in points:
         x, y = int(x) - n // 2, int(y) - n // 2
         if x < 0 or y < 0 or x + n > band.shape[1] or y + n > band.shape[0]:
             continue
-        if skin[y:y + n, x:x + n].min() < 0.8:
+        if skin[y:y + n, x:x + n].mean() < 0.75:
             continue
         p = band[y:y + n, x:x + n]
         found.append((float((p ** 2).mean()), p))

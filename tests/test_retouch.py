@@ -1,0 +1,170 @@
+"""retouch: skin map, blemish removal, texture and tone kept, moles, parameters, errors, CLI."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from portrait_studio import Portrait
+from portrait_studio.core import from_srgb8, to_srgb8
+from portrait_studio.core.colour import delta_e, linear_to_lab
+from portrait_studio.errors import NoFaceError, ParameterError
+from portrait_studio.ops.retouch import retouch, skin_map_of
+
+CHEEKS = (50, 280, 101, 330)                 # mesh points on plain skin: cheeks, upper cheeks
+
+
+def _blob(shape, c, sigma):
+    y, x = np.mgrid[:shape[0], :shape[1]]
+    return np.exp(-((x - c[0]) ** 2 + (y - c[1]) ** 2) / (2 * sigma ** 2)).astype(np.float32)[..., None]
+
+
+def _contrast(image, c, r):
+    """Low-passed Lab colour of a disk of radius r minus the ring 1.6r-2.6r around it."""
+    lab = cv2.GaussianBlur(linear_to_lab(image), (0, 0), max(r / 2, 0.8))
+    y, x = np.mgrid[:image.shape[0], :image.shape[1]]
+    d = np.hypot(x - c[0], y - c[1])
+    return lab[d <= r].mean(0) - lab[(d >= 1.6 * r) & (d <= 2.6 * r)].mean(0)
+
+
+def _with_spots(p, absorb, size=0.008):
+    """The portrait with soft spots (linear gains 1 - absorb) on the cheeks; their centres and radius."""
+    face = p.face()
+    r = size * face.size
+    img = p.image.copy()
+    centres = [face.landmarks[i, :2] for i in CHEEKS]
+    for c in centres:
+        img *= 1 - _blob(img.shape, c, r / 1.2) * np.asarray(absorb, np.float32)
+    return Portrait(img, backend=p.backend), centres, r
+
+
+def _removed(clean, blem, res, centres, r):
+    out = []
+    for c in centres:
+        base = _contrast(clean, c, r)
+        out.append(1 - np.linalg.norm(_contrast(res, c, r) - base) / np.linalg.norm(_contrast(blem, c, r) - base))
+    return float(np.mean(out))
+
+
+def _band(image):
+    g = cv2.cvtColor(to_srgb8(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return g - cv2.GaussianBlur(g, (0, 0), 1.5)
+
+
+def test_skin_map_leaves_out_eyes_lips_and_brows(astronaut):
+    skin = skin_map_of(astronaut)
+    for name in ("eyes", "lips", "brows", "mouth"):
+        assert skin[astronaut.region(name) > 0.5].max() < 0.05, name
+    face = astronaut.face()
+    cheeks = [skin[int(face.landmarks[i, 1]), int(face.landmarks[i, 0])] for i in CHEEKS]
+    assert min(cheeks) > 0.8
+    assert skin[:20, :20].max() == 0.0                              # the background corner
+
+
+def test_strength_zero_leaves_the_photo_unchanged(astronaut):
+    out = retouch(astronaut, strength=0.0)
+    assert np.array_equal(out.image, astronaut.image)
+    assert out.extras["mask"].max() == 0.0
+
+
+def test_red_spots_are_removed_and_texture_kept(astronaut):
+    blem, centres, r = _with_spots(astronaut, (0.08, 0.30, 0.28))
+    res = retouch(blem).image
+    assert _removed(astronaut.image, blem.image, res, centres, r) > 0.5
+    # texture of skin away from the spots: the finest band's energy is kept
+    face = astronaut.face()
+    skin = skin_map_of(astronaut) > 0.9
+    far = np.ones(skin.shape, bool)
+    for c in centres:
+        far &= _blob(skin.shape, c, 4 * r)[..., 0] < 0.01
+    sel = skin & far & (astronaut.region("face") > 0.9)
+    ratio = np.sqrt((_band(res)[sel] ** 2).mean() / (_band(blem.image)[sel] ** 2).mean())
+    assert 0.85 < ratio < 1.15, ratio
+    assert face is not None
+
+
+def test_skin_tone_is_kept(astronaut):
+    res = retouch(astronaut).image
+    sel = skin_map_of(astronaut) > 0.9
+    shift = float(delta_e(linear_to_lab(astronaut.image[sel].mean(0)), linear_to_lab(res[sel].mean(0))))
+    assert shift < 1.0, shift
+
+
+def test_moles_kept_unless_asked(astronaut):
+    # a brown, well-defined spot (melanin: absorbs more toward blue, darker by about 35%)
+    blem, centres, r = _with_spots(astronaut, (0.30, 0.40, 0.50), size=0.01)
+    kept = _removed(astronaut.image, blem.image, retouch(blem).image, centres, r)
+    gone = _removed(astronaut.image, blem.image, retouch(blem, keep_moles=False).image, centres, r)
+    assert kept < 0.35 and gone > kept + 0.2, (kept, gone)
+    # a contrast threshold above the spot's contrast makes it an ordinary blemish
+    raised = _removed(astronaut.image, blem.image, retouch(blem, mole_contrast=0.9).image, centres, r)
+    assert raised > kept + 0.2, (kept, raised)
+
+
+def test_grain_is_seeded_and_deterministic(astronaut):
+    a = retouch(astronaut, grain=1.0, seed=3).image
+    b = retouch(astronaut, grain=1.0, seed=3).image
+    c = retouch(astronaut, grain=1.0, seed=4).image
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_eyes_and_teeth_whitening_is_gentle_and_off_by_default(astronaut):
+    from portrait_studio.core import luminance
+
+    eyes = astronaut.region("eyes") > 0.5
+    plain = retouch(astronaut).image
+    assert np.array_equal(plain[eyes], astronaut.image[eyes])           # off by default
+    white = retouch(astronaut, eyes=1.0).image
+    y = luminance(astronaut.image)[eyes]
+    sclera = y > np.median(y)                                            # the bright half of the eye opening
+    colour = lambda im: (im[eyes][sclera].std(1) / im[eyes][sclera].mean(1)).mean()  # noqa: E731
+    assert colour(white) < 0.99 * colour(astronaut.image)                # whiter (gently): less colour
+    assert 0.95 < luminance(white)[eyes][sclera].mean() / y[sclera].mean() < 1.3
+    mouth = astronaut.region("mouth") > 0.5
+    teeth = retouch(astronaut, teeth=1.0).image
+    assert 1.0 < luminance(teeth)[mouth].mean() / luminance(astronaut.image)[mouth].mean() < 1.3
+
+
+def test_bad_parameters_are_refused(astronaut):
+    for bad in ({"strength": -1}, {"mole_size": 1.0}, {"redness": 2}, {"seed": -1}, {"glow": 1}):
+        with pytest.raises(ParameterError):
+            retouch(astronaut, **bad)
+
+
+def test_no_face_is_a_clear_error():
+    with pytest.raises(NoFaceError, match="no face"):
+        retouch(Portrait(np.full((64, 64, 3), 0.2, np.float32)))
+
+
+def test_quality_on_development_portraits(shared_data, backend):
+    """Mean skin colour moves by less than 1.5 dE2000 on real portraits of different skin tones."""
+    for name in ("006.jpg", "011.jpg"):
+        p = Portrait.read(shared_data / "portraits" / name, backend=backend)
+        res = retouch(p).image
+        sel = skin_map_of(p) > 0.9
+        assert float(delta_e(linear_to_lab(p.image[sel].mean(0)), linear_to_lab(res[sel].mean(0)))) < 1.5, name
+
+
+def test_cli_end_to_end(tmp_path, astronaut_rgb8):
+    from PIL import Image
+
+    src, out, mask = tmp_path / "in.png", tmp_path / "out.png", tmp_path / "mask.png"
+    Image.fromarray(astronaut_rgb8).save(src)
+    cli = [sys.executable, "-m", "portrait_studio"]
+    p = subprocess.run([*cli, "retouch", src, "-o", out, "--strength", "0.8", "--keep-moles", "--grain", "0.5",
+                        "--save-mask", mask], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert Image.open(out).size == (512, 512) and Image.open(mask).size == (512, 512)
+    assert np.asarray(Image.open(mask)).max() > 0
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(blank)
+    p = subprocess.run([*cli, "retouch", blank, "-o", tmp_path / "none.png"], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 2 and "no face" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "none.png").exists()
+    p = subprocess.run([*cli, "retouch", src, "-o", tmp_path / "x.png", "--strength", "5"], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 2 and "strength" in p.stderr

@@ -3,7 +3,8 @@
 Face skin comes from the mesh regions (the oval without eyes, brows, lips and mouth); a colour model of this
 subject's own skin, fitted on those pixels, extends it to neck, ears, shoulders and arms inside the person
 matte, and removes what lies on the face but is not skin (hair strands, glasses, nostrils, beard).
-The colour model is a Gaussian in the skin's own colour coordinates, the (shading, melanin, haemoglobin)
+Skin is also smooth at the scale of hair: where the fine detail is several times that of the face's own
+skin (hair, stubble, fabric), it is not skin. The colour model is a Gaussian in the skin's own colour coordinates, the (shading, melanin, haemoglobin)
 amounts of optical density (see :mod:`.tone`; cheap, and it separates skin from lips, hair and clothes by
 pigment), with the shading spread widened, since light and shadow change it much more than the pigments.
 """
@@ -37,7 +38,7 @@ def fit_skin_colour(col: np.ndarray, face_skin: np.ndarray) -> tuple[np.ndarray,
         inv = np.linalg.inv(np.cov(px[keep].T) + floor)
         d2 = np.einsum("ni,ij,nj->n", px - mean, inv, px - mean)
         keep = d2 < 9.0
-    cov = np.cov(px[keep].T) * np.array([[4.0, 2, 2], [2, 1, 1], [2, 1, 1]]) + floor * 4
+    cov = np.cov(px[keep].T) * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
     return mean, np.linalg.inv(cov)
 
 
@@ -72,17 +73,27 @@ def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray
     col = components(density(work))
     face_skin = regions["skin"]
     mean, inv = fit_skin_colour(col, face_skin)
-    like = skin_likelihood(col, mean, inv)
+    like = skin_likelihood(col, mean, inv, inner=2.0, outer=3.0)
     # on the face the colour test is lenient (spots and blotches are redder than the model, and must stay
     # in); elsewhere the colour decides, inside the person
-    lenient = skin_likelihood(col, mean, inv, inner=4.0, outer=6.0)
+    lenient = skin_likelihood(col, mean, inv, inner=3.0, outer=5.0)
+    # and skin is smooth: hair, stubble and fabric have much more fine detail than the face's own skin
+    shade = col[..., 0]
+    fine = shade - cv2.GaussianBlur(shade, (0, 0), max(0.5, 0.006 * unit))
+    busy = np.sqrt(cv2.GaussianBlur(fine * fine, (0, 0), max(0.5, 0.015 * unit)))
+    ref = float(np.median(busy[face_skin > 0.9])) if (face_skin > 0.9).any() else float(np.median(busy))
+    # (shiny skin has much more fine contrast than matte skin, so the face itself is allowed twice as much)
+    like = like * np.clip((3.0 * ref - busy) / (1.5 * ref + 1e-6), 0.0, 1.0)
+    lenient = lenient * np.clip((6.0 * ref - busy) / (3.0 * ref + 1e-6), 0.0, 1.0)
     # nostrils and deep shadows: over 2 units of density (7x less light) darker than the mean skin
     dark = np.clip((mean[0] + 2.0 * np.sqrt(3.0) - col[..., 0]) / 0.5, 0.0, 1.0)
     body = like * np.clip(matte, 0, 1)
     skin = np.maximum(face_skin * lenient * dark, body)
-    # close small holes (spots, pores, a blotch redder than the model) at 3% of the face height
+    # close small holes (spots, pores, a blotch redder than the model) at 3% of the face height, then
+    # drop specks (skin-coloured bits of hair or background)
     k = max(3, int(round(0.03 * unit)) | 1)
-    skin = cv2.morphologyEx(skin, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    skin = cv2.morphologyEx(cv2.morphologyEx(skin, cv2.MORPH_CLOSE, disk), cv2.MORPH_OPEN, disk)
     # never the features: eyes, brows, lips, mouth, grown by 2% of the face height
     g = max(3, int(round(0.04 * unit)) | 1)
     features = np.maximum.reduce([regions[n] for n in ("eyes", "brows", "lips", "mouth")])

@@ -183,18 +183,34 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         ue = _under_eye(tg.face(face), skin.shape, tg.unit) * amt(under_eye) * skin
         change -= from_components(ue[..., None] * np.maximum(mid_band(c, skin, tg.unit), 0.0))
 
-    # everything at full resolution
-    crop = image[tg.y0:tg.y1, tg.x0:tg.x1]
-    gain = tg.enlarge(change)
+    # everything at full resolution, in the box where anything changes: gains (exp of minus the density
+    # change) and the white light to subtract, each enlarged once from its grid
+    gain_t = np.exp(-change).astype(np.float32)
+    moved = (np.abs(change).max(-1) > 1e-4) | (spec > 1e-5)
+    if not moved.any() and fine_change is None:
+        return image.copy(), np.zeros(portrait.shape, np.float32)
+    ys, xs = np.nonzero(moved) if moved.any() else (np.array([0]), np.array([0]))
+    box = [tg.x0 + xs.min() / tg.kx - 2, tg.y0 + ys.min() / tg.ky - 2, tg.x0 + (xs.max() + 1) / tg.kx + 2,
+           tg.y0 + (ys.max() + 1) / tg.ky + 2]
     if fine_change is not None:
-        gain[dg.y0 - tg.y0:dg.y1 - tg.y0, dg.x0 - tg.x0:dg.x1 - tg.x0] += dg.enlarge(fine_change)
-    out = np.maximum(crop - tg.enlarge(spec)[..., None], np.minimum(crop, 1e-4)) * np.exp(-gain)
+        box = [min(box[0], dg.x0), min(box[1], dg.y0), max(box[2], dg.x1), max(box[3], dg.y1)]
+    ag = _Grid(_clip_box(box, portrait.shape), face.size, face.size)        # full resolution
+    touch_t = np.abs(gain_t - 1.0).max(-1) + spec / np.maximum(luminance(work), 0.02)
+    gain = tg.sub(gain_t, ag)
+    light = tg.sub(spec, ag)
+    touched_box = tg.sub(touch_t, ag)
+    if fine_change is not None:
+        gain_f = np.exp(-fine_change).astype(np.float32)
+        fy, fx = dg.y0 - ag.y0, dg.x0 - ag.x0
+        gain[fy:fy + dg.h, fx:fx + dg.w] *= dg.enlarge(gain_f)
+        touched_box[fy:fy + dg.h, fx:fx + dg.w] += dg.enlarge(np.abs(gain_f - 1.0).max(-1))
+    crop = image[ag.y0:ag.y1, ag.x0:ag.x1]
+    out = cv2.multiply(np.maximum(cv2.subtract(crop, cv2.merge([light, light, light])), 0.1 * crop), gain)
     if grain > 0:
-        out = add_grain(out, tg.enlarge(skin), face.size, amount=amt(grain), seed=seed, origin=(tg.x0, tg.y0),
+        out = add_grain(out, tg.sub(skin, ag), face.size, amount=amt(grain), seed=seed, origin=(ag.x0, ag.y0),
                         landmarks=face.landmarks[:, :2])
     full = image.copy()
-    full[tg.y0:tg.y1, tg.x0:tg.x1] = out
+    full[ag.y0:ag.y1, ag.x0:ag.x1] = out
     touched = np.zeros(portrait.shape, np.float32)
-    touched[tg.y0:tg.y1, tg.x0:tg.x1] = np.clip(
-        np.abs(out - crop).max(-1) / np.maximum(luminance(crop), 0.02) / 0.08, 0, 1)
+    touched[ag.y0:ag.y1, ag.x0:ag.x1] = np.clip(touched_box / 0.08, 0.0, 1.0)
     return full, touched

@@ -28,7 +28,8 @@ def retouch(portrait, *,
             blemishes: Annotated[float, Field(ge=0, le=1, description=(
                 f"Removal of spots redder or darker than the skin around them ({_AMOUNT})."))] = 1.0,
             blemish_size: Annotated[float, Field(ge=0.005, le=0.05, description=(
-                "Largest spot removed, diameter as a fraction of the face height."))] = 0.03,
+                "Largest spot removed, diameter as a fraction of the face height (larger marks are "
+                "blotches, evened by --redness and --evenness)."))] = 0.016,
             stray_hairs: Annotated[bool, Field(description=(
                 "Also remove stray hairs (thin dark lines) lying on the skin."))] = True,
             keep_moles: Annotated[bool, Field(description=(

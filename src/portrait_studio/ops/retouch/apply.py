@@ -29,7 +29,7 @@ from .tone import (BASIS, HAEMOGLOBIN, blotch_excess, components, density, from_
 TONE_FACE = 200.0            # face height, pixels, on the tone grid
 DETAIL_FACE = 600.0          # face height, pixels, on the detail grid (never above full resolution)
 _BODY_FACE = 60.0            # face height on the grid where skin beyond the face is looked for
-RED_BLOTCH = 0.025           # redness a blotch must exceed the skin around by before it is evened (density)
+RED_BLOTCH = 0.04            # redness a blotch must exceed the skin around by before it is evened (density)
 BROWN_BLOTCH = 0.04          # the same for pigment
 _H = BASIS @ HAEMOGLOBIN
 _REGION_NAMES = ("skin", "eyes", "irises", "brows", "lips", "mouth")

@@ -26,7 +26,7 @@ def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
 
 
-def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float = 0.03,
+def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float = 0.016,
                    keep_moles: bool = True, mole_contrast: float = 0.12, mole_size: float = 0.004,
                    hairs: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Where the blemishes are, and the moles kept.
@@ -77,7 +77,7 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
         is_mole = ((dog[..., 0] / np.sqrt(3.0) >= mole_contrast)
                    & (dog[..., 2] >= 0.35 * np.maximum(dog[..., 1], 0.0) + 0.005) & (2.8 * s >= mole_size))
         score = np.maximum(red, dark)
-        m = np.clip(score - 1.0, 0.0, 1.0)
+        m = np.clip(score * _roundness(centre[..., 0] + 2.0 * centre[..., 1]) - 1.0, 0.0, 1.0)
         # isolated spots only: where candidates crowd (hair, stubble, the edge of brows) nothing is a blemish
         crowd = gaussian((score > 1.0).astype(np.float32), 8.0 * sigma)
         m = m * np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
@@ -91,6 +91,16 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
         mask = mask * (1.0 - moles)
     mask = gaussian(mask, max(0.5, SCALES[0] * unit)) * core_skin
     return np.clip(mask * 1.3, 0.0, 1.0), moles * core_skin
+
+
+def _roundness(x: np.ndarray) -> np.ndarray:
+    """1 on round bumps (both principal curvatures clearly negative), 0 on edges and ridges, float32."""
+    dxx = cv2.Sobel(x, cv2.CV_32F, 2, 0, ksize=3)
+    dyy = cv2.Sobel(x, cv2.CV_32F, 0, 2, ksize=3)
+    dxy = cv2.Sobel(x, cv2.CV_32F, 1, 1, ksize=3)
+    half = np.sqrt(((dxx - dyy) / 2) ** 2 + dxy ** 2)
+    lo, hi = (dxx + dyy) / 2 - half, (dxx + dyy) / 2 + half          # lo ≤ hi; a bump has both < 0
+    return np.clip((-hi / np.maximum(-lo, 1e-6) - 0.1) / 0.2, 0.0, 1.0) * (lo < 0)
 
 
 def _hairs(shading: np.ndarray, unit: float) -> np.ndarray:

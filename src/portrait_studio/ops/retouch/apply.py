@@ -17,14 +17,13 @@ import cv2
 import numpy as np
 
 from ...analysis import region_masks
-from ...core import luminance
 from ...core.masked import gaussian
 from .blemish import find_blemishes, rebuild
 from .features import eye_and_teeth_change
 from .grain import add_grain
 from .skin import fit_skin_colour, skin_likelihood, skin_map
 from .tone import (BASIS, HAEMOGLOBIN, blotch_excess, components, density, from_components, mid_band,
-                   shine_light)
+                   shine_light, without_shine)
 
 TONE_FACE = 200.0            # face height, pixels, on the tone grid
 DETAIL_FACE = 600.0          # face height, pixels, on the detail grid (never above full resolution)
@@ -143,25 +142,30 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     work = tg.take(image)
     regions = tg.regions(face)
     skin = skin_map(work, regions, tg.take(portrait.person_matte()), tg.unit)
-    spec = shine_light(work, skin, tg.unit) * amt(shine) if shine > 0 else np.zeros(skin.shape, np.float32)
-    d = density(np.maximum(work - spec[..., None], 1e-4))
+    d0 = density(work)
+    if shine > 0:              # shine: white light taken off, as a density change like everything else
+        light, base = shine_light(work, skin, tg.unit)
+        d = density(without_shine(work, light * amt(shine), base))
+    else:
+        d = d0
 
     # detail grid: blemishes, eyes, teeth
     x, y, bw, bh = face.box
     dg = _Grid(_clip_box((max(x - 0.1 * bw, tg.x0), max(y - 0.1 * bh, tg.y0), min(x + 1.1 * bw, tg.x1),
                           min(y + 1.1 * bh, tg.y1)), portrait.shape), face.size, DETAIL_FACE)
     fine_change = None
+    back = np.zeros_like(d)
     if blemishes > 0 or eyes > 0 or teeth > 0:
         dwork = dg.take(image)
         dskin = tg.sub(skin, dg)
-        dd = density(np.maximum(dwork - tg.sub(spec, dg)[..., None], 1e-4))
+        dd = density(dwork) + tg.sub(d - d0, dg)
         fine_change = np.zeros_like(dd)
         if blemishes > 0:
             mask, _ = find_blemishes(components(dd), dskin, dg.unit, max_size=blemish_size, keep_moles=keep_moles,
                                      mole_contrast=mole_contrast, mole_size=mole_size, hairs=stray_hairs)
             fine_change = rebuild(dd, mask * amt(blemishes), dskin, dg.unit) - dd
             # the tone grid sees the skin without its blemishes
-            back = np.zeros_like(d)
+            back[:] = 0.0
             sub = _Grid((dg.x0, dg.y0, dg.x1, dg.y1), face.size, TONE_FACE)
             ox, oy = round((dg.x0 - tg.x0) * tg.kx), round((dg.y0 - tg.y0) * tg.ky)
             small = cv2.resize(fine_change, sub.size, interpolation=cv2.INTER_AREA)
@@ -172,7 +176,7 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
             fine_change += eye_and_teeth_change(dd, dg.regions(face), dg.unit, eyes=amt(eyes), teeth=amt(teeth))
 
     # tone evening in the middle frequencies of shading, melanin and haemoglobin (tone grid)
-    change = np.zeros_like(d)
+    change = d - d0 - back                 # the shine's change so far (the blemishes' is on the detail grid)
     c = components(d)
     if redness > 0:          # red blotches: remove the haemoglobin (with the light it absorbs) they add
         red = blotch_excess(c, skin, tg.unit, 1, RED_BLOTCH)
@@ -186,7 +190,7 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     # everything at full resolution, in the box where anything changes: gains (exp of minus the density
     # change) and the white light to subtract, each enlarged once from its grid
     gain_t = np.exp(-change).astype(np.float32)
-    moved = (np.abs(change).max(-1) > 1e-4) | (spec > 1e-5)
+    moved = np.abs(change).max(-1) > 1e-4
     if not moved.any() and fine_change is None:
         return image.copy(), np.zeros(portrait.shape, np.float32)
     ys, xs = np.nonzero(moved) if moved.any() else (np.array([0]), np.array([0]))
@@ -195,9 +199,8 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     if fine_change is not None:
         box = [min(box[0], dg.x0), min(box[1], dg.y0), max(box[2], dg.x1), max(box[3], dg.y1)]
     ag = _Grid(_clip_box(box, portrait.shape), face.size, face.size)        # full resolution
-    touch_t = np.abs(gain_t - 1.0).max(-1) + spec / np.maximum(luminance(work), 0.02)
+    touch_t = np.abs(gain_t - 1.0).max(-1)
     gain = tg.sub(gain_t, ag)
-    light = tg.sub(spec, ag)
     touched_box = tg.sub(touch_t, ag)
     if fine_change is not None:
         gain_f = np.exp(-fine_change).astype(np.float32)
@@ -205,7 +208,7 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         gain[fy:fy + dg.h, fx:fx + dg.w] *= dg.enlarge(gain_f)
         touched_box[fy:fy + dg.h, fx:fx + dg.w] += dg.enlarge(np.abs(gain_f - 1.0).max(-1))
     crop = image[ag.y0:ag.y1, ag.x0:ag.x1]
-    out = cv2.multiply(np.maximum(cv2.subtract(crop, cv2.merge([light, light, light])), 0.1 * crop), gain)
+    out = cv2.multiply(crop, gain)
     if grain > 0:
         out = add_grain(out, tg.sub(skin, ag), face.size, amount=amt(grain), seed=seed, origin=(ag.x0, ag.y0),
                         landmarks=face.landmarks[:, :2])

@@ -93,26 +93,25 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
     return np.clip(mask * 1.3, 0.0, 1.0), moles * core_skin
 
 
+def _curvatures(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The principal curvatures (lo ≤ hi) of an image, per pixel (Hessian eigenvalues, per pixel²)."""
+    dxx = cv2.Sobel(x, cv2.CV_32F, 2, 0, ksize=3) / 4.0
+    dyy = cv2.Sobel(x, cv2.CV_32F, 0, 2, ksize=3) / 4.0
+    dxy = cv2.Sobel(x, cv2.CV_32F, 1, 1, ksize=3) / 4.0
+    half = np.sqrt(((dxx - dyy) / 2) ** 2 + dxy ** 2)
+    return (dxx + dyy) / 2 - half, (dxx + dyy) / 2 + half
+
+
 def _roundness(x: np.ndarray) -> np.ndarray:
     """1 on round bumps (both principal curvatures clearly negative), 0 on edges and ridges, float32."""
-    dxx = cv2.Sobel(x, cv2.CV_32F, 2, 0, ksize=3)
-    dyy = cv2.Sobel(x, cv2.CV_32F, 0, 2, ksize=3)
-    dxy = cv2.Sobel(x, cv2.CV_32F, 1, 1, ksize=3)
-    half = np.sqrt(((dxx - dyy) / 2) ** 2 + dxy ** 2)
-    lo, hi = (dxx + dyy) / 2 - half, (dxx + dyy) / 2 + half          # lo ≤ hi; a bump has both < 0
+    lo, hi = _curvatures(x)
     return np.clip((-hi / np.maximum(-lo, 1e-6) - 0.1) / 0.2, 0.0, 1.0) * (lo < 0)
 
 
 def _hairs(shading: np.ndarray, unit: float) -> np.ndarray:
     """Thin dark lines (stray hairs) in the shading density: a strong ridge across, flat along."""
     sigma = max(0.7, 0.0018 * unit)
-    g = gaussian(shading, sigma)
-    dxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3) / 4.0
-    dyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3) / 4.0
-    dxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3) / 4.0
-    half = np.sqrt(((dxx - dyy) / 2) ** 2 + dxy ** 2)
-    lo = (dxx + dyy) / 2 - half                  # the most negative curvature: across a density ridge
-    hi = (dxx + dyy) / 2 + half
+    lo, hi = _curvatures(gaussian(shading, sigma))      # lo: across a density ridge, most negative
     line = (-lo - 2.0 * np.abs(hi)) * sigma ** 2
     m = np.clip(line / HAIR_THRESHOLD - 1.0, 0.0, 1.0)
     crowd = gaussian((m > 0).astype(np.float32), 10.0 * sigma)

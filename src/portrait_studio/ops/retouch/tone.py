@@ -52,15 +52,17 @@ def from_components(c: np.ndarray) -> np.ndarray:
     return (c @ BASIS).astype(np.float32)
 
 
-def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.1) -> np.ndarray:
-    """The white light that specular hot spots add to the skin, linear, float32 (H, W), ≥ 0.
+def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.1
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The white light that specular hot spots add to the skin, linear, float32 (H, W), ≥ 0, and the skin
+    colour around each pixel (H, W, 3) it was measured against.
 
     Each pixel is fitted as ``rgb = (1 + a)·base + w·(1, 1, 1)``, with `base` the skin colour around it (a
     skin-weighted blur of 4% of the face height that leaves bright pixels out): `a` is brighter or darker
     diffuse skin of the same colour, `w` the colourless light a shiny surface reflects. `w` is smoothed at
     0.6% of the face height (so pores and their glints stay); it counts from `threshold` × the local skin
     luminance, fully from twice that (a soft knee: a natural sheen stays); subtracting it returns the skin's
-    own colour rather than greying it.
+    own colour rather than greying it (see :func:`without_shine`).
     """
     sigma = 0.04 * unit
     y = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -77,10 +79,28 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
     w = np.clip(np.where(np.abs(det) > 1e-8, w, 0.0), 0.0, 0.9 * rgb.min(-1))   # no more than is there
     w = gaussian(w.astype(np.float32), 0.006 * unit)
     w = np.maximum(w - masked_gaussian(w, skin, 0.05 * unit), 0.0)     # hot spots, not a broad sheen
-    rel = w / np.maximum(base @ np.array([0.2126, 0.7152, 0.0722], np.float32), 1e-4)
+    ybase = base @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    # never take away more than the spot is brighter than the skin around it (no dark patches)
+    w = np.minimum(w, np.maximum(gaussian(y, 0.006 * unit) - ybase, 0.0))
     # a soft knee: sheen below `threshold` of the skin's light is the skin's own, above twice that is shine
-    knee = np.clip(rel / threshold - 1.0, 0.0, 1.0)
-    return (np.maximum(w, 0.0) * knee * skin).astype(np.float32)
+    knee = np.clip(w / np.maximum(ybase, 1e-4) / threshold - 1.0, 0.0, 1.0)
+    return (w * knee * skin).astype(np.float32), base
+
+
+def without_shine(rgb: np.ndarray, light: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """`rgb` (linear) with the shine's white `light` taken off, float32 (H, W, 3).
+
+    The luminance drops by the light; the colour moves toward the surrounding skin's (`base`) as far as the
+    shine dominated the pixel, because where a channel was clipped by the highlight a plain subtraction
+    would shift its hue (toward grey or blue); so a removed highlight ends in the skin's own colour.
+    """
+    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    y = np.maximum(rgb @ luma, 1e-4)
+    w = np.minimum(light, 0.9 * y)
+    dimmed = rgb * (1.0 - w / y)[..., None]
+    tinted = base * ((dimmed @ luma) / np.maximum(base @ luma, 1e-4))[..., None]
+    f = np.clip(w / (0.15 * y), 0.0, 1.0)[..., None]
+    return np.maximum((1.0 - f) * dimmed + f * tinted, 1e-4).astype(np.float32)
 
 
 def blotch_excess(c: np.ndarray, skin: np.ndarray, unit: float, axis: int, threshold: float) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 The analysis runs on a reduced copy of the face's neighbourhood (the face about 600 px high), in optical
 density (``-ln`` of linear light, where pigments and shading add) for the skin and in linear light for
-shine (which is added light); the corrections are then enlarged and applied to the full-resolution pixels,
-as a density change (a per-pixel gain in linear light) and a subtracted white light. The image's own finest
+shine (which is added light); the corrections are then enlarged and applied to the full-resolution pixels
+as one density change (a per-pixel gain in linear light). The image's own finest
 detail is never blurred: what is removed is rebuilt from nearby skin, what is evened lies in the middle
 frequencies only.
 """

@@ -5,9 +5,9 @@
   middle-frequency tone evening are found there; they are smooth, so this grid is fine enough.
 - The *detail grid* (the face at most 600 px high) covers the face: blemishes are found and rebuilt there,
   and eyes and teeth are treated there.
-Both make changes as optical density (a per-pixel gain in linear light) and, for shine, as white light to
-subtract; those are enlarged to full resolution and applied to the original pixels, so the photo's own
-finest detail is never resampled.
+Both make their changes as optical density (a per-pixel gain in linear light; shine is measured as white
+light in linear light and turned into such a change); the gains are enlarged to full resolution and
+multiply the original pixels, so the photo's own finest detail is never resampled.
 """
 from __future__ import annotations
 

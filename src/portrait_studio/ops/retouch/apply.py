@@ -188,7 +188,7 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         change -= from_components(ue[..., None] * np.maximum(mid_band(c, skin, tg.unit), 0.0))
 
     # everything at full resolution, in the box where anything changes: gains (exp of minus the density
-    # change) and the white light to subtract, each enlarged once from its grid
+    # change), enlarged once from each grid
     gain_t = np.exp(-change).astype(np.float32)
     moved = np.abs(change).max(-1) > 1e-4
     if not moved.any() and fine_change is None:

@@ -11,9 +11,9 @@ Examples
 >>> f_px = focal_length_px(50.0, 4032, 3024)        # a 50 mm-equivalent lens on a 12 MP frame
 >>> d = subject_distance(300.0, f_px)              # eyes 300 px apart
 >>> round(d, 2)
-1.05
+1.22
 >>> round(blur_diameter_px(f_px, 50.0, 2.0, d, d + 3.0))      # the background 3 m behind, at f/2
-94
+88
 """
 from __future__ import annotations
 

@@ -149,6 +149,7 @@ def background(portrait, *,
     level = camera_horizon(face, (h, w), f_px) if horizon is None else horizon
 
     # the new scene at full size, sharp (before the lens)
+    keep = picture is None and fill is None and backdrop is None
     if picture is not None:
         zoom = float(np.clip(f35 / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
         bg = scene.place(picture, (h, w), zoom=zoom, dst_horizon=level)
@@ -161,9 +162,8 @@ def background(portrait, *,
         bg = scene.painted_out(portrait.image, alpha)
 
     # light and colour: the subject adapted to the new scene (before the lens: the blur keeps the scene's light)
-    old = light.scene_light(portrait.image, 1.0 - alpha)
-    new = light.scene_light(bg)
-    if match_light > 0:
+    if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
+        old, new = light.scene_light(portrait.image, 1.0 - alpha), light.scene_light(bg)
         fg, _ = light.match_light(fg, alpha, old, new, strength=match_light)
         fg = light.relight_to_scene(fg, alpha, portrait, new)
 

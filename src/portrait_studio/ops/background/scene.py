@@ -140,23 +140,36 @@ def backdrop(name: str, hw: tuple[int, int], *, centre: tuple[float, float] = (0
     return cv2.resize(img.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC).clip(0.0, None)
 
 
+def fill_in(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill the pixels where `known` is 0 from the known ones around them (push-pull: weighted averages on a
+    pyramid, the coarsest level that sees known pixels filling each hole), float32, same shape."""
+    w = known.astype(np.float32)
+    levels = [(image * w[..., None], w)]
+    while min(levels[-1][1].shape) > 2 and (levels[-1][1] < 1e-3).any():
+        v, wt = levels[-1]
+        levels.append((cv2.pyrDown(v), cv2.pyrDown(wt)))
+    v, wt = levels[-1]
+    out = v / np.maximum(wt, 1e-6)[..., None]
+    for v, wt in reversed(levels[:-1]):
+        up = cv2.pyrUp(out, dstsize=(wt.shape[1], wt.shape[0]))
+        k = np.clip(wt * 4.0, 0.0, 1.0)[..., None]          # trust a level where it saw enough known pixels
+        out = k * (v / np.maximum(wt, 1e-6)[..., None]) + (1 - k) * up
+    return out.astype(np.float32)
+
+
 def painted_out(image: np.ndarray, alpha: np.ndarray, *, grow: float = 0.02) -> np.ndarray:
     """The photo with the subject (alpha > 0.05, grown by `grow` of the diagonal) filled in from the
-    surroundings, float32 linear (H, W, 3); the fill is made on a small copy (it will be defocused)."""
+    surroundings (:func:`fill_in`), float32 linear (H, W, 3); the fill is made on a small copy (it is smooth
+    and will be defocused)."""
     h, w = alpha.shape
-    s = min(1.0, 320 / max(h, w))
+    s = min(1.0, 256 / max(h, w))
     sw, sh = max(8, round(w * s)), max(8, round(h * s))
     small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
     hole = (cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA) > 0.05).astype(np.uint8)
     k = 2 * max(1, round(grow * np.hypot(sw, sh))) + 1
     hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    enc = np.sqrt(np.clip(small, 0, 4) / 4.0)                  # inpaint works on 8 bits: keep highlights
-    filled = cv2.inpaint((enc * 255 + 0.5).astype(np.uint8), hole, max(3, k), cv2.INPAINT_TELEA)
-    filled = (filled.astype(np.float32) / 255.0) ** 2 * 4.0
-    # smooth the fill (inpainting streaks) and put it back into the photo only where the hole was
-    filled = cv2.GaussianBlur(filled, (0, 0), max(1.0, k / 2))
-    mix = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 1.0)[..., None]
-    small_out = filled * mix + small * (1 - mix)
+    filled = fill_in(small, hole == 0)
+    mix = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 1.0)
     mix_full = cv2.resize(mix, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
-    return (image * (1 - mix_full) + cv2.resize(small_out, (w, h), interpolation=cv2.INTER_LINEAR) * mix_full
+    return (image * (1 - mix_full) + cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR) * mix_full
             ).astype(np.float32)

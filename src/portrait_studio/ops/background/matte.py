@@ -24,6 +24,8 @@ from ...core.guided import guided_upsample
 WORK_SIZE = 448
 #: Half-width of the unknown band around the coarse matte's edge, fraction of the image diagonal.
 BAND = 0.018
+#: The outer band above the shoulders (hair), in multiples of BAND.
+HAIR_BAND = 2
 #: The guided filter's window radius at work size (pixels) and regularisation (squared sqrt-light units).
 _GUIDE_RADIUS, _GUIDE_EPS = 2, 2e-4
 
@@ -43,12 +45,14 @@ def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
     rows = np.nonzero(fg.any(axis=1))[0]
     if rows.size:                                    # hair: a wider outer band on the upper third of the person
         top = rows[0] + (rows[-1] - rows[0]) // 3
-        k2 = 2 * (2 * band_px) + 1
+        k2 = 2 * (HAIR_BAND * band_px) + 1
         wide = cv2.dilate(fg, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k2, k2)))
         grown[:top] = wide[:top]
+    unsure = ((coarse > 0.05) & (coarse < 0.95)).astype(np.uint8)   # where the segmentation itself hesitates
+    unsure = cv2.dilate(unsure, disk) > 0
     t = np.full(coarse.shape, 0.5, np.float64)
-    t[sure_fg > 0] = 1.0
-    t[grown == 0] = 0.0
+    t[(sure_fg > 0) & ~unsure] = 1.0
+    t[(grown == 0) & ~unsure] = 0.0
     return t
 
 

@@ -13,11 +13,14 @@ not where a hair strand ends. It is refined in three steps, each at the size tha
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 
 import cv2
 import numpy as np
 
+from ...core import luminance
 from ...core.guided import guided_upsample
 
 #: Long side of the reduced copy the matting runs on, pixels.
@@ -56,6 +59,21 @@ def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
     return t
 
 
+def _borrow_colour(fg: np.ndarray, alpha: np.ndarray, band_px: int) -> np.ndarray:
+    """Where alpha is small the foreground colour is ill-determined (little of it reaches the camera) and
+    keeps a trace of the old background; give such pixels the chromaticity of the solid subject nearby
+    (as a retoucher's "decontaminate colours" does), in proportion to their transparency, keeping their own
+    luminance."""
+    solid = (alpha > 0.95).astype(np.float32)
+    sigma = max(1.0, band_px)
+    weight = cv2.GaussianBlur(solid, (0, 0), sigma)
+    near = cv2.GaussianBlur(fg * solid[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    t = np.where(weight > 0.02, np.sqrt(1.0 - alpha), 0.0)[..., None]
+    mixed = fg * (1 - t) + near * t
+    y, ym = luminance(fg), luminance(mixed)
+    return (mixed * (y / np.maximum(ym, 1e-6))[..., None]).astype(np.float32)
+
+
 def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK_SIZE
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Full-resolution alpha and decontaminated foreground of a person.
@@ -90,7 +108,8 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
     tri = trimap(c, band)
     unknown = tri == 0.5
     if unknown.any() and (tri == 1).any() and (tri == 0).any():
-        with warnings.catch_warnings():
+        # pymatting warns, and prints when its preconditioner needs a retry: neither belongs on our output
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             a_small = pymatting.estimate_alpha_cf(guide_small.astype(np.float64), tri).astype(np.float32)
             f_small = pymatting.estimate_foreground_ml(np.minimum(small, 1.0).astype(np.float64),
@@ -98,6 +117,7 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
     else:                                            # nothing to solve: the trimap is the matte
         a_small, f_small = tri.astype(np.float32), np.minimum(small, 1.0)
     a_small = np.clip(a_small, 0.0, 1.0)
+    f_small = _borrow_colour(f_small, a_small, band)
     # the band, grown a little, at full size: only there does alpha differ from the sure values
     grown_band = cv2.dilate(unknown.astype(np.uint8), np.ones((5, 5), np.uint8))
     if s < 1:

@@ -195,17 +195,18 @@ def test_light_wrap_touches_only_the_edges():
     alpha[20:80, 20:80] = 1
     fg = np.full((100, 100, 3), 0.1, np.float32)
     bg = np.full((100, 100, 3), 0.9, np.float32)
-    out = light.light_wrap(fg, alpha, bg, radius=4.0, strength=0.5)
-    assert out[21, 50, 0] > 0.2 and out[50, 50, 0] == pytest.approx(0.1, abs=1e-3)
+    glow = light.light_wrap(fg, alpha, bg, radius=4.0, strength=0.5)
+    assert glow[21, 50, 0] > 0.1 and glow[50, 50, 0] == pytest.approx(0.0, abs=1e-3)
+    assert light.light_wrap(fg, alpha, bg, radius=4.0, strength=0.0) is None
 
 
 def test_noise_level_and_grain():
     flat = np.full((256, 256, 3), 0.25, np.float32)
     mask = np.ones((256, 256), np.float32)
     assert light.noise_level(flat, mask) < 1e-3
-    noisy = light.add_grain(flat, 0.02, mask, seed=1)
+    noisy = light.add_grain(flat.copy(), 0.02, mask, seed=1)
     assert light.noise_level(noisy, mask) == pytest.approx(0.02, rel=0.25)
-    assert np.array_equal(noisy, light.add_grain(flat, 0.02, mask, seed=1))
+    assert np.array_equal(noisy, light.add_grain(flat.copy(), 0.02, mask, seed=1))
 
 
 # -- the operation on a real photo ------------------------------------------------------------------------

@@ -81,3 +81,30 @@ def guided_upsample(guide_full: np.ndarray, guide_small: np.ndarray, src_small: 
     coef = cv2.resize(guided_coefficients(guide_small, src_small, radius, eps), (w, h),
                       interpolation=cv2.INTER_LINEAR)
     return np.einsum("hwc,hwc->hw", coef[..., :3], np.asarray(guide_full, np.float32)) + coef[..., 3]
+
+
+def sample_bilinear(small: np.ndarray, full_hw: tuple[int, int], ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Values of a reduced map (h, w[, C]) at full-resolution pixels ``(ys, xs)`` of a `full_hw` image,
+    bilinearly interpolated (pixel centres aligned as :func:`cv2.resize` aligns them); float32 (N[, C]).
+
+    Only the asked-for pixels are computed, so work confined to a thin band costs what the band costs.
+    """
+    h, w = full_hw
+    sh, sw = small.shape[:2]
+    n = len(ys)
+    cols = 1024                                                   # remap wants 2-D maps of modest width
+    pad = -n % cols
+    mx = np.concatenate([(np.asarray(xs, np.float32) + 0.5) * np.float32(sw / w) - 0.5, np.zeros(pad, np.float32)])
+    my = np.concatenate([(np.asarray(ys, np.float32) + 0.5) * np.float32(sh / h) - 0.5, np.zeros(pad, np.float32)])
+    out = cv2.remap(np.asarray(small, np.float32), mx.reshape(-1, cols), my.reshape(-1, cols), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape((-1,) + small.shape[2:])[:n]
+
+
+def guided_upsample_at(guide_values: np.ndarray, guide_small: np.ndarray, src_small: np.ndarray,
+                       full_hw: tuple[int, int], ys: np.ndarray, xs: np.ndarray, radius: int, eps: float
+                       ) -> np.ndarray:
+    """:func:`guided_upsample` evaluated only at full-resolution pixels ``(ys, xs)``, whose guide colours are
+    `guide_values` (N, 3); float32 (N,)."""
+    coef = sample_bilinear(guided_coefficients(guide_small, src_small, radius, eps), full_hw, ys, xs)
+    return (coef[:, :3] * guide_values).sum(1) + coef[:, 3]

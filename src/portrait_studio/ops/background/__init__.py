@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
+import cv2
 import numpy as np
 from pydantic import Field
 
@@ -22,7 +23,8 @@ from . import light, matte, scene
 MIN_BACKGROUND_PX = 64
 #: Subject distance assumed when there is no face to measure, metres.
 DEFAULT_SUBJECT_M = 2.0
-_LIGHT_WRAP_RADIUS = 0.012      # light-wrap reach, fraction of the image diagonal
+_LIGHT_WRAP_RADIUS = 0.006      # light-wrap reach, fraction of the image diagonal
+_LENS_WORK = 15.0               # the background is made where its blur disc is this many pixels across
 _MIN_PERSON = 0.002             # smallest person (fraction of the frame) the matte must show
 
 Backdrop = Literal[tuple(scene.BACKDROPS)]
@@ -100,7 +102,7 @@ def background(portrait, *,
                match_light: Annotated[float, Field(ge=0, le=1, description=(
                    "How far the subject's colour temperature and exposure are adapted to the new scene."))] = 1.0,
                light_wrap: Annotated[float, Field(ge=0, le=1, description=(
-                   "How much of the background's light wraps around the subject's edges."))] = 0.3,
+                   "How much of the background's light wraps around the subject's edges."))] = 0.15,
                grain: Annotated[bool, Field(description=(
                    "Match noise/grain between the subject and the new background."))] = True,
                seed: Annotated[int, Field(ge=0, le=2**31 - 1, description=(
@@ -148,18 +150,22 @@ def background(portrait, *,
     blur = lens.blur_diameter_px(f_px, f35, f_number, distance, distance + background_distance)
     level = camera_horizon(face, (h, w), f_px) if horizon is None else horizon
 
-    # the new scene at full size, sharp (before the lens)
+    # the new scene, sharp, at the size the lens blur allows (a blurred plane holds no finer detail)
     keep = picture is None and fill is None and backdrop is None
+    s = min(1.0, _LENS_WORK / blur) if fill is None and blur >= 2.0 else 1.0
+    small_hw = (max(8, round(h * s)), max(8, round(w * s)))
+    reduce = lambda x: x if s == 1.0 else cv2.resize(x, small_hw[::-1], interpolation=cv2.INTER_AREA)  # noqa: E731
+    alpha_small = reduce(alpha)
     if picture is not None:
         zoom = float(np.clip(f35 / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
-        bg = scene.place(picture, (h, w), zoom=zoom, dst_horizon=level)
+        bg = scene.place(picture, small_hw, zoom=zoom, dst_horizon=level)
     elif fill is not None:
-        bg = np.broadcast_to(fill, (h, w, 3)).astype(np.float32)
+        bg = np.broadcast_to(fill, small_hw + (3,)).astype(np.float32)
     elif backdrop is not None:
         cx = (face.box[0] + face.box[2] / 2) / w if face is not None else 0.5
-        bg = scene.backdrop(backdrop, (h, w), centre=(cx, min(level, 0.6)), seed=seed)
+        bg = scene.backdrop(backdrop, small_hw, centre=(cx, min(level, 0.6)), seed=seed)
     else:
-        bg = scene.painted_out(portrait.image, alpha)
+        bg = scene.painted_out(reduce(portrait.image), alpha_small)
 
     # light and colour: the subject adapted to the new scene (before the lens: the blur keeps the scene's light)
     if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
@@ -167,19 +173,27 @@ def background(portrait, *,
         fg, _ = light.match_light(fg, alpha, old, new, strength=match_light)
         fg = light.relight_to_scene(fg, alpha, portrait, new)
 
-    # the lens: the background plane defocused by its circle of confusion
+    # the lens: the background plane defocused by its circle of confusion, then brought to full size
+    sharp_noise = light.noise_level(bg, np.ones(small_hw, np.float32)) if s == 1.0 and blur < 2.0 else 0.0
     if fill is None:
-        bg = lens.defocus_plane(bg, blur)
+        bg = lens.defocus_plane(bg, blur * s)
+    wrap = light.light_wrap(reduce(fg), alpha_small, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(*small_hw),
+                            strength=light_wrap)
+    if s < 1.0:
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    # the composite, in place: bg + alpha (fg - bg), plus the light wrapping round the edges
+    out = np.subtract(fg, bg, dtype=np.float32)
+    out *= alpha[..., None]
+    out += bg
+    if wrap is not None:
+        out += wrap if s == 1.0 else cv2.resize(wrap, (w, h), interpolation=cv2.INTER_LINEAR)
 
     # grain: whichever layer is cleaner gets the difference
     if grain:
         n_fg = light.noise_level(portrait.image, alpha > 0.95)
-        n_bg = light.noise_level(bg, np.ones((h, w), np.float32))
-        if n_fg > n_bg:
-            bg = light.add_grain(bg, math.sqrt(n_fg ** 2 - n_bg ** 2), np.ones((h, w), np.float32), seed=seed)
-        elif n_bg > n_fg:
-            fg = light.add_grain(fg, math.sqrt(n_bg ** 2 - n_fg ** 2), alpha, seed=seed + 1)
-
-    fg = light.light_wrap(fg, alpha, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(h, w), strength=light_wrap)
-    a = alpha[..., None]
-    return (fg * a + bg * (1.0 - a)).astype(np.float32), extras
+        if n_fg > sharp_noise:
+            out = light.add_grain(out, math.sqrt(n_fg ** 2 - sharp_noise ** 2), 1.0 - alpha, seed=seed)
+        elif sharp_noise > n_fg:
+            out = light.add_grain(out, math.sqrt(sharp_noise ** 2 - n_fg ** 2), alpha, seed=seed)
+    return out, extras

@@ -8,9 +8,9 @@ colours bias it; the subject is adapted from the old scene's white to the new sc
 Exposure: a photographer exposes for the subject, so a subject's brightest parts (its 99.9th luminance
 percentile: skin highlights, eye whites, light clothing) sit at a typical level whatever the scene; on the
 development portraits (../shared/data/portraits) that level is 2^-0.55 of diffuse white with a spread of
-0.24 stops, while the ratio between subject and background brightness spreads over 2 stops. So the subject's
-exposure is pulled toward the typical level (by :data:`EXPOSURE_PULL`, the shrinkage that spread allows), and
-only a quarter of the change in the scenes' brightness is followed.
+0.24 stops, while the ratio between subject and background brightness spreads over 2 stops (so a scene's
+brightness says next to nothing about how bright its subject should be). So the subject's exposure is pulled
+toward the typical level, by :data:`EXPOSURE_PULL`, the shrinkage that spread allows.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ...core import luminance
-from ...core.colour import adapt, cct, rgb_to_xy
+from ...core.colour import adaptation_matrix, cct, rgb_to_xy
 
 #: The luminance percentile of the subject that stands for its highlights.
 HIGHLIGHT_PERCENTILE = 99.95
@@ -28,8 +28,6 @@ HIGHLIGHT_PERCENTILE = 99.95
 SUBJECT_HIGHLIGHT_EV = -0.5
 #: How far a subject's exposure is pulled toward that level (0: not at all, 1: all the way).
 EXPOSURE_PULL = 0.8
-#: Fraction of the change in scene brightness (old background to new) that the subject follows.
-SCENE_FOLLOW = 0.25
 #: Fraction of the scene white's departure from neutral that is trusted (grey-world estimates are biased).
 WHITE_TRUST = 0.5
 _MAX_EV = 1.5                      # the largest exposure change applied, stops
@@ -87,17 +85,16 @@ def subject_exposure(foreground: np.ndarray, alpha: np.ndarray) -> float:
 def match_light(foreground: np.ndarray, alpha: np.ndarray, old: SceneLight, new: SceneLight, *,
                 strength: float = 1.0) -> tuple[np.ndarray, float]:
     """Adapt the subject to the new scene's light: CAT16 from the old scene's white to the new one's, and an
-    exposure change toward the typical subject exposure plus part of the scenes' brightness change.
+    exposure change toward the typical exposure of a portrait's subject.
 
     Returns the adapted foreground (linear) and the exposure change applied, stops.
     """
     ev = EXPOSURE_PULL * (SUBJECT_HIGHLIGHT_EV - subject_exposure(foreground, alpha))
-    ev += SCENE_FOLLOW * (new.key - old.key)
     ev = float(np.clip(ev, -_MAX_EV, _MAX_EV)) * strength
     src, dst = rgb_to_xy(old.white), rgb_to_xy(new.white)
     dst = src + strength * (dst - src)
-    out = adapt(foreground, src, dst) * np.float32(2.0 ** ev)
-    return out, ev
+    m = adaptation_matrix(src, dst) * np.float32(2.0 ** ev)
+    return cv2.transform(np.asarray(foreground, np.float32), m), ev
 
 
 def relight_to_scene(foreground: np.ndarray, alpha: np.ndarray, portrait, scene: SceneLight) -> np.ndarray:
@@ -108,12 +105,13 @@ def relight_to_scene(foreground: np.ndarray, alpha: np.ndarray, portrait, scene:
 
 
 def light_wrap(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray, *, radius: float,
-               strength: float) -> np.ndarray:
-    """Let the background's light spill around the subject's edges (the light wrap a real lens and real
-    light give): near the silhouette the subject takes on some of the blurred background, fading inward over
-    about `radius` pixels; `strength` in [0, 1]."""
+               strength: float) -> np.ndarray | None:
+    """The light the background wraps around the subject's edges (as real light and a real lens do): near the
+    silhouette the subject brightens toward the blurred background, fading inward over about `radius`
+    pixels; `strength` in [0, 1]. Returns the term to add to the composite (same size as the inputs, which
+    can be a reduced copy: the term is smooth), or None for no wrap."""
     if strength <= 0:
-        return foreground
+        return None
     s = min(1.0, 4.0 / max(radius, 1e-6))               # blur on a reduced copy: the result is smooth
     h, w = alpha.shape
     sw, sh = max(4, round(w * s)), max(4, round(h * s))
@@ -123,9 +121,9 @@ def light_wrap(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray
     near = cv2.GaussianBlur(1 - a, (0, 0), sig)                          # how much background is near
     glow = cv2.GaussianBlur(b * (1 - a)[..., None], (0, 0), sig) / np.maximum(near, 1e-4)[..., None]
     k = strength * np.clip(near * 2.0, 0, 1) ** 1.5
-    k = cv2.resize(k, (w, h), interpolation=cv2.INTER_LINEAR)[..., None] * alpha[..., None]
+    k = cv2.resize(k, (w, h), interpolation=cv2.INTER_LINEAR) * alpha
     glow = cv2.resize(glow, (w, h), interpolation=cv2.INTER_LINEAR)
-    return (foreground * (1 - k) + np.maximum(foreground, glow) * k).astype(np.float32)
+    return (np.maximum(glow - foreground, 0.0) * k[..., None]).astype(np.float32)
 
 
 def noise_level(image: np.ndarray, mask: np.ndarray, *, max_pixels: int = 1 << 18) -> float:
@@ -152,16 +150,21 @@ def noise_level(image: np.ndarray, mask: np.ndarray, *, max_pixels: int = 1 << 1
 
 
 def add_grain(image: np.ndarray, sigma: float, weight: np.ndarray, *, seed: int) -> np.ndarray:
-    """Add luminance grain of standard deviation `sigma` (square-root-encoded units) where `weight` is 1."""
+    """Add luminance grain of standard deviation `sigma` (square-root-encoded units) where `weight` is 1,
+    in place when `image` is float32 (the result is returned)."""
+    image = np.asarray(image, np.float32)
     if sigma <= 1e-4:
         return image
     rng = np.random.default_rng(seed)
     h, w = weight.shape
     # a 1024-px tile of white noise repeated (drawing 12 M normals would cost more than the rest of the step)
     tile = rng.standard_normal((min(h, _GRAIN_TILE), min(w, _GRAIN_TILE)), dtype=np.float32)
-    n = np.tile(tile, (-(-h // tile.shape[0]), -(-w // tile.shape[1])))[:h, :w] * np.float32(sigma) * weight
-    y = luminance(image)
-    root = np.sqrt(np.maximum(y, 0))
-    gain = np.square(np.maximum(root + n, 0)) / np.maximum(y, 1e-6)
-    gain = np.where(y > 1e-6, gain, 1.0)
-    return (image * gain[..., None]).astype(np.float32)
+    n = np.tile(tile, (-(-h // tile.shape[0]), -(-w // tile.shape[1])))[:h, :w]
+    # d(y) = 2 sqrt(y) d(sqrt y): a relative gain 1 + 2 sigma n / sqrt(y), applied to all three channels
+    root = np.sqrt(np.maximum(luminance(image), 1e-4))
+    n *= np.float32(2.0 * sigma)
+    n *= weight
+    n /= root
+    n += 1.0
+    image *= np.clip(n, 0.0, 3.0)[..., None]
+    return image

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ...core import luminance
-from ...core.guided import guided_upsample
+from ...core.guided import guided_upsample_at, sample_bilinear
 
 #: Long side of the reduced copy the matting runs on, pixels.
 WORK_SIZE = 448
@@ -121,14 +121,16 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
     # the band, grown a little, at full size: only there does alpha differ from the sure values
     grown_band = cv2.dilate(unknown.astype(np.uint8), np.ones((5, 5), np.uint8))
     if s < 1:
-        guide_full = np.sqrt(np.clip(image, 0.0, 1.0))
-        alpha = guided_upsample(guide_full, guide_small, a_small, _GUIDE_RADIUS, _GUIDE_EPS)
-        in_band = cv2.resize(grown_band, (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        sure = cv2.resize(tri.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
-        alpha = np.clip(np.where(in_band, alpha, sure), 0.0, 1.0).astype(np.float32)
+        # full resolution: the sure values everywhere, the guided filter only on the band's pixels
+        alpha = cv2.resize(tri.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
+        ys, xs = np.nonzero(cv2.resize(grown_band, (w, h), interpolation=cv2.INTER_NEAREST))
+        px = image[ys, xs]
+        alpha[ys, xs] = np.clip(guided_upsample_at(np.sqrt(np.clip(px, 0.0, 1.0)), guide_small, a_small, (h, w),
+                                                   ys, xs, _GUIDE_RADIUS, _GUIDE_EPS), 0.0, 1.0)
         # the foreground: the full-resolution pixel plus the (smooth) correction found at work size
-        delta = cv2.resize(f_small - np.minimum(small, 1.0), (w, h), interpolation=cv2.INTER_LINEAR)
-        foreground = np.where(in_band[..., None], np.maximum(image + delta, 0.0), image)
+        delta = sample_bilinear(f_small - np.minimum(small, 1.0), (h, w), ys, xs)
+        foreground = image.copy()
+        foreground[ys, xs] = np.maximum(px + delta, 0.0)
     else:
         alpha, foreground = a_small, np.where(unknown[..., None], f_small, image)
     return alpha.astype(np.float32), np.ascontiguousarray(foreground, np.float32)

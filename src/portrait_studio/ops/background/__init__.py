@@ -155,7 +155,7 @@ def background(portrait, *,
     s = min(1.0, _LENS_WORK / blur) if fill is None and blur >= 2.0 else 1.0
     small_hw = (max(8, round(h * s)), max(8, round(w * s)))
     reduce = lambda x: x if s == 1.0 else cv2.resize(x, small_hw[::-1], interpolation=cv2.INTER_AREA)  # noqa: E731
-    alpha_small = reduce(alpha)
+    alpha_small, image_small = reduce(alpha), reduce(portrait.image)
     if picture is not None:
         zoom = float(np.clip(f35 / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
         bg = scene.place(picture, small_hw, zoom=zoom, dst_horizon=level)
@@ -165,19 +165,22 @@ def background(portrait, *,
         cx = (face.box[0] + face.box[2] / 2) / w if face is not None else 0.5
         bg = scene.backdrop(backdrop, small_hw, centre=(cx, min(level, 0.6)), seed=seed)
     else:
-        bg = scene.painted_out(reduce(portrait.image), alpha_small)
+        bg = scene.painted_out(image_small, alpha_small)
 
     # light and colour: the subject adapted to the new scene (before the lens: the blur keeps the scene's light)
+    fg_small = image_small
     if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
-        old, new = light.scene_light(portrait.image, 1.0 - alpha), light.scene_light(bg)
-        fg, _ = light.match_light(fg, alpha, old, new, strength=match_light)
+        old, new = light.scene_light(image_small, 1.0 - alpha_small), light.scene_light(bg)
+        m, _ = light.light_transform(old, new, light.subject_exposure(image_small, alpha_small),
+                                     strength=match_light)
+        fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
         fg = light.relight_to_scene(fg, alpha, portrait, new)
 
     # the lens: the background plane defocused by its circle of confusion, then brought to full size
     sharp_noise = light.noise_level(bg, np.ones(small_hw, np.float32)) if s == 1.0 and blur < 2.0 else 0.0
     if fill is None:
         bg = lens.defocus_plane(bg, blur * s)
-    wrap = light.light_wrap(reduce(fg), alpha_small, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(*small_hw),
+    wrap = light.light_wrap(fg_small, alpha_small, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(*small_hw),
                             strength=light_wrap)
     if s < 1.0:
         bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -82,18 +82,24 @@ def subject_exposure(foreground: np.ndarray, alpha: np.ndarray) -> float:
     return float(np.log2(max(np.percentile(y, HIGHLIGHT_PERCENTILE), 1e-4))) if y.size else SUBJECT_HIGHLIGHT_EV
 
 
-def match_light(foreground: np.ndarray, alpha: np.ndarray, old: SceneLight, new: SceneLight, *,
-                strength: float = 1.0) -> tuple[np.ndarray, float]:
-    """Adapt the subject to the new scene's light: CAT16 from the old scene's white to the new one's, and an
-    exposure change toward the typical exposure of a portrait's subject.
-
-    Returns the adapted foreground (linear) and the exposure change applied, stops.
-    """
-    ev = EXPOSURE_PULL * (SUBJECT_HIGHLIGHT_EV - subject_exposure(foreground, alpha))
+def light_transform(old: SceneLight, new: SceneLight, subject_ev: float, *, strength: float = 1.0
+                    ) -> tuple[np.ndarray, float]:
+    """The 3×3 linear-RGB matrix that adapts a subject to the new scene's light, and its exposure change in
+    stops: CAT16 from the old scene's white to the new one's, times an exposure change pulling the subject's
+    highlights (`subject_ev`, see :func:`subject_exposure`) toward the typical level of a portrait.
+    Apply it as ``cv2.transform(image, matrix)`` (or ``image @ matrix.T``)."""
+    ev = EXPOSURE_PULL * (SUBJECT_HIGHLIGHT_EV - subject_ev)
     ev = float(np.clip(ev, -_MAX_EV, _MAX_EV)) * strength
     src, dst = rgb_to_xy(old.white), rgb_to_xy(new.white)
     dst = src + strength * (dst - src)
-    m = adaptation_matrix(src, dst) * np.float32(2.0 ** ev)
+    return (adaptation_matrix(src, dst) * np.float32(2.0 ** ev)).astype(np.float32), ev
+
+
+def match_light(foreground: np.ndarray, alpha: np.ndarray, old: SceneLight, new: SceneLight, *,
+                strength: float = 1.0) -> tuple[np.ndarray, float]:
+    """Adapt the subject to the new scene's light (see :func:`light_transform`); the adapted foreground
+    (linear) and the exposure change applied, stops."""
+    m, ev = light_transform(old, new, subject_exposure(foreground, alpha), strength=strength)
     return cv2.transform(np.asarray(foreground, np.float32), m), ev
 
 

@@ -296,3 +296,29 @@ def photo(tmp_path_factory, astronaut_rgb8):
     path = tmp_path_factory.mktemp("bg") / "astronaut.jpg"
     Image.fromarray(astronaut_rgb8).save(path, quality=95)
     return path
+
+
+def test_matte_edges_closer_to_the_phone_matte_than_the_coarse_one(shared_data, backend):
+    """The refined matte's contour follows the iPhone portrait-effects matte better than the coarse matte."""
+    import cv2
+    from portrait_studio import Portrait
+    from portrait_studio.io.mattes import read_portrait_matte
+    from portrait_studio.ops.background import refined_matte
+
+    def contour_f(pred, gt, tol):
+        edge = lambda m: ((m > 0.5).astype(np.uint8) - cv2.erode((m > 0.5).astype(np.uint8),  # noqa: E731
+                                                                  np.ones((3, 3), np.uint8))) > 0
+        ep, eg = edge(pred), edge(gt)
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
+        p = (ep & (cv2.dilate(eg.astype(np.uint8), disk) > 0)).sum() / max(ep.sum(), 1)
+        r = (eg & (cv2.dilate(ep.astype(np.uint8), disk) > 0)).sum() / max(eg.sum(), 1)
+        return 2 * p * r / max(p + r, 1e-9)
+
+    path = shared_data / "depth" / "iphonexs_portrait_depth.jpg"
+    gt = read_portrait_matte(path)
+    assert gt is not None and gt.max() > 0.9
+    p = Portrait.read(path, backend=backend)
+    h, w = gt.shape
+    alpha, _ = refined_matte(p)
+    small = lambda m: cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA)  # noqa: E731
+    assert contour_f(small(alpha), gt, 5) > contour_f(small(p.person_matte()), gt, 5) + 0.05

@@ -31,6 +31,8 @@ BAND = 0.018
 HAIR_BAND = 2
 #: The guided filter's window radius at work size (pixels) and regularisation (squared sqrt-light units).
 _GUIDE_RADIUS, _GUIDE_EPS = 2, 2e-4
+#: Alpha below this (and above 1 minus it) is taken as clear (solid) after upsampling.
+_FLOOR = 0.06
 
 
 def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
@@ -125,8 +127,13 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
         alpha = cv2.resize(tri.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
         ys, xs = np.nonzero(cv2.resize(grown_band, (w, h), interpolation=cv2.INTER_NEAREST))
         px = image[ys, xs]
-        alpha[ys, xs] = np.clip(guided_upsample_at(np.sqrt(np.clip(px, 0.0, 1.0)), guide_small, a_small, (h, w),
-                                                   ys, xs, _GUIDE_RADIUS, _GUIDE_EPS), 0.0, 1.0)
+        a = guided_upsample_at(np.sqrt(np.clip(px, 0.0, 1.0)), guide_small, a_small, (h, w), ys, xs,
+                               _GUIDE_RADIUS, _GUIDE_EPS)
+        # faint values are the filter's leak onto background texture (ghosts of the old scene), not strands
+        # and matte found far outside the person fades with the distance (stray texture, not flyaway hair)
+        outside = cv2.distanceTransform((c <= 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        fade = np.sqrt(np.clip(1.0 - outside / (2.5 * band), 0.0, 1.0))
+        alpha[ys, xs] = np.clip((a - _FLOOR) / (1.0 - 2 * _FLOOR), 0.0, 1.0) * sample_bilinear(fade, (h, w), ys, xs)
         # the foreground: the full-resolution pixel plus the (smooth) correction found at work size
         delta = sample_bilinear(f_small - np.minimum(small, 1.0), (h, w), ys, xs)
         foreground = image.copy()

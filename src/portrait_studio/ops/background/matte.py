@@ -70,7 +70,7 @@ def _borrow_colour(fg: np.ndarray, alpha: np.ndarray, band_px: int) -> np.ndarra
     sigma = max(1.0, band_px)
     weight = cv2.GaussianBlur(solid, (0, 0), sigma)
     near = cv2.GaussianBlur(fg * solid[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
-    t = np.where(weight > 0.02, np.sqrt(1.0 - alpha), 0.0)[..., None]
+    t = np.where(weight > 0.02, (1.0 - alpha) ** 0.25, 0.0)[..., None]
     mixed = fg * (1 - t) + near * t
     y, ym = luminance(fg), luminance(mixed)
     return (mixed * (y / np.maximum(ym, 1e-6))[..., None]).astype(np.float32)

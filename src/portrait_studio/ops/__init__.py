@@ -1,3 +1,4 @@
 """The operations. Importing this package registers them (see :mod:`portrait_studio.schema`)."""
 from . import adjust  # noqa: F401
 from . import retouch  # noqa: F401
+from . import background  # noqa: F401

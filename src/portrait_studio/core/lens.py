@@ -1,0 +1,119 @@
+"""The thin-lens camera model: focal length in pixels, subject distance from the face, circle of confusion.
+
+Every length is expressed for the **35 mm-equivalent** camera (a 36 × 24 mm frame, 43.27 mm diagonal) that
+frames the same picture: focal lengths are 35 mm-equivalent millimetres and f-numbers the equivalent
+f-number (the depth of field a full-frame camera would give), so the formulas need no sensor size and one
+set of parameters means the same picture on a phone and on a full-frame camera. Distances are metres,
+blur sizes pixels of the image at hand.
+
+Examples
+--------
+>>> f_px = focal_length_px(50.0, 4032, 3024)        # a 50 mm-equivalent lens on a 12 MP frame
+>>> d = subject_distance(300.0, f_px)              # eyes 300 px apart
+>>> round(d, 2)
+1.22
+>>> round(blur_diameter_px(f_px, 50.0, 2.0, d, d + 3.0))      # the background 3 m behind, at f/2
+88
+"""
+from __future__ import annotations
+
+import math
+
+#: Diagonal of the 35 mm frame (36 × 24 mm), millimetres.
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
+#: Mean adult inter-pupillary distance, metres (about 63 mm; Dodgson 2004).
+INTEROCULAR_M = 0.063
+#: Focal length assumed when the file does not say, 35 mm-equivalent millimetres (a portrait "normal" lens).
+DEFAULT_FOCAL_35MM = 50.0
+
+
+def focal_length_px(focal_35mm: float, width: int, height: int) -> float:
+    """Focal length in pixels of a `width` × `height` image taken with a `focal_35mm` (35 mm-equivalent) lens.
+
+    The 35 mm-equivalent focal length relates to the frame diagonal, so any aspect ratio works.
+    """
+    return float(focal_35mm) * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM
+
+
+def subject_distance(interocular_px: float, focal_px: float, *, interocular_m: float = INTEROCULAR_M) -> float:
+    """Camera-to-eyes distance in metres from the eyes' separation in pixels (pinhole projection).
+
+    A face turned by yaw shows a shorter separation; pass ``interocular_px / cos(yaw)`` for turned faces.
+    """
+    return float(interocular_m) * float(focal_px) / max(float(interocular_px), 1e-6)
+
+
+def circle_of_confusion_mm(focal_mm: float, f_number: float, focus_m: float, object_m: float) -> float:
+    """Thin-lens blur-circle diameter on the sensor, millimetres, of a point at `object_m` when the lens of
+    focal length `focal_mm` at `f_number` is focused at `focus_m` (all distances from the lens).
+
+    ``c = f² / (N (s − f)) · |d − s| / d``: zero at the focus distance, growing with the aperture (smaller N),
+    the focal length and the distance from the focal plane, and tending to ``f² / (N (s − f))`` at infinity.
+    """
+    f = float(focal_mm) / 1000.0
+    s = max(float(focus_m), f * 1.001)
+    d = max(float(object_m), 1e-6)
+    return 1000.0 * f * f / (float(f_number) * (s - f)) * abs(d - s) / d
+
+
+def blur_diameter_px(focal_px: float, focal_35mm: float, f_number: float, focus_m: float, object_m: float) -> float:
+    """The circle of confusion of :func:`circle_of_confusion_mm` in pixels of an image whose focal length is
+    `focal_px` pixels, for the 35 mm-equivalent lens `focal_35mm` at the equivalent `f_number`."""
+    px_per_mm = float(focal_px) / float(focal_35mm)            # sensor scale of the 35 mm-equivalent frame
+    return circle_of_confusion_mm(focal_35mm, f_number, focus_m, object_m) * px_per_mm
+
+
+def focal_35mm_from_exif(exif: bytes | None) -> float | None:
+    """The 35 mm-equivalent focal length an EXIF block records, millimetres, or None.
+
+    Uses FocalLengthIn35mmFilm (tag 0xA405); else FocalLength (0x920A) times the crop factor derived from
+    FocalPlaneXResolution / ResolutionUnit and the pixel width when all are present.
+    """
+    if not exif:
+        return None
+    from PIL import Image
+
+    try:
+        tags = Image.Exif()
+        tags.load(exif)
+        sub = tags.get_ifd(0x8769)
+    except Exception:  # noqa: BLE001 - unreadable EXIF is no focal length, not an error
+        return None
+    f35 = sub.get(0xA405)
+    if f35:
+        return float(f35)
+    focal, xres, unit, width = sub.get(0x920A), sub.get(0xA20E), sub.get(0xA210, 2), sub.get(0xA002)
+    if focal and xres and width:
+        mm_per_unit = {2: 25.4, 3: 10.0, 4: 1.0}.get(int(unit), 25.4)
+        sensor_w = float(width) / float(xres) * mm_per_unit
+        if sensor_w > 1.0:
+            return float(focal) * 36.0 / sensor_w
+    return None
+
+
+def defocus_plane(image, diameter_px: float):
+    """Blur an image as a thin lens blurs a plane at one distance: a uniform disc of `diameter_px` pixels
+    (the circle of confusion), in linear light so bright points become bright discs.
+
+    Large discs are applied on a reduced copy (the disc about 15 px across there) and enlarged again, so
+    the cost does not grow with the blur; float32, same shape.
+    """
+    import cv2
+    import numpy as np
+
+    image = np.asarray(image, np.float32)
+    if diameter_px < 1.0:
+        return image.copy()
+    h, w = image.shape[:2]
+    s = min(1.0, 15.0 / diameter_px)
+    small = image if s == 1 else cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
+                                            interpolation=cv2.INTER_AREA)
+    r = diameter_px * s / 2.0
+    n = int(np.ceil(r))
+    yy, xx = np.mgrid[-n:n + 1, -n:n + 1].astype(np.float32)
+    disc = np.clip(r + 0.5 - np.hypot(xx, yy), 0.0, 1.0)           # anti-aliased edge
+    disc /= disc.sum()
+    out = cv2.filter2D(small, -1, disc, borderType=cv2.BORDER_REFLECT)
+    if s < 1:
+        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.maximum(out, 0.0)

@@ -1,0 +1,202 @@
+"""background: replace the background so that the portrait looks shot in one place.
+
+The steps, each in its own module: the soft matte and the decontaminated foreground (:mod:`.matte`); the new
+background placed to cover the frame with its horizon at the camera's eye level (:mod:`.scene`); the lens
+match, the background defocused by the thin-lens circle of confusion (:mod:`portrait_studio.core.lens`);
+the light match, light wrap and grain (:mod:`.light`); then the composite, in linear light.
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from ...core import lens
+from ...errors import InputError, ParameterError
+from ...schema import operation
+from . import light, matte, scene
+
+#: Smallest background picture accepted, pixels per side.
+MIN_BACKGROUND_PX = 64
+#: Subject distance assumed when there is no face to measure, metres.
+DEFAULT_SUBJECT_M = 2.0
+_LIGHT_WRAP_RADIUS = 0.006      # light-wrap reach, fraction of the image diagonal
+_LENS_WORK = 15.0               # the background is made where its blur disc is this many pixels across
+_MIN_PERSON = 0.002             # smallest person (fraction of the frame) the matte must show
+
+Backdrop = Literal[tuple(scene.BACKDROPS)]
+
+
+def refined_matte(portrait) -> tuple[np.ndarray, np.ndarray]:
+    """The portrait's full-resolution alpha and decontaminated foreground (see :func:`.matte.refine_matte`),
+    computed once and kept with the portrait's analysis, so that changing the background again is cheap.
+
+    Raises
+    ------
+    InputError
+        When the person matte shows no person.
+    """
+    key = ("background-matte", matte.WORK_SIZE)
+    cache = portrait._cache                       # the analysis cache, shared while the geometry is kept
+    if key not in cache:
+        coarse = portrait.coarse_matte
+        if float((coarse > 0.5).mean()) < _MIN_PERSON:
+            raise InputError(portrait.path, "no person found (the person matte is empty)",
+                             "use a photo with a person in it")
+        cache[key] = matte.refine_matte(portrait.image, coarse)
+    return cache[key]
+
+
+def _read_background(path: str) -> tuple[np.ndarray, float | None]:
+    """The background picture (linear) and its 35 mm-equivalent focal length if its EXIF says."""
+    from ...io import read_image
+
+    picture, meta = read_image(path)
+    h, w = picture.shape[:2]
+    if min(h, w) < MIN_BACKGROUND_PX:
+        raise InputError(path, f"is only {w}×{h} pixels; a background needs at least {MIN_BACKGROUND_PX} px "
+                         "on each side", "use a larger picture")
+    return picture, lens.focal_35mm_from_exif(meta.exif)
+
+
+def camera_horizon(face, shape: tuple[int, int], focal_px: float) -> float:
+    """Where the horizon crosses the frame, as a fraction of the height from the top.
+
+    Two estimates averaged: portraits are mostly taken from about eye height, and the horizon passes through
+    everything at the camera's height, so through the eyes; and the camera's tilt, read from the head's
+    pitch (a level head looks up into a camera that looks down at it, half of the pitch being taken as the
+    camera's tilt since heads tilt too), puts the horizon ``f·tan(tilt)`` above the frame's centre.
+    """
+    h = shape[0]
+    if face is None:
+        return 0.5
+    eyes_y = float(face.pupils[:, 1].mean())
+    tilt = math.radians(float(np.clip(0.5 * face.pose.pitch, -20.0, 20.0)))
+    tilt_y = h / 2.0 - focal_px * math.tan(tilt)
+    return float(np.clip(0.5 * (eyes_y + tilt_y) / h, 0.05, 0.95))
+
+
+@operation("background", extras={"matte": "the refined soft matte of the person, 1 = person",
+                                  "alpha": "the cut-out's opacity (with --cutout)"})
+def background(portrait, *,
+               image: Annotated[str | None, Field(description=(
+                   "A photo to put behind the subject, any size and aspect: scaled to cover the frame and "
+                   "cropped, never stretched."))] = None,
+               colour: Annotated[str | None, Field(description=(
+                   "A flat background colour: #rrggbb, r,g,b (8-bit sRGB), white, black or grey."))] = None,
+               backdrop: Annotated[Backdrop | None, Field(description=(
+                   "A generated studio backdrop: seamless paper with light fall-off, or mottled canvas."))] = None,
+               f_number: Annotated[float, Field(ge=0.95, le=32, description=(
+                   "Aperture (35 mm-equivalent f-number) the background's defocus is rendered for: smaller "
+                   "is blurrier."))] = 2.8,
+               background_distance: Annotated[float, Field(ge=0.0, le=10000, description=(
+                   "How far behind the subject the background is, metres."))] = 4.0,
+               focal_length: Annotated[float | None, Field(ge=8, le=1200, description=(
+                   "Focal length, 35 mm-equivalent mm (default: from the photo's EXIF, else 50)."))] = None,
+               horizon: Annotated[float | None, Field(ge=0, le=1, description=(
+                   "Where the background's horizon goes, fraction of the height from the top (default: the "
+                   "camera's eye level, from the head pose and the face's position)."))] = None,
+               match_light: Annotated[float, Field(ge=0, le=1, description=(
+                   "How far the subject's colour temperature and exposure are adapted to the new scene."))] = 1.0,
+               light_wrap: Annotated[float, Field(ge=0, le=1, description=(
+                   "How much of the background's light wraps around the subject's edges."))] = 0.15,
+               grain: Annotated[bool, Field(description=(
+                   "Match noise/grain between the subject and the new background."))] = True,
+               seed: Annotated[int, Field(ge=0, le=2**31 - 1, description=(
+                   "Seed of the generated backdrop's texture and of the grain."))] = 0,
+               cutout: Annotated[bool, Field(description=(
+                   "Output the cut-out subject with transparency instead of a composite (PNG/TIFF/WebP keep "
+                   "the alpha)."))] = False,
+               ):
+    """Replace the background so the portrait looks shot in one place: soft matte with hair, colour
+    decontamination, lens-matched defocus, horizon at the camera's eye level, light and colour matched.
+
+    With no --image, --colour or --backdrop the photo's own background is kept and only defocused.
+
+    Examples
+    --------
+    portrait background in.jpg -o out.jpg --image beach.jpg --f-number 2.0
+    portrait background in.jpg -o out.jpg --backdrop grey-paper
+    portrait background in.jpg -o cut.png --cutout
+    """
+    given = [n for n, v in (("image", image), ("colour", colour), ("backdrop", backdrop)) if v is not None]
+    if len(given) > 1:
+        raise ParameterError(f"background: give one of image, colour and backdrop, not {' and '.join(given)}")
+    fill = scene.parse_colour(colour) if colour is not None else None
+    if colour is not None and fill is None:
+        raise ParameterError(f"background: colour must be #rrggbb, r,g,b (0-255), white, black or grey "
+                             f"(got {colour!r})")
+    picture, picture_focal = _read_background(image) if image is not None else (None, None)
+
+    alpha, fg = refined_matte(portrait)
+    extras = {"matte": alpha}
+    if cutout:
+        return np.where(alpha[..., None] > 0, fg, 0.0).astype(np.float32), {**extras, "alpha": alpha}
+
+    h, w = portrait.shape
+    faces = portrait.faces
+    face = portrait.face() if faces else None
+    meta = portrait.metadata
+    f35 = focal_length or lens.focal_35mm_from_exif(meta.exif if meta else None) or lens.DEFAULT_FOCAL_35MM
+    f_px = lens.focal_length_px(f35, w, h)
+    if face is not None:
+        turned = max(math.cos(math.radians(min(abs(face.pose.yaw), 60.0))), 0.5)
+        distance = lens.subject_distance(face.interocular / turned, f_px)
+    else:
+        distance = DEFAULT_SUBJECT_M
+    blur = lens.blur_diameter_px(f_px, f35, f_number, distance, distance + background_distance)
+    level = camera_horizon(face, (h, w), f_px) if horizon is None else horizon
+
+    # the new scene, sharp, at the size the lens blur allows (a blurred plane holds no finer detail)
+    keep = picture is None and fill is None and backdrop is None
+    s = min(1.0, _LENS_WORK / blur) if fill is None and blur >= 2.0 else 1.0
+    small_hw = (max(8, round(h * s)), max(8, round(w * s)))
+    reduce = lambda x: x if s == 1.0 else cv2.resize(x, small_hw[::-1], interpolation=cv2.INTER_AREA)  # noqa: E731
+    alpha_small, image_small = reduce(alpha), reduce(portrait.image)
+    if picture is not None:
+        zoom = float(np.clip(f35 / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
+        bg = scene.place(picture, small_hw, zoom=zoom, dst_horizon=level)
+    elif fill is not None:
+        bg = np.broadcast_to(fill, small_hw + (3,)).astype(np.float32)
+    elif backdrop is not None:
+        cx = (face.box[0] + face.box[2] / 2) / w if face is not None else 0.5
+        bg = scene.backdrop(backdrop, small_hw, centre=(cx, min(level, 0.6)), seed=seed)
+    else:
+        bg = scene.painted_out(image_small, alpha_small)
+
+    # light and colour: the subject adapted to the new scene (before the lens: the blur keeps the scene's light)
+    fg_small = image_small
+    if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
+        old, new = light.scene_light(image_small, 1.0 - alpha_small), light.scene_light(bg)
+        m, _ = light.light_transform(old, new, light.subject_exposure(image_small, alpha_small),
+                                     strength=match_light)
+        fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
+        fg = light.relight_to_scene(fg, alpha, portrait, new)
+
+    # the lens: the background plane defocused by its circle of confusion, then brought to full size
+    sharp_noise = light.noise_level(bg, np.ones(small_hw, np.float32)) if s == 1.0 and blur < 2.0 else 0.0
+    if fill is None:
+        bg = lens.defocus_plane(bg, blur * s)
+    wrap = light.light_wrap(fg_small, alpha_small, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(*small_hw),
+                            strength=light_wrap)
+    if s < 1.0:
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    # the composite, in place: bg + alpha (fg - bg), plus the light wrapping round the edges
+    out = np.subtract(fg, bg, dtype=np.float32)
+    out *= alpha[..., None]
+    out += bg
+    if wrap is not None:
+        out += wrap if s == 1.0 else cv2.resize(wrap, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    # grain: whichever layer is cleaner gets the difference
+    if grain:
+        n_fg = light.noise_level(portrait.image, alpha > 0.95)
+        if n_fg > sharp_noise:
+            out = light.add_grain(out, math.sqrt(n_fg ** 2 - sharp_noise ** 2), 1.0 - alpha, seed=seed)
+        elif sharp_noise > n_fg:
+            out = light.add_grain(out, math.sqrt(sharp_noise ** 2 - n_fg ** 2), alpha, seed=seed)
+    return out, extras

@@ -1,0 +1,176 @@
+"""Making the subject's light agree with the new scene: illuminant and exposure match, light wrap, grain.
+
+All in linear light. The illuminant of a scene is estimated by "shades of grey" (Finlayson & Trezzi 2004,
+Minkowski norm p = 6) over its unclipped pixels, pulled half-way to neutral because a background's own
+colours bias it; the subject is adapted from the old scene's white to the new scene's white with CAT16
+(:func:`portrait_studio.core.colour.adapt`).
+
+Exposure: a photographer exposes for the subject, so a subject's brightest parts (its 99.9th luminance
+percentile: skin highlights, eye whites, light clothing) sit at a typical level whatever the scene; on the
+development portraits (../shared/data/portraits) that level is 2^-0.55 of diffuse white with a spread of
+0.24 stops, while the ratio between subject and background brightness spreads over 2 stops (so a scene's
+brightness says next to nothing about how bright its subject should be). So the subject's exposure is pulled
+toward the typical level, by :data:`EXPOSURE_PULL`, the shrinkage that spread allows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ...core import luminance
+from ...core.colour import adaptation_matrix, cct, rgb_to_xy
+
+#: The luminance percentile of the subject that stands for its highlights.
+HIGHLIGHT_PERCENTILE = 99.95
+#: That percentile in a well-exposed portrait, log2 of diffuse white (mean over the development portraits).
+SUBJECT_HIGHLIGHT_EV = -0.5
+#: How far a subject's exposure is pulled toward that level (0: not at all, 1: all the way).
+EXPOSURE_PULL = 0.8
+#: Fraction of the scene white's departure from neutral that is trusted (grey-world estimates are biased).
+WHITE_TRUST = 0.5
+_MAX_EV = 1.5                      # the largest exposure change applied, stops
+_GRAIN_TILE = 1024                 # side of the repeated noise tile, pixels
+
+
+@dataclass(frozen=True)
+class SceneLight:
+    """A scene's light as seen by the camera: white (linear RGB of luminance 1), its colour temperature, and
+    its key (log2 of the geometric-mean luminance)."""
+
+    white: np.ndarray
+    kelvin: float
+    key: float
+
+
+def scene_light(image: np.ndarray, weight: np.ndarray | None = None) -> SceneLight:
+    """Estimate the light of a scene from its pixels (optionally weighted, e.g. by 1 - alpha)."""
+    small = _reduce(image)
+    wgt = np.ones(small.shape[:2], np.float32) if weight is None else _reduce(weight)
+    y = luminance(small)
+    ok = (small.max(-1) < 0.97) & (wgt > 0.5) & (y > 1e-4)
+    if ok.sum() < 16:
+        ok = wgt > 0.5
+    if ok.sum() < 16:
+        return SceneLight(np.ones(3, np.float32), 6504.0, -2.0)
+    px = np.maximum(small[ok], 0.0)
+    white = np.mean(px ** 6, axis=0) ** (1 / 6)
+    white = white / max(float(white @ np.array([0.2126, 0.7152, 0.0722])), 1e-6)
+    white = (1 - WHITE_TRUST) + WHITE_TRUST * white                  # pulled toward neutral
+    white = (white / (white @ np.array([0.2126, 0.7152, 0.0722]))).astype(np.float32)
+    key = float(np.log2(np.exp(np.mean(np.log(np.maximum(y[ok], 1e-4))))))
+    return SceneLight(white, cct(white), key)
+
+
+def _reduce(x: np.ndarray, size: int = 256) -> np.ndarray:
+    h, w = x.shape[:2]
+    s = min(1.0, size / max(h, w))
+    return x if s == 1 else cv2.resize(x, (max(1, round(w * s)), max(1, round(h * s))),
+                                       interpolation=cv2.INTER_AREA)
+
+
+def subject_exposure(foreground: np.ndarray, alpha: np.ndarray) -> float:
+    """log2 of the subject's :data:`HIGHLIGHT_PERCENTILE` luminance percentile (its highlights), over the
+    subject's interior (alpha > 0.5, eroded by 1% of the diagonal so the edges' mixed pixels stay out)."""
+    small, a = _reduce(foreground, 512), _reduce(alpha, 512)
+    k = 2 * max(1, round(0.01 * np.hypot(*a.shape))) + 1
+    inside = cv2.erode((a > 0.5).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    if inside.sum() < 64:
+        inside = a > 0.5
+    y = luminance(small)[inside]
+    return float(np.log2(max(np.percentile(y, HIGHLIGHT_PERCENTILE), 1e-4))) if y.size else SUBJECT_HIGHLIGHT_EV
+
+
+def light_transform(old: SceneLight, new: SceneLight, subject_ev: float, *, strength: float = 1.0
+                    ) -> tuple[np.ndarray, float]:
+    """The 3×3 linear-RGB matrix that adapts a subject to the new scene's light, and its exposure change in
+    stops: CAT16 from the old scene's white to the new one's, times an exposure change pulling the subject's
+    highlights (`subject_ev`, see :func:`subject_exposure`) toward the typical level of a portrait.
+    Apply it as ``cv2.transform(image, matrix)`` (or ``image @ matrix.T``)."""
+    ev = EXPOSURE_PULL * (SUBJECT_HIGHLIGHT_EV - subject_ev)
+    ev = float(np.clip(ev, -_MAX_EV, _MAX_EV)) * strength
+    src, dst = rgb_to_xy(old.white), rgb_to_xy(new.white)
+    dst = src + strength * (dst - src)
+    return (adaptation_matrix(src, dst) * np.float32(2.0 ** ev)).astype(np.float32), ev
+
+
+def match_light(foreground: np.ndarray, alpha: np.ndarray, old: SceneLight, new: SceneLight, *,
+                strength: float = 1.0) -> tuple[np.ndarray, float]:
+    """Adapt the subject to the new scene's light (see :func:`light_transform`); the adapted foreground
+    (linear) and the exposure change applied, stops."""
+    m, ev = light_transform(old, new, subject_exposure(foreground, alpha), strength=strength)
+    return cv2.transform(np.asarray(foreground, np.float32), m), ev
+
+
+def relight_to_scene(foreground: np.ndarray, alpha: np.ndarray, portrait, scene: SceneLight) -> np.ndarray:
+    """Relight the subject to the new scene's light: the place where the relight technique's
+    "lighting from an environment" plugs in. Without it the subject keeps its own light direction and only
+    its colour and exposure are matched (:func:`match_light`); returns `foreground` unchanged."""
+    return foreground
+
+
+def light_wrap(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray, *, radius: float,
+               strength: float) -> np.ndarray | None:
+    """The light the background wraps around the subject's edges (as real light and a real lens do): near the
+    silhouette the subject brightens toward the blurred background, fading inward over about `radius`
+    pixels; `strength` in [0, 1]. Returns the term to add to the composite (same size as the inputs, which
+    can be a reduced copy: the term is smooth), or None for no wrap."""
+    if strength <= 0:
+        return None
+    s = min(1.0, 4.0 / max(radius, 1e-6))               # blur on a reduced copy: the result is smooth
+    h, w = alpha.shape
+    sw, sh = max(4, round(w * s)), max(4, round(h * s))
+    a = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA)
+    b = cv2.resize(background, (sw, sh), interpolation=cv2.INTER_AREA)
+    sig = max(radius * s, 0.5)
+    near = cv2.GaussianBlur(1 - a, (0, 0), sig)                          # how much background is near
+    glow = cv2.GaussianBlur(b * (1 - a)[..., None], (0, 0), sig) / np.maximum(near, 1e-4)[..., None]
+    k = strength * np.clip(near * 2.0, 0, 1) ** 1.5
+    k = cv2.resize(k, (w, h), interpolation=cv2.INTER_LINEAR) * alpha
+    glow = cv2.resize(glow, (w, h), interpolation=cv2.INTER_LINEAR)
+    return (np.maximum(glow - foreground, 0.0) * k[..., None]).astype(np.float32)
+
+
+def noise_level(image: np.ndarray, mask: np.ndarray, *, max_pixels: int = 1 << 18) -> float:
+    """Noise standard deviation of the square-root-encoded luminance over `mask` (Immerkær 1996), at full
+    resolution on at most `max_pixels` sampled in horizontal strips; textured pixels (the strongest 50% of
+    responses) are left out."""
+    h, w = mask.shape
+    step = max(1, int(np.ceil(h * w / max_pixels)))
+    rows = np.arange(1, h - 1, step)
+    if rows.size == 0 or w < 3:
+        return 0.0
+    y = np.sqrt(np.clip(luminance(image[np.clip(np.stack([rows - 1, rows, rows + 1], 1), 0, h - 1).ravel()]),
+                        0, 1)).reshape(rows.size, 3, w)
+    # the 3×3 Laplacian-difference kernel [[1 -2 1] [-2 4 -2] [1 -2 1]] on each sampled row
+    k = np.array([1, -2, 1], np.float32)
+    r = sum(k[i] * (y[:, i, :-2] - 2 * y[:, i, 1:-1] + y[:, i, 2:]) for i in range(3))
+    m = mask[rows][:, 1:-1] > 0.5
+    v = np.abs(r[m])
+    if v.size < 64:
+        return 0.0
+    v = v[v <= np.percentile(v, 50)]
+    # half-normal: E|x| = sigma sqrt(2/pi); for the lower half of |x| the mean is 0.3244 sigma_r; sigma_r = 6 sigma
+    return float(v.mean() / 0.3244 / 6.0)
+
+
+def add_grain(image: np.ndarray, sigma: float, weight: np.ndarray, *, seed: int) -> np.ndarray:
+    """Add luminance grain of standard deviation `sigma` (square-root-encoded units) where `weight` is 1,
+    in place when `image` is float32 (the result is returned)."""
+    image = np.asarray(image, np.float32)
+    if sigma <= 1e-4:
+        return image
+    rng = np.random.default_rng(seed)
+    h, w = weight.shape
+    # a 1024-px tile of white noise repeated (drawing 12 M normals would cost more than the rest of the step)
+    tile = rng.standard_normal((min(h, _GRAIN_TILE), min(w, _GRAIN_TILE)), dtype=np.float32)
+    n = np.tile(tile, (-(-h // tile.shape[0]), -(-w // tile.shape[1])))[:h, :w]
+    # d(y) = 2 sqrt(y) d(sqrt y): a relative gain 1 + 2 sigma n / sqrt(y), applied to all three channels
+    root = np.sqrt(np.maximum(luminance(image), 1e-4))
+    n *= np.float32(2.0 * sigma)
+    n *= weight
+    n /= root
+    n += 1.0
+    image *= np.clip(n, 0.0, 3.0)[..., None]
+    return image

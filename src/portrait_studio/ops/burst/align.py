@@ -1,0 +1,156 @@
+"""Burst alignment: a global Euclidean motion, then a dense local refinement, found on a reduced copy.
+
+Each frame is matched to the reference on a small grey copy (square-root luminance, which evens out
+shot noise and contrast), coarse to fine: phase correlation for the translation, ECC (enhanced
+correlation coefficient) for translation and rotation on a two-level pyramid, then DIS optical flow for
+what the global motion leaves (a moving subject, lens distortion, rolling shutter). The result is one
+full-resolution sampling map per frame for :func:`cv2.remap`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ...core import luminance
+
+#: Long side of the grey copy that motion is found on, pixels (about 0.4 MP for a 4:3 frame).
+ALIGN_SIZE = 768
+#: Long side of the coarse copy for phase correlation and the first ECC pass, pixels.
+COARSE_SIZE = 256
+FINE_ECC = False
+DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST
+_ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Where each reference pixel is found in a frame.
+
+    Attributes
+    ----------
+    matrix : ndarray, float64 (2, 3)
+        Global Euclidean motion in full-resolution pixels: reference (x, y, 1) to frame (x', y').
+    flow : ndarray, float32 (h, w, 2) or None
+        Local correction at the alignment scale, in full-resolution pixels, added to the reference
+        position before the global motion; None when only the global motion is used.
+    """
+
+    matrix: np.ndarray
+    flow: np.ndarray | None = None
+
+    @property
+    def rotation_deg(self) -> float:
+        """The global rotation, degrees (counter-clockwise positive in image coordinates)."""
+        return float(np.degrees(np.arctan2(self.matrix[1, 0], self.matrix[0, 0])))
+
+    def displacement(self, shape: tuple[int, int]) -> np.ndarray:
+        """Full-resolution displacement (H, W, 2): frame position minus reference position, pixels."""
+        mx, my = self.maps(shape)
+        h, w = shape
+        return np.dstack([mx - np.arange(w, dtype=np.float32)[None, :], my - np.arange(h, dtype=np.float32)[:, None]])
+
+    def maps(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The float32 (H, W) x and y sampling maps for :func:`cv2.remap` at full resolution `shape`."""
+        h, w = shape
+        x = np.arange(w, dtype=np.float32)[None, :]
+        y = np.arange(h, dtype=np.float32)[:, None]
+        m = self.matrix.astype(np.float32)
+        if self.flow is None:
+            return (m[0, 0] * x + m[0, 1] * y + m[0, 2]), (m[1, 0] * x + m[1, 1] * y + m[1, 2])
+        f = cv2.resize(self.flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        fx, fy = f[..., 0], f[..., 1]
+        fx += x
+        fy += y
+        mx = m[0, 0] * fx
+        mx += m[0, 1] * fy
+        mx += m[0, 2]
+        my = m[1, 0] * fx
+        my += m[1, 1] * fy
+        my += m[1, 2]
+        return mx, my
+
+
+def align_copy(image: np.ndarray, size: int = ALIGN_SIZE) -> tuple[np.ndarray, float]:
+    """The grey copy motion is found on: sqrt of luminance, area-reduced so its long side is ≤ `size`.
+
+    Returns the float32 (h, w) copy and its scale (copy pixels per full-resolution pixel, ≤ 1).
+    """
+    h, w = image.shape[:2]
+    s = min(1.0, size / max(h, w))
+    if s < 1.0:
+        image = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        s = image.shape[1] / w
+    return np.sqrt(np.maximum(luminance(image), 0.0)), s
+
+
+def estimate_motion(reference: np.ndarray, frame: np.ndarray, scale: float, *, local: bool = True) -> Motion:
+    """The motion of `frame` relative to `reference`, both grey copies from :func:`align_copy`.
+
+    Parameters
+    ----------
+    reference, frame : ndarray, float32 (h, w)
+        Grey copies of the same size.
+    scale : float
+        Copy pixels per full-resolution pixel.
+    local : bool
+        Also find a dense local correction (DIS optical flow) after the global motion.
+
+    Returns
+    -------
+    Motion
+        In full-resolution pixels. On frames with too little texture for a reliable estimate the global
+        motion falls back to the phase-correlation translation (or none), never to a runaway warp.
+    """
+    m = _global_motion(reference, frame)                       # in copy pixels
+    flow = None
+    if local:
+        h, w = reference.shape
+        warped = cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REFLECT)
+        flow = _local_flow(reference, warped) / np.float32(scale)
+    full = m.copy()
+    full[:, 2] /= scale
+    # copy pixel centres c are at full-resolution (c + 0.5) / s - 0.5: fold that offset into the translation
+    off = 0.5 / scale - 0.5
+    full[:, 2] += off * (1.0 - m[:, 0] - m[:, 1])
+    return Motion(full, flow)
+
+
+def _global_motion(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
+    """Euclidean 2×3 matrix (ref → img coordinates) on the copies, coarse to fine, guarded against failure."""
+    h, w = ref.shape
+    k = min(1.0, COARSE_SIZE / max(h, w))
+    small = (max(8, round(w * k)), max(8, round(h * k)))
+    r0 = cv2.resize(ref, small, interpolation=cv2.INTER_AREA)
+    i0 = cv2.resize(img, small, interpolation=cv2.INTER_AREA)
+    kx, ky = small[0] / w, small[1] / h
+    win = cv2.createHanningWindow(small, cv2.CV_32F)
+    (dx, dy), response = cv2.phaseCorrelate(r0, i0, win)
+    start = np.array([[1, 0, dx], [0, 1, dy]], np.float32) if response > 0.05 else np.eye(2, 3, dtype=np.float32)
+    m = _ecc(r0, i0, start)
+    m[0, 2] /= kx
+    m[1, 2] /= ky
+    if FINE_ECC:
+        m = _ecc(ref, img, m, fallback=m)
+    limit = 0.15 * max(h, w)
+    if not np.isfinite(m).all() or abs(m[0, 2]) > limit or abs(m[1, 2]) > limit or abs(m[1, 0]) > 0.1:
+        m = np.eye(2, 3, dtype=np.float32)                    # nothing sane found: assume no motion
+    return m.astype(np.float64)
+
+
+def _ecc(ref: np.ndarray, img: np.ndarray, start: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
+    try:
+        _, m = cv2.findTransformECC(ref, img, start.astype(np.float32).copy(), cv2.MOTION_EUCLIDEAN,
+                                    _ECC_CRITERIA, None, 3)
+        return m
+    except cv2.error:                                         # no convergence (flat or unrelated frames)
+        return (start if fallback is None else fallback).astype(np.float32)
+
+
+def _local_flow(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
+    """DIS flow (h, w, 2) in copy pixels such that ref(x) ≈ img(x + flow)."""
+    to8 = lambda a: cv2.convertScaleAbs(a, alpha=255.0)       # noqa: E731  (DIS works on 8-bit grey)
+    dis = cv2.DISOpticalFlow_create(DIS_PRESET)
+    return dis.calc(to8(ref), to8(img), None)

@@ -8,6 +8,7 @@ full-resolution sampling map per frame for :func:`cv2.remap`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -150,7 +151,32 @@ def _ecc(ref: np.ndarray, img: np.ndarray, start: np.ndarray, fallback: np.ndarr
 
 
 def _local_flow(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
-    """DIS flow (h, w, 2) in copy pixels such that ref(x) ≈ img(x + flow)."""
-    to8 = lambda a: cv2.convertScaleAbs(a, alpha=255.0)       # noqa: E731  (DIS works on 8-bit grey)
+    """DIS flow (h, w, 2) in copy pixels such that ref(x) ≈ img(x + flow), trusted only where there is
+    texture: where the reference's detail does not stand out of the noise the flow fades to zero (the
+    global motion alone), so frames with little texture do not drift on their noise."""
+    ref_s = cv2.GaussianBlur(ref, (0, 0), 1.0)
+    img_s = cv2.GaussianBlur(img, (0, 0), 1.0)
+    scale = 255.0 / max(float(ref_s.max()), 1e-6)
+    to8 = lambda a: cv2.convertScaleAbs(a, alpha=scale)       # noqa: E731  (DIS works on 8-bit grey)
     dis = cv2.DISOpticalFlow_create(DIS_PRESET)
-    return dis.calc(to8(ref), to8(img), None)
+    flow = dis.calc(to8(ref_s), to8(img_s), None)
+    sigma = _MAD * float(np.median(np.abs(ref - img))) / np.sqrt(2)   # noise of one copy (moving parts are outliers)
+    energy = _gradient_energy(ref_s)
+    confidence = np.clip((energy / (max(sigma, 1e-6) ** 2 * _noise_energy()) - 3.0) / 6.0, 0.0, 1.0)
+    return flow * confidence[..., None]
+
+
+_MAD = 1.4826
+
+
+def _gradient_energy(grey: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.boxFilter(gx * gx + gy * gy, -1, (9, 9))
+
+
+@functools.lru_cache(maxsize=1)
+def _noise_energy() -> float:
+    """Mean gradient energy of unit white noise after the flow's pre-smoothing (a constant, measured)."""
+    noise = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    return float(_gradient_energy(cv2.GaussianBlur(noise, (0, 0), 1.0))[16:-16, 16:-16].mean())

@@ -24,6 +24,7 @@ from .noise import NoiseModel, fit_noise
 Progress = Callable[[int, int, str], None]
 
 # orthonormal opponent colour transform: brightness and two colour differences, white noise stays white
+INTERPOLATION = cv2.INTER_CUBIC
 _OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float32) / np.sqrt([[3], [2], [6]]).astype(np.float32)
 
 
@@ -105,7 +106,7 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
         motion = estimate_motion(ref_grey, grey, scale, local=local)
         report.motions[z] = motion
         mx, my = motion.maps((h, w))
-        warped = cv2.remap(frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        warped = cv2.remap(frame, mx, my, INTERPOLATION, borderMode=cv2.BORDER_REFLECT)
         del frame, mx, my
         diff = warped - ref
         diff_lp = cv2.GaussianBlur(cv2.resize(diff, half, interpolation=cv2.INTER_AREA), (0, 0), 1.0)

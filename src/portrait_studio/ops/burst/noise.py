@@ -88,7 +88,7 @@ def fit_noise(level: np.ndarray, diff: np.ndarray, *, pair: bool = True, bins: i
         vs.append(float((_MAD * np.median(np.abs(d - np.median(d)))) ** 2))
     x, v = np.array(xs), np.array(vs) / (2.0 if pair else 1.0)
     if x.size >= 2 and np.ptp(x) > 1e-6:
-        a, b = np.polyfit(x, v, 1)
+        a, b = np.polyfit(x, v, 1, w=1.0 / np.maximum(v, 1e-12))    # variance estimates err in proportion
         if a < 0:                                            # no visible shot noise: a flat floor
             a, b = 0.0, float(np.median(v))
     else:

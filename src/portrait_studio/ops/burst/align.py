@@ -48,42 +48,53 @@ class Motion:
 
     def displacement(self, shape: tuple[int, int]) -> np.ndarray:
         """Full-resolution displacement (H, W, 2): frame position minus reference position, pixels."""
-        mx, my = self.maps(shape)
+        grid = identity_map(shape)
+        return self.map(shape, grid) - grid
+
+    def map(self, shape: tuple[int, int], grid: np.ndarray | None = None) -> np.ndarray:
+        """The float32 (H, W, 2) sampling map for :func:`cv2.remap` at full resolution `shape`.
+
+        The displacement (smooth by construction) is found on the flow's grid and upsampled
+        bilinearly, then added to `grid` (:func:`identity_map` of `shape`, passed in to reuse it).
+        """
         h, w = shape
-        return np.dstack([mx - np.arange(w, dtype=np.float32)[None, :], my - np.arange(h, dtype=np.float32)[:, None]])
-
-    def maps(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """The float32 (H, W) x and y sampling maps for :func:`cv2.remap` at full resolution `shape`."""
-        h, w = shape
-        x = np.arange(w, dtype=np.float32)[None, :]
-        y = np.arange(h, dtype=np.float32)[:, None]
-        m = self.matrix.astype(np.float32)
-        if self.flow is None:
-            return (m[0, 0] * x + m[0, 1] * y + m[0, 2]), (m[1, 0] * x + m[1, 1] * y + m[1, 2])
-        f = cv2.resize(self.flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        fx, fy = f[..., 0], f[..., 1]
-        fx += x
-        fy += y
-        mx = m[0, 0] * fx
-        mx += m[0, 1] * fy
-        mx += m[0, 2]
-        my = m[1, 0] * fx
-        my += m[1, 1] * fy
-        my += m[1, 2]
-        return mx, my
+        hs, ws = self.flow.shape[:2] if self.flow is not None else (max(2, h // 16), max(2, w // 16))
+        x = (np.arange(ws, dtype=np.float64) + 0.5) * (w / ws) - 0.5     # small-grid pixel centres, full-res units
+        y = (np.arange(hs, dtype=np.float64) + 0.5) * (h / hs) - 0.5
+        px, py = np.meshgrid(x, y)
+        qx, qy = px, py
+        if self.flow is not None:
+            qx, qy = px + self.flow[..., 0], py + self.flow[..., 1]
+        m = self.matrix
+        disp = np.dstack([m[0, 0] * qx + m[0, 1] * qy + m[0, 2] - px,
+                          m[1, 0] * qx + m[1, 1] * qy + m[1, 2] - py]).astype(np.float32)
+        out = cv2.resize(disp, (w, h), interpolation=cv2.INTER_LINEAR)
+        out += identity_map(shape) if grid is None else grid
+        return out
 
 
-def align_copy(image: np.ndarray, size: int = ALIGN_SIZE) -> tuple[np.ndarray, float]:
+def identity_map(shape: tuple[int, int]) -> np.ndarray:
+    """The float32 (H, W, 2) map of every pixel to itself (x, y)."""
+    h, w = shape
+    grid = np.empty((h, w, 2), np.float32)
+    grid[..., 0] = np.arange(w, dtype=np.float32)[None, :]
+    grid[..., 1] = np.arange(h, dtype=np.float32)[:, None]
+    return grid
+
+
+def align_copy(image: np.ndarray, size: int = ALIGN_SIZE, *, full_width: int | None = None
+               ) -> tuple[np.ndarray, float]:
     """The grey copy motion is found on: sqrt of luminance, area-reduced so its long side is ≤ `size`.
 
-    Returns the float32 (h, w) copy and its scale (copy pixels per full-resolution pixel, ≤ 1).
+    `image` may itself be a reduced copy of a frame `full_width` pixels wide. Returns the float32 (h, w)
+    copy and its scale (copy pixels per full-resolution pixel, ≤ 1).
     """
     h, w = image.shape[:2]
-    s = min(1.0, size / max(h, w))
-    if s < 1.0:
+    full_width = full_width or w
+    if max(h, w) > size:
+        s = size / max(h, w)
         image = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        s = image.shape[1] / w
-    return np.sqrt(np.maximum(luminance(image), 0.0)), s
+    return np.sqrt(np.maximum(luminance(image), 0.0)), image.shape[1] / full_width
 
 
 def estimate_motion(reference: np.ndarray, frame: np.ndarray, scale: float, *, local: bool = True) -> Motion:

@@ -11,20 +11,23 @@ and from how many frames were merged there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 from ...core.denoise import local_wiener
-from .align import Motion, align_copy, estimate_motion
+from .align import Motion, align_copy, estimate_motion, identity_map
 from .noise import NoiseModel, fit_noise
 
 #: (done, total, what) → None; called as work progresses (the CLI draws a progress line from it).
 Progress = Callable[[int, int, str], None]
 
 # orthonormal opponent colour transform: brightness and two colour differences, white noise stays white
-INTERPOLATION = cv2.INTER_CUBIC
+INTERPOLATION = cv2.INTER_LINEAR
+CHROMA_STRENGTH = 1.0
+VST = True
 _OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float32) / np.sqrt([[3], [2], [6]]).astype(np.float32)
 
 
@@ -53,7 +56,7 @@ def pick_reference(frames: Sequence[np.ndarray], first: int = 3) -> int:
 
 
 def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: float = 1.0,
-                 denoise: float = 1.0, sharpen: float = 0.3, local: bool = True,
+                 denoise: float = 1.0, sharpen: float = 0.1, local: bool = True,
                  progress: Progress | None = None) -> tuple[np.ndarray, MergeReport]:
     """Align every frame to the reference, merge robustly, then denoise spatially and sharpen.
 
@@ -88,41 +91,42 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
     total = n + 1
     ref = frames[reference]
     h, w = ref.shape[:2]
-    ref_grey, scale = align_copy(ref)
     half = (max(1, w // 2), max(1, h // 2))
-    ref_lp = cv2.GaussianBlur(cv2.resize(ref, half, interpolation=cv2.INTER_AREA), (0, 0), 1.0)
+    ref_half = cv2.resize(ref, half, interpolation=cv2.INTER_AREA)
+    ref_grey, scale = align_copy(ref_half, full_width=w)
+    ref_lp = cv2.GaussianBlur(ref_half, (0, 0), 1.0)
+    grid = identity_map((h, w))
     acc = ref.copy()
     wsum = np.ones((h, w), np.float32)
     wsum_half = np.ones(half[::-1], np.float32)
     w2sum_half = np.ones(half[::-1], np.float32)
     models = []
     threshold = np.float32(9.0 / max(robustness, 1e-3) ** 2)
-    done = 0
-    for z in range(n):
-        if z == reference:
-            continue
-        frame = frames[z]
-        grey, _ = align_copy(frame)
+    for done, (z, frame) in enumerate(_prefetched(frames, [z for z in range(n) if z != reference]), 1):
+        frame_half = cv2.resize(frame, half, interpolation=cv2.INTER_AREA)
+        grey, _ = align_copy(frame_half, full_width=w)
         motion = estimate_motion(ref_grey, grey, scale, local=local)
         report.motions[z] = motion
-        mx, my = motion.maps((h, w))
-        warped = cv2.remap(frame, mx, my, INTERPOLATION, borderMode=cv2.BORDER_REFLECT)
-        del frame, mx, my
-        diff = warped - ref
-        diff_lp = cv2.GaussianBlur(cv2.resize(diff, half, interpolation=cv2.INTER_AREA), (0, 0), 1.0)
-        models.append(fit_noise(ref_lp, diff[1::2, 1::2][:half[1], :half[0]]))
+        warped = cv2.remap(frame, motion.map((h, w), grid), None, INTERPOLATION, borderMode=cv2.BORDER_REFLECT)
+        del frame, frame_half
+        # the noise of one pixel, from a sparse sample of the difference (moving parts are outliers)
+        sub = warped[1::4, 1::4] - ref[1::4, 1::4]
+        lvl = ref_lp[::2, ::2][:sub.shape[0], :sub.shape[1]]
+        models.append(fit_noise(lvl, sub[:lvl.shape[0], :lvl.shape[1]]))
+        # the smoothed half-resolution difference decides where the frame agrees with the reference
+        diff_lp = cv2.GaussianBlur(cv2.resize(warped, half, interpolation=cv2.INTER_AREA) - ref_half, (0, 0), 1.0)
         lp_model = fit_noise(ref_lp, diff_lp)
-        del diff
         d2 = (diff_lp * diff_lp / (2.0 * lp_model.variance(ref_lp))).mean(axis=2)
+        del diff_lp
         weight = 1.0 / (1.0 + (d2 / threshold) ** 2)
         report.weights[z] = float(weight.mean())
         wsum_half += weight
         w2sum_half += weight * weight
         weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
         wsum += weight
-        acc += warped * weight[..., None]
+        np.multiply(warped, weight[..., None], out=warped)
+        acc += warped
         del warped, weight
-        done += 1
         tell(done, total, f"frame {z}")
     acc /= wsum[..., None]
     del wsum
@@ -137,7 +141,7 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
 
 
 def spatial_pass(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float = 1.0,
-                 sharpen: float = 0.3) -> np.ndarray:
+                 sharpen: float = 0.1) -> np.ndarray:
     """Local Wiener denoising and gated sharpening in a variance-stabilised opponent-colour space.
 
     Parameters
@@ -150,16 +154,45 @@ def spatial_pass(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, 
         Remaining noise variance as a fraction of one frame's (1 where only one frame was used,
         1/N where N frames were averaged).
     """
-    f = noise.stabilise(image) @ _OPPONENT.T
-    var = (residual * np.float32(max(denoise, 0.0))).astype(np.float32)
-    luma, gain = local_wiener(f[..., 0], var, radius=2, return_gain=True)
+    h, w = image.shape[:2]
+    if VST:
+        f = cv2.transform(noise.stabilise(image), _OPPONENT)
+        var = (residual * np.float32(max(denoise, 0.0))).astype(np.float32)
+    else:
+        f = cv2.transform(image, _OPPONENT)
+        var = noise.variance(f[..., 0] * np.float32(1 / np.sqrt(3)))
+        var *= residual
+        var *= np.float32(max(denoise, 0.0))
+    luma, gain = local_wiener(np.ascontiguousarray(f[..., 0]), var, radius=2, return_gain=True)
     if sharpen > 0:
         detail = luma - cv2.GaussianBlur(luma, (0, 0), 1.0)
-        luma += np.float32(sharpen) * gain * detail
+        detail *= gain
+        luma += np.float32(sharpen) * detail
     f[..., 0] = luma
+    # colour: at half resolution (where the eye barely sees it), more strongly, then brought back up
+    half = (max(1, w // 2), max(1, h // 2))
+    small = cv2.resize(f, half, interpolation=cv2.INTER_AREA)
+    var_half = cv2.resize(var, half, interpolation=cv2.INTER_AREA) * np.float32(CHROMA_STRENGTH / 4)
     for c in (1, 2):
-        f[..., c] = local_wiener(f[..., c], var * 2.0, radius=4)
-    return noise.unstabilise(f @ _OPPONENT)
+        small[..., c] = local_wiener(np.ascontiguousarray(small[..., c]), var_half, radius=2)
+    up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    f[..., 1:] = up[..., 1:]
+    return noise.unstabilise(cv2.transform(f, _OPPONENT.T)) if VST else cv2.transform(f, _OPPONENT.T)
+
+
+def _prefetched(frames: Sequence[np.ndarray], order: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, frame) in `order`, the next frame read in a background thread while this one is merged
+    (decoding a JPEG or RAW frame takes about as long as merging it)."""
+    if not order:
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(frames.__getitem__, order[0])
+        for k, z in enumerate(order):
+            frame = pending.result()
+            if k + 1 < len(order):
+                pending = pool.submit(frames.__getitem__, order[k + 1])
+            yield z, frame
+            del frame
 
 
 def _median_model(models: list[NoiseModel]) -> NoiseModel:

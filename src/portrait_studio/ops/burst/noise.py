@@ -35,13 +35,20 @@ class NoiseModel:
         return (np.float32(self.gain) * np.maximum(x, 0) + np.float32(self.floor)).astype(np.float32)
 
     def stabilise(self, x: np.ndarray) -> np.ndarray:
-        """Variance-stabilising transform: noise of unit standard deviation everywhere (float32)."""
+        """Variance-stabilising transform ``2 (sqrt(a x + b) - sqrt(b)) / a``: noise of unit standard
+        deviation everywhere (float32); negative values continue the line through zero with slope 1/sqrt(b)."""
         a, b = np.float32(self.gain), np.float32(self.floor)
-        if a < 1e-6 * b:
-            return (x / np.sqrt(b)).astype(np.float32)
         sb = np.sqrt(b)
-        pos = (np.sqrt(a * np.maximum(x, 0) + b) - sb) * (2 / a)
-        return np.where(x > 0, pos, x / sb).astype(np.float32)
+        if a < 1e-6 * b:
+            return (x / sb).astype(np.float32)
+        f = np.maximum(x, 0, dtype=np.float32)
+        f *= a
+        f += b
+        np.sqrt(f, out=f)
+        f -= sb
+        f *= 2 / a
+        f += np.minimum(x, 0) / sb
+        return f
 
     def unstabilise(self, f: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`stabilise` (float32 linear light)."""
@@ -49,11 +56,17 @@ class NoiseModel:
         sb = np.sqrt(b)
         if a < 1e-6 * b:
             return (f * sb).astype(np.float32)
-        pos = ((np.maximum(f, 0) * (a / 2) + sb) ** 2 - b) / a
-        return np.where(f > 0, pos, f * sb).astype(np.float32)
+        x = np.maximum(f, 0, dtype=np.float32)
+        x *= a / 2
+        x += sb
+        np.square(x, out=x)
+        x -= b
+        x /= a
+        x += np.minimum(f, 0) * sb
+        return x
 
 
-def fit_noise(level: np.ndarray, diff: np.ndarray, *, pair: bool = True, bins: int = 16) -> NoiseModel:
+def fit_noise(level: np.ndarray, diff: np.ndarray, *, pair: bool = True, bins: int = 32) -> NoiseModel:
     """Fit ``variance = a * level + b`` to differences of aligned frames, robustly.
 
     Parameters
@@ -88,7 +101,7 @@ def fit_noise(level: np.ndarray, diff: np.ndarray, *, pair: bool = True, bins: i
         vs.append(float((_MAD * np.median(np.abs(d - np.median(d)))) ** 2))
     x, v = np.array(xs), np.array(vs) / (2.0 if pair else 1.0)
     if x.size >= 2 and np.ptp(x) > 1e-6:
-        a, b = np.polyfit(x, v, 1, w=1.0 / np.maximum(v, 1e-12))    # variance estimates err in proportion
+        a, b = np.polyfit(x, v, 1)
         if a < 0:                                            # no visible shot noise: a flat floor
             a, b = 0.0, float(np.median(v))
     else:

@@ -213,3 +213,23 @@ def test_recipe_refuses_a_frames_operation():
 
     with pytest.raises(ParameterError, match="burst takes several frames"):
         parse_recipe({"steps": [{"burst": {}}]})
+
+
+def test_frames_operation_schema():
+    from portrait_studio.schema import operation
+
+    @operation("pick-last", frames=True, register=False)
+    def pick_last(frames, *, gain: float = 1.0, progress=None):
+        """Keep the last frame, scaled."""
+        if progress:
+            progress(1, 1, "done")
+        return frames[-1].replace(frames[-1].image * gain)
+
+    assert pick_last.frames and pick_last.progress and set(pick_last.params.model_fields) == {"gain"}
+    frames = [Portrait(np.full((4, 4, 3), v, np.float32), path=f"f{v}") for v in (0.1, 0.2)]
+    seen = []
+    out = pick_last(frames, gain=2.0, progress=lambda *a: seen.append(a))
+    assert out.path == "f0.2" and float(out.image[0, 0, 0]) == pytest.approx(0.4)
+    assert out.history == ({"op": "pick-last", "params": {"gain": 2.0}},) and seen == [(1, 1, "done")]
+    with pytest.raises(ParameterError, match="unknown parameter 'progress'"):
+        pick_last.validate({"progress": 1})

@@ -51,11 +51,13 @@ class Motion:
         grid = identity_map(shape)
         return self.map(shape, grid) - grid
 
-    def map(self, shape: tuple[int, int], grid: np.ndarray | None = None) -> np.ndarray:
+    def map(self, shape: tuple[int, int], grid: np.ndarray | None = None, out: np.ndarray | None = None
+            ) -> np.ndarray:
         """The float32 (H, W, 2) sampling map for :func:`cv2.remap` at full resolution `shape`.
 
         The displacement (smooth by construction) is found on the flow's grid and upsampled
-        bilinearly, then added to `grid` (:func:`identity_map` of `shape`, passed in to reuse it).
+        bilinearly, then added to `grid` (:func:`identity_map` of `shape`, passed in to reuse it);
+        `out` is an optional (H, W, 2) float32 buffer to write into.
         """
         h, w = shape
         hs, ws = self.flow.shape[:2] if self.flow is not None else (max(2, h // 16), max(2, w // 16))
@@ -68,9 +70,8 @@ class Motion:
         m = self.matrix
         disp = np.dstack([m[0, 0] * qx + m[0, 1] * qy + m[0, 2] - px,
                           m[1, 0] * qx + m[1, 1] * qy + m[1, 2] - py]).astype(np.float32)
-        out = cv2.resize(disp, (w, h), interpolation=cv2.INTER_LINEAR)
-        out += identity_map(shape) if grid is None else grid
-        return out
+        out = cv2.resize(disp, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
+        return cv2.add(out, identity_map(shape) if grid is None else grid, dst=out)
 
 
 def identity_map(shape: tuple[int, int]) -> np.ndarray:

@@ -102,32 +102,37 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
     w2sum_half = np.ones(half[::-1], np.float32)
     models = []
     threshold = np.float32(9.0 / max(robustness, 1e-3) ** 2)
+    # full-size buffers reused for every frame (fresh 12 MP arrays cost as much in page faults as in work)
+    warped, weight, sample_map = np.empty_like(ref), np.empty((h, w), np.float32), np.empty((h, w, 2), np.float32)
+    frame_half, warped_half = np.empty_like(ref_half), np.empty_like(ref_half)
     for done, (z, frame) in enumerate(_prefetched(frames, [z for z in range(n) if z != reference]), 1):
-        frame_half = cv2.resize(frame, half, interpolation=cv2.INTER_AREA)
+        cv2.resize(frame, half, dst=frame_half, interpolation=cv2.INTER_AREA)
         grey, _ = align_copy(frame_half, full_width=w)
         motion = estimate_motion(ref_grey, grey, scale, local=local)
         report.motions[z] = motion
-        warped = cv2.remap(frame, motion.map((h, w), grid), None, INTERPOLATION, borderMode=cv2.BORDER_REFLECT)
-        del frame, frame_half
+        cv2.remap(frame, motion.map((h, w), grid, sample_map), None, INTERPOLATION, dst=warped,
+                  borderMode=cv2.BORDER_REFLECT)
+        del frame
         # the noise of one pixel, from a sparse sample of the difference (moving parts are outliers)
         sub = warped[1::4, 1::4] - ref[1::4, 1::4]
         lvl = ref_lp[::2, ::2][:sub.shape[0], :sub.shape[1]]
         models.append(fit_noise(lvl, sub[:lvl.shape[0], :lvl.shape[1]]))
         # the smoothed half-resolution difference decides where the frame agrees with the reference
-        diff_lp = cv2.GaussianBlur(cv2.resize(warped, half, interpolation=cv2.INTER_AREA) - ref_half, (0, 0), 1.0)
+        cv2.resize(warped, half, dst=warped_half, interpolation=cv2.INTER_AREA)
+        diff_lp = cv2.GaussianBlur(cv2.subtract(warped_half, ref_half), (0, 0), 1.0)
         lp_model = fit_noise(ref_lp, diff_lp)
         d2 = (diff_lp * diff_lp / (2.0 * lp_model.variance(ref_lp))).mean(axis=2)
         del diff_lp
-        weight = 1.0 / (1.0 + (d2 / threshold) ** 2)
-        report.weights[z] = float(weight.mean())
-        wsum_half += weight
-        w2sum_half += weight * weight
-        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        wsum += weight
+        small_weight = 1.0 / (1.0 + (d2 / threshold) ** 2)
+        report.weights[z] = float(small_weight.mean())
+        wsum_half += small_weight
+        w2sum_half += small_weight * small_weight
+        cv2.resize(small_weight, (w, h), dst=weight, interpolation=cv2.INTER_LINEAR)
+        cv2.add(wsum, weight, dst=wsum)
         np.multiply(warped, weight[..., None], out=warped)
-        acc += warped
-        del warped, weight
+        cv2.add(acc, warped, dst=acc)
         tell(done, total, f"frame {z}")
+    del warped, weight, sample_map, grid
     acc /= wsum[..., None]
     del wsum
     report.coverage = wsum_half / np.float32(n)
@@ -141,7 +146,22 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
 
 
 def spatial_pass(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float = 1.0,
-                 sharpen: float = 0.1) -> np.ndarray:
+                 sharpen: float = 0.1, strip: int = 128) -> np.ndarray:
+    """:func:`spatial_pass_strip` over horizontal strips of `strip` rows (overlapping by what the filters
+    reach), so its many temporaries stay small: the same result with a fraction of the memory traffic."""
+    h = image.shape[0]
+    margin = 16
+    out = np.empty_like(image)
+    for y0 in range(0, h, strip):
+        y1 = min(h, y0 + strip)
+        a, b = max(0, y0 - margin), min(h, y1 + margin)
+        done = spatial_pass_strip(image[a:b], noise, residual[a:b], denoise=denoise, sharpen=sharpen)
+        out[y0:y1] = done[y0 - a:y0 - a + (y1 - y0)]
+    return out
+
+
+def spatial_pass_strip(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float = 1.0,
+                       sharpen: float = 0.1) -> np.ndarray:
     """Local Wiener denoising and gated sharpening in a variance-stabilised opponent-colour space.
 
     Parameters

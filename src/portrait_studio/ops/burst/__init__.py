@@ -37,7 +37,7 @@ def burst(frames, *,
               "(0 = none, 1 = as estimated)."))] = 1.0,
           sharpen: Annotated[float, Field(ge=0, le=2, description=(
               "Edge-preserving sharpening after the merge (0 = none); only where detail stands out of "
-              "the noise."))] = 0.1,
+              "the noise."))] = 0.3,
           window: Annotated[int, Field(ge=0, le=31, description=(
               "Sliding-window mode for sequences and video frames: denoise every frame from this many "
               "neighbouring frames (itself included), one output per input frame; 0 merges the whole "

@@ -27,7 +27,10 @@ Progress = Callable[[int, int, str], None]
 # orthonormal opponent colour transform: brightness and two colour differences, white noise stays white
 INTERPOLATION = cv2.INTER_LINEAR
 CHROMA_STRENGTH = 1.0
-VST = True
+#: Sharpening: radius (pixels) of the detail it lifts, and how strictly it is kept to clear signal (the
+#: Wiener gain, about 1 on edges and 0 on noise, raised to this power gates it).
+SHARPEN_SIGMA = 1.0
+GATE_POWER = 6
 _OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float32) / np.sqrt([[3], [2], [6]]).astype(np.float32)
 
 
@@ -56,7 +59,7 @@ def pick_reference(frames: Sequence[np.ndarray], first: int = 3) -> int:
 
 
 def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: float = 1.0,
-                 denoise: float = 1.0, sharpen: float = 0.1, local: bool = True,
+                 denoise: float = 1.0, sharpen: float = 0.3, local: bool = True,
                  progress: Progress | None = None) -> tuple[np.ndarray, MergeReport]:
     """Align every frame to the reference, merge robustly, then denoise spatially and sharpen.
 
@@ -146,7 +149,7 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
 
 
 def spatial_pass(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float = 1.0,
-                 sharpen: float = 0.1, strip: int = 128) -> np.ndarray:
+                 sharpen: float = 0.3, strip: int = 128) -> np.ndarray:
     """:func:`spatial_pass_strip` over horizontal strips of `strip` rows (overlapping by what the filters
     reach), so its many temporaries stay small: the same result with a fraction of the memory traffic."""
     h = image.shape[0]
@@ -161,7 +164,7 @@ def spatial_pass(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, 
 
 
 def spatial_pass_strip(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float = 1.0,
-                       sharpen: float = 0.1) -> np.ndarray:
+                       sharpen: float = 0.3) -> np.ndarray:
     """Local Wiener denoising and gated sharpening in a variance-stabilised opponent-colour space.
 
     Parameters
@@ -175,21 +178,15 @@ def spatial_pass_strip(image: np.ndarray, noise: NoiseModel, residual: np.ndarra
         1/N where N frames were averaged).
     """
     h, w = image.shape[:2]
-    if VST:
-        f = cv2.transform(noise.stabilise(image), _OPPONENT)
-        var = (residual * np.float32(max(denoise, 0.0))).astype(np.float32)
-    else:
-        f = cv2.transform(image, _OPPONENT)
-        var = noise.variance(f[..., 0] * np.float32(1 / np.sqrt(3)))
-        var *= residual
-        var *= np.float32(max(denoise, 0.0))
+    f = cv2.transform(noise.stabilise(image), _OPPONENT)
+    var = (residual * np.float32(max(denoise, 0.0))).astype(np.float32)
     luma, gain = local_wiener(np.ascontiguousarray(f[..., 0]), var, radius=2, return_gain=True)
     if sharpen > 0:
-        detail = luma - cv2.GaussianBlur(luma, (0, 0), 1.0)
-        detail *= gain
+        detail = luma - cv2.GaussianBlur(luma, (0, 0), SHARPEN_SIGMA)
+        detail *= gain ** GATE_POWER
         luma += np.float32(sharpen) * detail
     f[..., 0] = luma
-    # colour: at half resolution (where the eye barely sees it), more strongly, then brought back up
+    # colour: at half resolution (the eye sees little colour detail), then brought back up
     half = (max(1, w // 2), max(1, h // 2))
     small = cv2.resize(f, half, interpolation=cv2.INTER_AREA)
     var_half = cv2.resize(var, half, interpolation=cv2.INTER_AREA) * np.float32(CHROMA_STRENGTH / 4)
@@ -197,7 +194,7 @@ def spatial_pass_strip(image: np.ndarray, noise: NoiseModel, residual: np.ndarra
         small[..., c] = local_wiener(np.ascontiguousarray(small[..., c]), var_half, radius=2)
     up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     f[..., 1:] = up[..., 1:]
-    return noise.unstabilise(cv2.transform(f, _OPPONENT.T)) if VST else cv2.transform(f, _OPPONENT.T)
+    return noise.unstabilise(cv2.transform(f, _OPPONENT.T))
 
 
 def _prefetched(frames: Sequence[np.ndarray], order: list[int]) -> Iterator[tuple[int, np.ndarray]]:

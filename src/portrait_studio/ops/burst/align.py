@@ -20,9 +20,9 @@ from ...core import luminance
 ALIGN_SIZE = 768
 #: Long side of the coarse copy for phase correlation and the first ECC pass, pixels.
 COARSE_SIZE = 256
-FINE_ECC = False
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST
-_ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
+_ECC_COARSE = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
+_ECC_FINE = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 15, 1e-3)
 
 
 @dataclass(frozen=True)
@@ -142,30 +142,30 @@ def _global_motion(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
     win = cv2.createHanningWindow(small, cv2.CV_32F)
     (dx, dy), response = cv2.phaseCorrelate(r0, i0, win)
     start = np.array([[1, 0, dx], [0, 1, dy]], np.float32) if response > 0.05 else np.eye(2, 3, dtype=np.float32)
-    m = _ecc(r0, i0, start)
+    m = _ecc(r0, i0, start, _ECC_COARSE)
     m[0, 2] /= kx
     m[1, 2] /= ky
-    if FINE_ECC:
-        m = _ecc(ref, img, m, fallback=m)
+    m = _ecc(ref, img, m, _ECC_FINE)
     limit = 0.15 * max(h, w)
     if not np.isfinite(m).all() or abs(m[0, 2]) > limit or abs(m[1, 2]) > limit or abs(m[1, 0]) > 0.1:
         m = np.eye(2, 3, dtype=np.float32)                    # nothing sane found: assume no motion
     return m.astype(np.float64)
 
 
-def _ecc(ref: np.ndarray, img: np.ndarray, start: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
+def _ecc(ref: np.ndarray, img: np.ndarray, start: np.ndarray, criteria) -> np.ndarray:
     try:
         _, m = cv2.findTransformECC(ref, img, start.astype(np.float32).copy(), cv2.MOTION_EUCLIDEAN,
-                                    _ECC_CRITERIA, None, 3)
+                                    criteria, None, 3)
         return m
     except cv2.error:                                         # no convergence (flat or unrelated frames)
-        return (start if fallback is None else fallback).astype(np.float32)
+        return start.astype(np.float32)
 
 
 def _local_flow(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
-    """DIS flow (h, w, 2) in copy pixels such that ref(x) ≈ img(x + flow), trusted only where there is
-    texture: where the reference's detail does not stand out of the noise the flow fades to zero (the
-    global motion alone), so frames with little texture do not drift on their noise."""
+    """DIS flow (h, w, 2) in copy pixels such that ref(x) ≈ img(x + flow), kept only where it is needed
+    and trusted: where it at least halves the local mismatch left by the global motion (a moving
+    subject) and the reference has texture standing out of the noise. Elsewhere it fades to zero (the
+    global motion alone), so flat or static areas do not drift on their noise."""
     ref_s = cv2.GaussianBlur(ref, (0, 0), 1.0)
     img_s = cv2.GaussianBlur(img, (0, 0), 1.0)
     scale = 255.0 / max(float(ref_s.max()), 1e-6)
@@ -174,8 +174,14 @@ def _local_flow(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
     flow = dis.calc(to8(ref_s), to8(img_s), None)
     sigma = _MAD * float(np.median(np.abs(ref - img))) / np.sqrt(2)   # noise of one copy (moving parts are outliers)
     energy = _gradient_energy(ref_s)
-    confidence = np.clip((energy / (max(sigma, 1e-6) ** 2 * _noise_energy()) - 3.0) / 6.0, 0.0, 1.0)
-    return flow * confidence[..., None]
+    texture = np.clip((energy / (max(sigma, 1e-6) ** 2 * _noise_energy()) - 3.0) / 6.0, 0.0, 1.0)
+    h, w = ref.shape
+    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    moved = cv2.remap(img_s, grid + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    before = cv2.GaussianBlur((ref_s - img_s) ** 2, (0, 0), 4.0)
+    after = cv2.GaussianBlur((ref_s - moved) ** 2, (0, 0), 4.0)
+    helps = np.clip((before / np.maximum(after, 1e-12) - 2.0), 0.0, 1.0)    # 0 below a halving, 1 from a third
+    return flow * (texture * helps)[..., None]
 
 
 _MAD = 1.4826

@@ -57,9 +57,13 @@ def _burst(clean, n=6, seed=1, moving=None, ref=2):
     return frames
 
 
-@pytest.mark.parametrize("dx, dy, angle", [(0.3, -0.7, 0.0), (2.6, 1.2, 0.0), (-1.45, 0.35, 0.4)])
-def test_known_subpixel_motion_recovered(clean, dx, dy, angle):
+@pytest.mark.parametrize("dx, dy, angle, size", [(0.3, -0.7, 0.0, 320), (2.6, 1.2, 0.0, 320), (-1.45, 0.35, 0.4, 320),
+                                                 (1.7, -2.3, -0.3, 1100)])
+def test_known_subpixel_motion_recovered(clean, dx, dy, angle, size):
+    """Sub-pixel shifts and small rolls are recovered to 0.1 px, also when found on a reduced copy."""
     rng = np.random.default_rng(3)
+    if size != clean.shape[0]:
+        clean = cv2.resize(clean, (size, size), interpolation=cv2.INTER_CUBIC)
     moved, m = _shake(clean, dx, dy, angle)
     ref_g, s = align_copy(_noisy(clean, rng, 0.002, 0.0002))
     img_g, _ = align_copy(_noisy(moved, rng, 0.002, 0.0002))

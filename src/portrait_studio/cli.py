@@ -130,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, op in operations().items():
         p = sub.add_parser(name, parents=[common, output], help=op.summary, description=op.func.__doc__ and
                            op.func.__doc__.split("\n\n")[0].strip(), formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("input", metavar="INPUT")
+        if op.frames:
+            p.add_argument("input", metavar="INPUT", nargs="+",
+                           help="the frames: image files, folders of them, or a multi-image HEIC")
+        else:
+            p.add_argument("input", metavar="INPUT")
         add_schema_flags(p, op.params)
         add_extra_flags(p, op.extras)
         p.set_defaults(operation=name)
@@ -156,11 +160,11 @@ def _refuse_existing(args, paths) -> None:
             raise InputError(path, "already exists", "pass --overwrite to replace it")
 
 
-def _write(args, portrait, extras: dict[str, str] | None = None) -> None:
+def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None) -> None:
     """Write the result (with its ``alpha`` extra as transparency, if any) and the asked-for extras."""
     from .io import write_image, write_mask
 
-    path = write_image(args.output, portrait.image, portrait.metadata, overwrite=args.overwrite,
+    path = write_image(path or args.output, portrait.image, portrait.metadata, overwrite=args.overwrite,
                        quality=args.quality, strip_private=args.strip_private, alpha=portrait.extras.get("alpha"))
     print(f"wrote {path}")
     for name, target in (extras or {}).items():
@@ -229,14 +233,53 @@ def cmd_operation(args) -> None:
     fields = op.params.model_fields
     params = op.validate({k: v for k, v in vars(args).items() if k in fields})
     extras = {n: getattr(args, "save_" + n) for n in op.extras if getattr(args, "save_" + n, None)}
-    _refuse_existing(args, [args.output, *extras.values()])
-    result = op(_read(args), **dict(params))
+    if op.frames:
+        from .portrait import Frames
+
+        source = Frames.read(args.input, max_pixels=args.max_pixels)
+        numbered = _numbered(args.output)
+        outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
+        _refuse_existing(args, [*outputs, *extras.values()])
+    else:
+        numbered = None
+        _refuse_existing(args, [args.output, *extras.values()])
+        source = _read(args)
+    result = op(source, progress=_progress() if op.progress else None, **dict(params))
+    if not hasattr(result, "image"):                  # several outputs, one per input frame
+        if not numbered:
+            from .errors import ParameterError
+
+            raise ParameterError(f"{op.name} makes one picture per frame here; give a numbered output "
+                                 "such as -o out/frame-%04d.png")
+        for i, frame in enumerate(result):
+            _write(args, frame, path=numbered(i))
+        return
     missing = [n for n in extras if n not in result.extras]
     if missing:
         from .errors import ParameterError
 
         raise ParameterError(f"{op.name} made no {', '.join(missing)} with these parameters")
     _write(args, result, extras)
+
+
+def _numbered(output: str):
+    """For an output name with a printf-style number (``frame-%04d.png``), the name of frame i; else None."""
+    import re
+
+    if not re.search(r"%0?\d*d", output):
+        return None
+    return lambda i: re.sub(r"%0?\d*d", lambda m: m.group(0) % i, output, count=1)
+
+
+def _progress():
+    """A progress callback drawing one updating line on a terminal's stderr (silent when not a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, what: str) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r{PROG}: {done}/{total} {what}\033[K", end=end, file=sys.stderr, flush=True)
+    return show
 
 
 def cmd_demo(args) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -13,6 +14,7 @@ from .analysis import (REGIONS, AnalysisBackend, Face, analysis_copy, face_norma
 from .core import as_image
 from .errors import NoFaceError
 from .io import DEFAULT_MAX_PIXELS, Metadata, read_image
+from .io.frames import FrameSource, frame_sources, read_frame
 
 
 class Portrait:
@@ -174,3 +176,43 @@ class Portrait:
         if self.metadata and self.metadata.notes:
             image["notes"] = list(self.metadata.notes)
         return {"image": image, "faces": [f.to_dict() for f in self.faces]}
+
+
+class Frames(Sequence):
+    """The frames of a burst or sequence as Portraits, each decoded when indexed (and not kept).
+
+    Built by :meth:`read` from files, folders or multi-image HEICs, checked up front (every frame
+    openable, one size); a plain list of Portraits serves equally wherever frames are expected.
+
+    Examples
+    --------
+    >>> frames = Frames.read(["f0.jpg", "f1.jpg"])          # doctest: +SKIP
+    >>> len(frames), frames[0].shape                        # doctest: +SKIP
+    (2, (3024, 4032))
+    """
+
+    def __init__(self, sources: list[FrameSource], *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 backend: AnalysisBackend | None = None):
+        self.sources = list(sources)
+        self.max_pixels = max_pixels
+        self.backend = backend
+
+    @classmethod
+    def read(cls, inputs, *, max_pixels: int = DEFAULT_MAX_PIXELS, backend: AnalysisBackend | None = None
+             ) -> "Frames":
+        """Frames from files, folders or multi-image HEICs (see :func:`~portrait_studio.io.frames.frame_sources`)."""
+        return cls(frame_sources(inputs, max_pixels=max_pixels), max_pixels=max_pixels, backend=backend)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Frames(self.sources[index], max_pixels=self.max_pixels, backend=self.backend)
+        src = self.sources[index]
+        image, metadata = read_frame(src, max_pixels=self.max_pixels)
+        return Portrait(image, metadata, path=src.name, backend=self.backend)
+
+    def names(self) -> list[str]:
+        """How messages call each frame (its path, with ``[i]`` inside a multi-image HEIC)."""
+        return [s.name for s in self.sources]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -52,6 +52,15 @@ class Operation:
         Side results the operation can return besides the image (e.g. ``{"mask": "what was touched"}``):
         float32 (H, W) maps in [0, 1], or (H, W, 3) images, kept on the result as ``Portrait.extras``.
         The CLI offers ``--save-NAME PATH`` for each.
+    frames : bool
+        The operation takes several input frames (a burst, a sequence): `func` receives a sequence of
+        Portraits (possibly lazy: each frame is read when indexed) instead of one, and returns a Portrait
+        built on one of them (``frames[i].replace(image)``, whose metadata the output carries), optionally
+        with extras as ``(Portrait, extras)``, or an iterator of Portraits (one output per frame). The CLI
+        then takes several INPUTs (files, folders, multi-image HEIC).
+    progress : bool
+        `func` takes a ``progress(done, total, what)`` callback (keyword ``progress``, not a parameter of
+        the schema) that interfaces supply to show how long work goes on; library code never prints.
     """
 
     name: str
@@ -60,6 +69,8 @@ class Operation:
     summary: str
     geometry_kept: bool = True
     extras: Mapping[str, str] = field(default_factory=dict)
+    frames: bool = False
+    progress: bool = False
 
     def validate(self, values: Mapping[str, Any] | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in.
@@ -74,14 +85,25 @@ class Operation:
         except ValidationError as e:
             raise ParameterError(f"{self.name}: " + "; ".join(_describe(err) for err in e.errors())) from None
 
-    def __call__(self, portrait, **values):
+    def __call__(self, portrait, *, progress: Callable[[int, int, str], None] | None = None, **values):
         """Validate `values`, apply the operation, return a new Portrait with the step in its history.
 
         The function returns the new image, or ``(image, extras)`` with `extras` a dict of the declared side
-        results, which the new Portrait carries as ``extras``.
+        results, which the new Portrait carries as ``extras``. For a ``frames`` operation `portrait` is a
+        sequence of Portraits and the result a Portrait (or an iterator of them, recorded as they come).
+        `progress`, when given, is passed on to operations that report progress.
         """
         params = self.validate(values)
-        out = self.func(portrait, **dict(params))
+        kwargs = dict(params)
+        if self.progress and progress is not None:
+            kwargs["progress"] = progress
+        out = self.func(portrait, **kwargs)
+        step = {"op": self.name, "params": params.model_dump(mode="json")}
+        if self.frames and isinstance(out, Iterator):
+            return (self._finish(p, step, None) for p in out)
+        return self._finish(out, step, None if self.frames else portrait)
+
+    def _finish(self, out, step: dict, portrait):
         extras = {}
         if isinstance(out, tuple):
             out, extras = out
@@ -89,8 +111,9 @@ class Operation:
             if unknown:
                 raise ValueError(f"{self.name} returned undeclared extras {sorted(unknown)}")
         if isinstance(out, np.ndarray):
-            step = {"op": self.name, "params": params.model_dump(mode="json")}
             out = portrait.replace(out, step=step, geometry_kept=self.geometry_kept)
+        elif self.frames:                                   # built on a frame: record the step on it
+            out = out.replace(out.image, step=step, geometry_kept=True)
         out.extras = dict(extras)
         return out
 
@@ -110,22 +133,28 @@ def _describe(err: dict) -> str:
 
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str] | None = None,
-              register: bool = True):
+              frames: bool = False, register: bool = True):
     """Decorator: make `func` an :class:`Operation` from its signature, and register it under `name`.
 
-    Every parameter after the image must be keyword-only, annotated and defaulted.
+    Every parameter after the image (or, with ``frames=True``, the sequence of frames) must be
+    keyword-only, annotated and defaulted; a keyword-only ``progress`` callback is not a parameter but
+    the hook through which interfaces follow long work (see :class:`Operation`).
     """
 
     def wrap(func: Callable[..., Any]) -> Operation:
         fields = {}
+        takes_progress = False
         for p in list(inspect.signature(func, eval_str=True).parameters.values())[1:]:
+            if p.name == "progress" and p.kind is inspect.Parameter.KEYWORD_ONLY:
+                takes_progress = True
+                continue
             if p.kind is not inspect.Parameter.KEYWORD_ONLY or p.default is inspect.Parameter.empty \
                     or p.annotation is inspect.Parameter.empty:
                 raise TypeError(f"{func.__name__}: parameter {p.name!r} must be keyword-only, typed and defaulted")
             fields[p.name] = (p.annotation, p.default)
         model = create_model(_camel(name) + "Params", __config__=ConfigDict(extra="forbid"), **fields)
         summary = (inspect.getdoc(func) or name).splitlines()[0]
-        op = Operation(name, func, model, summary, geometry_kept, dict(extras or {}))
+        op = Operation(name, func, model, summary, geometry_kept, dict(extras or {}), frames, takes_progress)
         if register:
             if name in REGISTRY:
                 raise ValueError(f"operation {name!r} is registered twice")

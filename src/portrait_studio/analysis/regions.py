@@ -10,7 +10,6 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from scipy.interpolate import LinearNDInterpolator
 
 from .faces import Face
 from .pose import camera_frame
@@ -154,6 +153,8 @@ def face_normals(face: Face, shape: tuple[int, ...]) -> np.ndarray:
     size = (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k)))
     pts = (face.landmarks[:468, :2] - (x0, y0)) * (size[0] / (x1 - x0), size[1] / (y1 - y0))
     gx, gy = np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32))
+    from scipy.interpolate import LinearNDInterpolator  # here: importing SciPy costs every command 0.6 s
+
     n = LinearNDInterpolator(pts, vertex_normals(face.landmarks), fill_value=0.0)(gx, gy).astype(np.float32)
     inside = np.zeros(size[::-1], np.uint8)
     cv2.fillPoly(inside, [np.round(pts[FACE_OVAL]).astype(np.int32)], 1)

@@ -283,11 +283,11 @@ def _cv2_pixels(path: pathlib.Path) -> tuple[np.ndarray, str, int]:
     return a, _MODES[a.shape[2]], 16
 
 
-def _heif_pixels(path: pathlib.Path) -> tuple[np.ndarray, str, int, int]:
+def _heif_pixels(path: pathlib.Path, index: int | None = None) -> tuple[np.ndarray, str, int, int]:
     import pillow_heif
 
     heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
-    img = heif[heif.primary_index]
+    img = heif[heif.primary_index if index is None else index]
     depth = img.info.get("bit_depth", 8)
     a = np.asarray(img)
     if a.dtype == np.uint16:                                # high bits: v << (16 - depth)

@@ -2,3 +2,4 @@
 from . import adjust  # noqa: F401
 from . import retouch  # noqa: F401
 from . import background  # noqa: F401
+from . import burst  # noqa: F401

@@ -58,6 +58,9 @@ def parse_recipe(doc: Any, *, source: str = "recipe") -> list[Step]:
             raise ParameterError(f"{source}: step {i} ({name}) needs its parameters as a mapping; got {params!r}")
         try:
             op = get_operation(str(name))
+            if op.frames:
+                raise ParameterError(f"{name} takes several frames, not one photo; run it on its own "
+                                     f"(portrait {name} FRAME1 FRAME2 ...)")
             out.append(Step(op, op.validate(params or {})))
         except ParameterError as e:
             raise ParameterError(f"{source}: step {i}: {e}") from None

@@ -12,6 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 _SCRIPT = pathlib.Path(sys.executable).with_name("portrait")
@@ -191,13 +192,22 @@ def test_no_face_where_one_is_needed(tmp_path):
     assert "no face found" in e
 
 
-def test_demo_on_the_astronaut(tmp_path):
+def test_demo_on_the_astronaut(tmp_path, astronaut_rgb8):
     code, out, err = portrait("demo", "-o", tmp_path / "results")
     assert code == 0, err
     assert (tmp_path / "results" / "astronaut-overlay.png").exists()
     doc = json.loads((tmp_path / "results" / "astronaut-analysis.json").read_text())
     assert len(doc["faces"]) == 1
     assert "results are in" in out
+    recipe = yaml.safe_load((tmp_path / "results" / "studio.yaml").read_text())
+    names = [next(iter(s)) if isinstance(s, dict) else s for s in recipe["steps"]]
+    assert names, "the studio recipe runs at least one technique"
+    for i, name in enumerate(names, 1):                     # every step's result is written, and it is a photo
+        assert (tmp_path / "results" / f"astronaut-{i}-{name}.jpg").exists()
+    before = np.asarray(Image.open(tmp_path / "results" / "astronaut-overlay.png"))
+    final = np.asarray(Image.open(tmp_path / "results" / "astronaut-studio.jpg"))
+    assert final.shape[:2] == before.shape[:2]
+    assert np.abs(final.astype(float) - astronaut_rgb8.astype(float)).mean() > 2  # the studio did change it
 
 
 def test_debug_shows_the_traceback(tmp_path):

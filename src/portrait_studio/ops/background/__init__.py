@@ -171,7 +171,7 @@ def background(portrait, *,
     fg_small = image_small
     if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
         old, new = light.scene_light(image_small, 1.0 - alpha_small), light.scene_light(bg)
-        m, _ = light.light_transform(old, new, light.subject_exposure(image_small, alpha_small),
+        m, _ = light.light_transform(old, new, light.subject_light(image_small, alpha_small),
                                      strength=match_light)
         fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
         fg = light.relight_to_scene(fg, alpha, portrait, new)

@@ -5,12 +5,14 @@ Minkowski norm p = 6) over its unclipped pixels, pulled half-way to neutral beca
 colours bias it; the subject is adapted from the old scene's white to the new scene's white with CAT16
 (:func:`portrait_studio.core.colour.adapt`).
 
-Exposure: a photographer exposes for the subject, so a subject's brightest parts (its 99.9th luminance
+Exposure: a photographer exposes for the subject, so a subject's brightest parts (its 99.95th luminance
 percentile: skin highlights, eye whites, light clothing) sit at a typical level whatever the scene; on the
-development portraits (../shared/data/portraits) that level is 2^-0.55 of diffuse white with a spread of
-0.24 stops, while the ratio between subject and background brightness spreads over 2 stops (so a scene's
-brightness says next to nothing about how bright its subject should be). So the subject's exposure is pulled
-toward the typical level, by :data:`EXPOSURE_PULL`, the shrinkage that spread allows.
+development portraits (../shared/data/portraits) that level is 2^-0.46 of diffuse white with a spread of
+0.32 stops, while the ratio between subject and background brightness spreads over 2 stops (so a scene's
+brightness says next to nothing about how bright its subject should be). Eye whites alone spread over a
+stop (lids shade them) and a scene's white, compared with the subject's, spreads more than a subject's own
+balance does; so the subject's exposure and red/blue balance are each pulled toward the typical portrait's
+by the Bayes shrinkage their measured spreads allow (:func:`light_transform`).
 """
 from __future__ import annotations
 
@@ -22,15 +24,23 @@ import numpy as np
 from ...core import luminance
 from ...core.colour import adaptation_matrix, cct, rgb_to_xy
 
-#: The luminance percentile of the subject that stands for its highlights.
-HIGHLIGHT_PERCENTILE = 99.95
-#: That percentile in a well-exposed portrait, log2 of diffuse white (mean over the development portraits).
-SUBJECT_HIGHLIGHT_EV = -0.5
-#: How far a subject's exposure is pulled toward that level (0: not at all, 1: all the way).
-EXPOSURE_PULL = 0.8
+#: The subject's highlights: (luminance percentile, its mean level in log2 of diffuse white, its spread in
+#: stops) over the development portraits (../shared/data/portraits, interior of the person matte), from the
+#: most telling percentile down to those read when clipping has taken the higher ones.
+HIGHLIGHT_LEVELS = ((99.95, -0.46, 0.32), (99.9, -0.50, 0.34), (99.5, -0.65, 0.375), (99.0, -0.74, 0.42),
+                    (98.0, -0.82, 0.46), (95.0, -0.98, 0.57))
+#: A subject's shades-of-grey white as ln(R/B)/2: mean and spread over the development portraits.
+SUBJECT_CAST = (0.24, 0.18)
+#: How far a pasted subject's exposure typically departs from its scene's, stops (standard deviation).
+EXPOSURE_PRIOR = 0.45
+#: How far a pasted subject's colour balance typically departs from its scene's, ln(R/B)/2 (about ±1000 K).
+CAST_PRIOR = 0.13
 #: Fraction of the scene white's departure from neutral that is trusted (grey-world estimates are biased).
 WHITE_TRUST = 0.5
 _MAX_EV = 1.5                      # the largest exposure change applied, stops
+_CLIPPED_EV = -0.15                 # a highlight percentile at or above this log2 level may be clipped
+_DARK = 2.0 ** -8                  # pixels darker than this (linear) say nothing of a scene's colour
+_MAX_CAST = 0.3                    # the largest cast removed, ln(R/B)/2
 _GRAIN_TILE = 1024                 # side of the repeated noise tile, pixels
 
 
@@ -49,10 +59,8 @@ def scene_light(image: np.ndarray, weight: np.ndarray | None = None) -> SceneLig
     small = _reduce(image)
     wgt = np.ones(small.shape[:2], np.float32) if weight is None else _reduce(weight)
     y = luminance(small)
-    ok = (small.max(-1) < 0.97) & (wgt > 0.5) & (y > 1e-4)
-    if ok.sum() < 16:
-        ok = wgt > 0.5
-    if ok.sum() < 16:
+    ok = (small.max(-1) < 0.97) & (wgt > 0.5) & (y > _DARK)
+    if ok.sum() < max(16, 0.02 * (wgt > 0.5).sum()):      # a near-black scene: its colour is noise
         return SceneLight(np.ones(3, np.float32), 6504.0, -2.0)
     px = np.maximum(small[ok], 0.0)
     white = np.mean(px ** 6, axis=0) ** (1 / 6)
@@ -70,27 +78,62 @@ def _reduce(x: np.ndarray, size: int = 256) -> np.ndarray:
                                        interpolation=cv2.INTER_AREA)
 
 
-def subject_exposure(foreground: np.ndarray, alpha: np.ndarray) -> float:
-    """log2 of the subject's :data:`HIGHLIGHT_PERCENTILE` luminance percentile (its highlights), over the
-    subject's interior (alpha > 0.5, eroded by 1% of the diagonal so the edges' mixed pixels stay out)."""
+@dataclass(frozen=True)
+class SubjectLight:
+    """How a subject departs from a typical well-exposed, neutrally balanced portrait, read from its own
+    pixels: `ev`, its highlights' level minus the typical level (stops), known to about `sigma` stops;
+    `cast`, half the natural log of its red/blue balance minus the typical one (positive = warm)."""
+
+    ev: float
+    sigma: float
+    cast: float
+
+
+def subject_light(foreground: np.ndarray, alpha: np.ndarray) -> SubjectLight:
+    """Read the subject's exposure and colour cast (see :class:`SubjectLight`) over its interior (alpha > 0.5,
+    eroded by 1% of the diagonal so the edges' mixed pixels stay out).
+
+    Exposure: the highest luminance percentile of :data:`HIGHLIGHT_LEVELS` that clipping leaves readable
+    (below 0.9 of white), against that percentile's typical level; a clipped subject so falls back on lower,
+    less certain percentiles instead of reading white. Colour: the subject's shades-of-grey white (Minkowski p = 6, unclipped pixels), as
+    ``ln(R/B) / 2``, against the typical :data:`SUBJECT_CAST`.
+    """
     small, a = _reduce(foreground, 512), _reduce(alpha, 512)
     k = 2 * max(1, round(0.01 * np.hypot(*a.shape))) + 1
     inside = cv2.erode((a > 0.5).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     if inside.sum() < 64:
         inside = a > 0.5
-    y = luminance(small)[inside]
-    return float(np.log2(max(np.percentile(y, HIGHLIGHT_PERCENTILE), 1e-4))) if y.size else SUBJECT_HIGHLIGHT_EV
+    px = np.maximum(small[inside], 0.0)
+    if px.shape[0] < 16:
+        return SubjectLight(0.0, HIGHLIGHT_LEVELS[0][2], 0.0)
+    y = luminance(px)
+    levels = np.log2(np.maximum(np.percentile(y, [h[0] for h in HIGHLIGHT_LEVELS]), 1e-4))
+    i = int(np.argmax(levels < _CLIPPED_EV)) if (levels < _CLIPPED_EV).any() else len(levels) - 1
+    ev, sigma = float(levels[i]) - HIGHLIGHT_LEVELS[i][1], HIGHLIGHT_LEVELS[i][2]
+    ok = px.max(-1) < 0.97
+    white = np.mean(px[ok] ** 6, axis=0) ** (1 / 6) if ok.sum() >= 16 else np.ones(3)
+    cast = 0.5 * float(np.log(max(white[0], 1e-6) / max(white[2], 1e-6))) - SUBJECT_CAST[0]
+    return SubjectLight(ev, sigma, cast)
 
 
-def light_transform(old: SceneLight, new: SceneLight, subject_ev: float, *, strength: float = 1.0
+def light_transform(old: SceneLight, new: SceneLight, subject: SubjectLight, *, strength: float = 1.0
                     ) -> tuple[np.ndarray, float]:
     """The 3×3 linear-RGB matrix that adapts a subject to the new scene's light, and its exposure change in
-    stops: CAT16 from the old scene's white to the new one's, times an exposure change pulling the subject's
-    highlights (`subject_ev`, see :func:`subject_exposure`) toward the typical level of a portrait.
-    Apply it as ``cv2.transform(image, matrix)`` (or ``image @ matrix.T``)."""
-    ev = EXPOSURE_PULL * (SUBJECT_HIGHLIGHT_EV - subject_ev)
-    ev = float(np.clip(ev, -_MAX_EV, _MAX_EV)) * strength
-    src, dst = rgb_to_xy(old.white), rgb_to_xy(new.white)
+    stops. Apply it as ``cv2.transform(image, matrix)`` (or ``image @ matrix.T``).
+
+    Each of the subject's departures from a typical portrait (`subject`, see :func:`subject_light`) is
+    undone by the share that its measurement's spread allows (the Bayes shrinkage
+    ``prior² / (prior² + spread²)``, with the priors :data:`EXPOSURE_PRIOR` and :data:`CAST_PRIOR` for how far
+    a pasted subject typically departs from its scene): the exposure is scaled, and the subject's white
+    (the old scene's white with the trusted part of the subject's cast) is adapted to the new scene's white
+    with CAT16.
+    """
+    pull = EXPOSURE_PRIOR ** 2 / (EXPOSURE_PRIOR ** 2 + subject.sigma ** 2)
+    ev = float(np.clip(-pull * subject.ev, -_MAX_EV, _MAX_EV)) * strength
+    trust = CAST_PRIOR ** 2 / (CAST_PRIOR ** 2 + SUBJECT_CAST[1] ** 2)
+    c = float(np.clip(trust * subject.cast, -_MAX_CAST, _MAX_CAST))
+    own = old.white * np.exp(np.array([c, 0.0, -c], np.float32))
+    src, dst = rgb_to_xy(own), rgb_to_xy(new.white)
     dst = src + strength * (dst - src)
     return (adaptation_matrix(src, dst) * np.float32(2.0 ** ev)).astype(np.float32), ev
 
@@ -99,7 +142,7 @@ def match_light(foreground: np.ndarray, alpha: np.ndarray, old: SceneLight, new:
                 strength: float = 1.0) -> tuple[np.ndarray, float]:
     """Adapt the subject to the new scene's light (see :func:`light_transform`); the adapted foreground
     (linear) and the exposure change applied, stops."""
-    m, ev = light_transform(old, new, subject_exposure(foreground, alpha), strength=strength)
+    m, ev = light_transform(old, new, subject_light(foreground, alpha), strength=strength)
     return cv2.transform(np.asarray(foreground, np.float32), m), ev
 
 

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from ...analysis.regions import FACE_OVAL
 from ...core import lens
 from ...errors import InputError, ParameterError
 from ...schema import operation
@@ -171,7 +172,8 @@ def background(portrait, *,
     fg_small = image_small
     if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
         old, new = light.scene_light(image_small, 1.0 - alpha_small), light.scene_light(bg)
-        m, _ = light.light_transform(old, new, light.subject_light(image_small, alpha_small),
+        outline = face.landmarks[FACE_OVAL, :2] * (small_hw[1] / w) if face is not None else None
+        m, _ = light.light_transform(old, new, light.subject_light(image_small, alpha_small, outline),
                                      strength=match_light)
         fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
         fg = light.relight_to_scene(fg, alpha, portrait, new)

@@ -29,6 +29,11 @@ from ...core.colour import adaptation_matrix, cct, rgb_to_xy
 #: most telling percentile down to those read when clipping has taken the higher ones.
 HIGHLIGHT_LEVELS = ((99.95, -0.46, 0.32), (99.9, -0.50, 0.34), (99.5, -0.65, 0.375), (99.0, -0.74, 0.42),
                     (98.0, -0.82, 0.46), (95.0, -0.98, 0.57))
+#: The same for the face oval's luminance percentiles.
+FACE_LEVELS = ((99.9, -0.71, 0.31), (99.5, -0.82, 0.37), (99.0, -0.88, 0.41), (98.0, -0.97, 0.44),
+               (95.0, -1.11, 0.50))
+#: Correlation between the face's and the whole subject's highlight readings (development portraits).
+FACE_SUBJECT_CORRELATION = 0.68
 #: A subject's shades-of-grey white as ln(R/B)/2: mean and spread over the development portraits.
 SUBJECT_CAST = (0.24, 0.18)
 #: How far a pasted subject's exposure typically departs from its scene's, stops (standard deviation).
@@ -89,14 +94,26 @@ class SubjectLight:
     cast: float
 
 
-def subject_light(foreground: np.ndarray, alpha: np.ndarray) -> SubjectLight:
+def _highlight_ev(y: np.ndarray, table) -> tuple[float, float]:
+    """The highest percentile of `table` ((percentile, typical log2 level, spread), best first) that clipping
+    leaves readable (below :data:`_CLIPPED_EV`), as its departure from the typical level and its spread."""
+    levels = np.log2(np.maximum(np.percentile(y, [row[0] for row in table]), 1e-4))
+    i = int(np.argmax(levels < _CLIPPED_EV)) if (levels < _CLIPPED_EV).any() else len(levels) - 1
+    return float(levels[i]) - table[i][1], table[i][2]
+
+
+def subject_light(foreground: np.ndarray, alpha: np.ndarray, face_outline: np.ndarray | None = None
+                  ) -> SubjectLight:
     """Read the subject's exposure and colour cast (see :class:`SubjectLight`) over its interior (alpha > 0.5,
     eroded by 1% of the diagonal so the edges' mixed pixels stay out).
 
     Exposure: the highest luminance percentile of :data:`HIGHLIGHT_LEVELS` that clipping leaves readable
-    (below 0.9 of white), against that percentile's typical level; a clipped subject so falls back on lower,
-    less certain percentiles instead of reading white. Colour: the subject's shades-of-grey white (Minkowski p = 6, unclipped pixels), as
-    ``ln(R/B) / 2``, against the typical :data:`SUBJECT_CAST`.
+    (below 0.9 of white), against that percentile's typical level, so that a clipped subject falls back on
+    lower, less certain percentiles instead of reading white; with `face_outline` (the face oval's polygon,
+    pixels of `foreground`) the face's own highlights (:data:`FACE_LEVELS`) are a second reading, the two
+    averaged by their spreads (they correlate, :data:`FACE_SUBJECT_CORRELATION`). Colour: the subject's
+    shades-of-grey white (Minkowski p = 6, unclipped pixels), as ``ln(R/B) / 2``, against the typical
+    :data:`SUBJECT_CAST`.
     """
     small, a = _reduce(foreground, 512), _reduce(alpha, 512)
     k = 2 * max(1, round(0.01 * np.hypot(*a.shape))) + 1
@@ -106,10 +123,17 @@ def subject_light(foreground: np.ndarray, alpha: np.ndarray) -> SubjectLight:
     px = np.maximum(small[inside], 0.0)
     if px.shape[0] < 16:
         return SubjectLight(0.0, HIGHLIGHT_LEVELS[0][2], 0.0)
-    y = luminance(px)
-    levels = np.log2(np.maximum(np.percentile(y, [h[0] for h in HIGHLIGHT_LEVELS]), 1e-4))
-    i = int(np.argmax(levels < _CLIPPED_EV)) if (levels < _CLIPPED_EV).any() else len(levels) - 1
-    ev, sigma = float(levels[i]) - HIGHLIGHT_LEVELS[i][1], HIGHLIGHT_LEVELS[i][2]
+    ev, sigma = _highlight_ev(luminance(px), HIGHLIGHT_LEVELS)
+    if face_outline is not None:
+        face = np.zeros(a.shape, np.uint8)
+        scale = a.shape[1] / alpha.shape[1]
+        cv2.fillPoly(face, [np.round(np.asarray(face_outline)[:, :2] * scale).astype(np.int32)], 1)
+        if face.sum() >= 64:
+            ev_f, sigma_f = _highlight_ev(luminance(np.maximum(small[face > 0], 0.0)), FACE_LEVELS)
+            w = sigma_f ** 2 / (sigma ** 2 + sigma_f ** 2)           # inverse-variance weights
+            rho = FACE_SUBJECT_CORRELATION
+            var = (w * sigma) ** 2 + ((1 - w) * sigma_f) ** 2 + 2 * rho * w * (1 - w) * sigma * sigma_f
+            ev, sigma = w * ev + (1 - w) * ev_f, float(np.sqrt(var))
     ok = px.max(-1) < 0.97
     white = np.mean(px[ok] ** 6, axis=0) ** (1 / 6) if ok.sum() >= 16 else np.ones(3)
     cast = 0.5 * float(np.log(max(white[0], 1e-6) / max(white[2], 1e-6))) - SUBJECT_CAST[0]

@@ -173,9 +173,18 @@ def background(portrait, *,
     fg_small, adapted = image_small, False
     if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
         old, new = light.scene_light(image_small, 1.0 - alpha_small), light.scene_light(bg)
-        outline = face.landmarks[FACE_OVAL, :2] * (small_hw[1] / w) if face is not None else None
-        m, _ = light.light_transform(old, new, light.subject_light(image_small, alpha_small, outline),
-                                     strength=match_light)
+        # the subject read at the size its statistics were measured at (highlights average away when smaller)
+        read = min(1.0, light.STATS_SIZE / max(h, w))
+        if max(small_hw) >= light.STATS_SIZE or s == 1.0:
+            subject, read = (image_small, alpha_small), s
+        elif read == 1.0:
+            subject = (portrait.image, alpha)
+        else:
+            rhw = (round(w * read), round(h * read))
+            subject = (cv2.resize(portrait.image, rhw, interpolation=cv2.INTER_AREA),
+                       cv2.resize(alpha, rhw, interpolation=cv2.INTER_AREA))
+        outline = face.landmarks[FACE_OVAL, :2] * read if face is not None else None
+        m, _ = light.light_transform(old, new, light.subject_light(*subject, outline), strength=match_light)
         fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
         fg, adapted = light.relight_to_scene(fg, alpha, portrait, new), True
 

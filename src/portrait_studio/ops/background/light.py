@@ -36,6 +36,8 @@ FACE_LEVELS = ((99.9, -0.71, 0.31), (99.5, -0.82, 0.37), (99.0, -0.88, 0.41), (9
 FACE_SUBJECT_CORRELATION = 0.68
 #: A subject's shades-of-grey white as ln(R/B)/2: mean and spread over the development portraits.
 SUBJECT_CAST = (0.24, 0.18)
+#: Long side, pixels, of the copy the subject's statistics are read on (and were measured on).
+STATS_SIZE = 512
 #: How far a pasted subject's exposure typically departs from its scene's, stops (standard deviation).
 EXPOSURE_PRIOR = 0.45
 #: How far a pasted subject's colour balance typically departs from its scene's, ln(R/B)/2 (about ±1000 K).
@@ -115,7 +117,7 @@ def subject_light(foreground: np.ndarray, alpha: np.ndarray, face_outline: np.nd
     shades-of-grey white (Minkowski p = 6, unclipped pixels), as ``ln(R/B) / 2``, against the typical
     :data:`SUBJECT_CAST`.
     """
-    small, a = _reduce(foreground, 512), _reduce(alpha, 512)
+    small, a = _reduce(foreground, STATS_SIZE), _reduce(alpha, STATS_SIZE)
     k = 2 * max(1, round(0.01 * np.hypot(*a.shape))) + 1
     inside = cv2.erode((a > 0.5).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     if inside.sum() < 64:

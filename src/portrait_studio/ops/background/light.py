@@ -236,10 +236,11 @@ def add_grain(image: np.ndarray, sigma: float, weight: np.ndarray, *, seed: int)
     tile = rng.standard_normal((min(h, _GRAIN_TILE), min(w, _GRAIN_TILE)), dtype=np.float32)
     n = np.tile(tile, (-(-h // tile.shape[0]), -(-w // tile.shape[1])))[:h, :w]
     # d(y) = 2 sqrt(y) d(sqrt y): a relative gain 1 + 2 sigma n / sqrt(y), applied to all three channels
-    root = np.sqrt(np.maximum(luminance(image), 1e-4))
+    root = np.asarray(luminance(image), np.float32)
+    np.sqrt(np.maximum(root, 1e-4, out=root), out=root)
     n *= np.float32(2.0 * sigma)
     n *= weight
     n /= root
     n += 1.0
-    image *= np.clip(n, 0.0, 3.0)[..., None]
+    image *= np.clip(n, 0.0, 3.0, out=n)[..., None]
     return image

@@ -338,3 +338,24 @@ def test_subject_light_reads_a_cast_and_a_clipped_subject():
     assert seen.ev > 0.5 and seen.sigma > light.HIGHLIGHT_LEVELS[0][2]
     _, ev = light.light_transform(neutral, neutral, seen)
     assert ev < -0.3
+
+
+def test_light_match_agrees_across_resolutions_and_apertures(astronaut, astronaut_rgb8, backend, monkeypatch):
+    # the subject's exposure is read at one size whatever the photo's size and the lens scale
+    import cv2
+
+    from portrait_studio import Portrait
+    from portrait_studio.core import from_srgb8
+    from portrait_studio.schema import get_operation
+    op, seen, real = get_operation("background"), [], light.light_transform
+
+    def spy(old, new, subject, **kw):
+        seen.append(subject.ev)
+        return real(old, new, subject, **kw)
+
+    monkeypatch.setattr(light, "light_transform", spy)
+    big = Portrait(from_srgb8(cv2.resize(astronaut_rgb8, (1536, 1536), interpolation=cv2.INTER_CUBIC)),
+                   backend=backend)
+    for p, f_number in ((astronaut, 2.8), (big, 2.8), (big, 1.0)):
+        op(p, backdrop="grey-paper", f_number=f_number, grain=False)
+    assert max(seen) - min(seen) < 0.1

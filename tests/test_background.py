@@ -322,3 +322,40 @@ def test_matte_edges_closer_to_the_phone_matte_than_the_coarse_one(shared_data, 
     alpha, _ = refined_matte(p)
     small = lambda m: cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA)  # noqa: E731
     assert contour_f(small(alpha), gt, 5) > contour_f(small(p.person_matte()), gt, 5) + 0.05
+
+
+def test_subject_light_reads_a_cast_and_a_clipped_subject():
+    rng = np.random.default_rng(2)
+    alpha = np.ones((96, 96), np.float32)
+    skin = rng.uniform(0.02, 0.5, (96, 96, 1)).astype(np.float32) * np.array([1.0, 0.75, 0.6], np.float32)
+    neutral = light.SceneLight(np.ones(3, np.float32), 6504.0, -2.0)
+    warm, cool = light.subject_light(skin * [1.3, 1, 0.7], alpha), light.subject_light(skin * [0.7, 1, 1.3], alpha)
+    assert warm.cast > cool.cast + 0.5
+    m_warm, _ = light.light_transform(neutral, neutral, warm)
+    assert m_warm.sum(1)[0] < m_warm.sum(1)[2]                     # a warm subject is cooled
+    bright = np.clip(skin * 8.0, 0, 1)                              # highlights clipped: lower percentiles read
+    seen = light.subject_light(bright, alpha)
+    assert seen.ev > 0.5 and seen.sigma > light.HIGHLIGHT_LEVELS[0][2]
+    _, ev = light.light_transform(neutral, neutral, seen)
+    assert ev < -0.3
+
+
+def test_light_match_agrees_across_resolutions_and_apertures(astronaut, astronaut_rgb8, backend, monkeypatch):
+    # the subject's exposure is read at one size whatever the photo's size and the lens scale
+    import cv2
+
+    from portrait_studio import Portrait
+    from portrait_studio.core import from_srgb8
+    from portrait_studio.schema import get_operation
+    op, seen, real = get_operation("background"), [], light.light_transform
+
+    def spy(old, new, subject, **kw):
+        seen.append(subject.ev)
+        return real(old, new, subject, **kw)
+
+    monkeypatch.setattr(light, "light_transform", spy)
+    big = Portrait(from_srgb8(cv2.resize(astronaut_rgb8, (1536, 1536), interpolation=cv2.INTER_CUBIC)),
+                   backend=backend)
+    for p, f_number in ((astronaut, 2.8), (big, 2.8), (big, 1.0)):
+        op(p, backdrop="grey-paper", f_number=f_number, grain=False)
+    assert max(seen) - min(seen) < 0.1

@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from ...analysis.regions import FACE_OVAL
 from ...core import lens
+from ...core.guided import sample_bilinear
 from ...errors import InputError, ParameterError
 from ...schema import operation
 from . import light, matte, scene
@@ -24,7 +26,7 @@ MIN_BACKGROUND_PX = 64
 #: Subject distance assumed when there is no face to measure, metres.
 DEFAULT_SUBJECT_M = 2.0
 _LIGHT_WRAP_RADIUS = 0.006      # light-wrap reach, fraction of the image diagonal
-_LENS_WORK = 15.0               # the background is made where its blur disc is this many pixels across
+_LENS_WORK = 8.0                # the background is made where its blur disc is this many pixels across
 _MIN_PERSON = 0.002             # smallest person (fraction of the frame) the matte must show
 
 Backdrop = Literal[tuple(scene.BACKDROPS)]
@@ -168,13 +170,23 @@ def background(portrait, *,
         bg = scene.painted_out(image_small, alpha_small)
 
     # light and colour: the subject adapted to the new scene (before the lens: the blur keeps the scene's light)
-    fg_small = image_small
+    fg_small, adapted = image_small, False
     if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
         old, new = light.scene_light(image_small, 1.0 - alpha_small), light.scene_light(bg)
-        m, _ = light.light_transform(old, new, light.subject_exposure(image_small, alpha_small),
-                                     strength=match_light)
+        # the subject read at the size its statistics were measured at (highlights average away when smaller)
+        read = min(1.0, light.STATS_SIZE / max(h, w))
+        if max(small_hw) >= light.STATS_SIZE or s == 1.0:
+            subject, read = (image_small, alpha_small), s
+        elif read == 1.0:
+            subject = (portrait.image, alpha)
+        else:
+            rhw = (round(w * read), round(h * read))
+            subject = (cv2.resize(portrait.image, rhw, interpolation=cv2.INTER_AREA),
+                       cv2.resize(alpha, rhw, interpolation=cv2.INTER_AREA))
+        outline = face.landmarks[FACE_OVAL, :2] * read if face is not None else None
+        m, _ = light.light_transform(old, new, light.subject_light(*subject, outline), strength=match_light)
         fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
-        fg = light.relight_to_scene(fg, alpha, portrait, new)
+        fg, adapted = light.relight_to_scene(fg, alpha, portrait, new), True
 
     # the lens: the background plane defocused by its circle of confusion, then brought to full size
     sharp_noise = light.noise_level(bg, np.ones(small_hw, np.float32)) if s == 1.0 and blur < 2.0 else 0.0
@@ -185,12 +197,19 @@ def background(portrait, *,
     if s < 1.0:
         bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
 
-    # the composite, in place: bg + alpha (fg - bg), plus the light wrapping round the edges
-    out = np.subtract(fg, bg, dtype=np.float32)
+    # the composite, in place (in the adapted foreground, a copy of its own): bg + alpha (fg - bg), plus the
+    # light wrapping round the edges (brought to full size only where it is not zero)
+    out = fg if adapted else fg.copy()
+    out -= bg
     out *= alpha[..., None]
     out += bg
-    if wrap is not None:
-        out += wrap if s == 1.0 else cv2.resize(wrap, (w, h), interpolation=cv2.INTER_LINEAR)
+    del bg
+    if wrap is not None and s == 1.0:
+        out += wrap
+    elif wrap is not None:
+        live = cv2.dilate((wrap.max(-1) > 0).astype(np.uint8), np.ones((3, 3), np.uint8))
+        ys, xs = np.nonzero(cv2.resize(live, (w, h), interpolation=cv2.INTER_NEAREST))
+        out[ys, xs] += sample_bilinear(wrap, (h, w), ys, xs)
 
     # grain: whichever layer is cleaner gets the difference
     if grain:

@@ -5,12 +5,14 @@ Minkowski norm p = 6) over its unclipped pixels, pulled half-way to neutral beca
 colours bias it; the subject is adapted from the old scene's white to the new scene's white with CAT16
 (:func:`portrait_studio.core.colour.adapt`).
 
-Exposure: a photographer exposes for the subject, so a subject's brightest parts (its 99.9th luminance
+Exposure: a photographer exposes for the subject, so a subject's brightest parts (its 99.95th luminance
 percentile: skin highlights, eye whites, light clothing) sit at a typical level whatever the scene; on the
-development portraits (../shared/data/portraits) that level is 2^-0.55 of diffuse white with a spread of
-0.24 stops, while the ratio between subject and background brightness spreads over 2 stops (so a scene's
-brightness says next to nothing about how bright its subject should be). So the subject's exposure is pulled
-toward the typical level, by :data:`EXPOSURE_PULL`, the shrinkage that spread allows.
+development portraits (../shared/data/portraits) that level is 2^-0.46 of diffuse white with a spread of
+0.32 stops, while the ratio between subject and background brightness spreads over 2 stops (so a scene's
+brightness says next to nothing about how bright its subject should be). Eye whites alone spread over a
+stop (lids shade them) and a scene's white, compared with the subject's, spreads more than a subject's own
+balance does; so the subject's exposure and red/blue balance are each pulled toward the typical portrait's
+by the Bayes shrinkage their measured spreads allow (:func:`light_transform`).
 """
 from __future__ import annotations
 
@@ -22,15 +24,30 @@ import numpy as np
 from ...core import luminance
 from ...core.colour import adaptation_matrix, cct, rgb_to_xy
 
-#: The luminance percentile of the subject that stands for its highlights.
-HIGHLIGHT_PERCENTILE = 99.95
-#: That percentile in a well-exposed portrait, log2 of diffuse white (mean over the development portraits).
-SUBJECT_HIGHLIGHT_EV = -0.5
-#: How far a subject's exposure is pulled toward that level (0: not at all, 1: all the way).
-EXPOSURE_PULL = 0.8
+#: The subject's highlights: (luminance percentile, its mean level in log2 of diffuse white, its spread in
+#: stops) over the development portraits (../shared/data/portraits, interior of the person matte), from the
+#: most telling percentile down to those read when clipping has taken the higher ones.
+HIGHLIGHT_LEVELS = ((99.95, -0.46, 0.32), (99.9, -0.50, 0.34), (99.5, -0.65, 0.375), (99.0, -0.74, 0.42),
+                    (98.0, -0.82, 0.46), (95.0, -0.98, 0.57))
+#: The same for the face oval's luminance percentiles.
+FACE_LEVELS = ((99.9, -0.71, 0.31), (99.5, -0.82, 0.37), (99.0, -0.88, 0.41), (98.0, -0.97, 0.44),
+               (95.0, -1.11, 0.50))
+#: Correlation between the face's and the whole subject's highlight readings (development portraits).
+FACE_SUBJECT_CORRELATION = 0.68
+#: A subject's shades-of-grey white as ln(R/B)/2: mean and spread over the development portraits.
+SUBJECT_CAST = (0.24, 0.18)
+#: Long side, pixels, of the copy the subject's statistics are read on (and were measured on).
+STATS_SIZE = 512
+#: How far a pasted subject's exposure typically departs from its scene's, stops (standard deviation).
+EXPOSURE_PRIOR = 0.45
+#: How far a pasted subject's colour balance typically departs from its scene's, ln(R/B)/2 (about ±1000 K).
+CAST_PRIOR = 0.13
 #: Fraction of the scene white's departure from neutral that is trusted (grey-world estimates are biased).
 WHITE_TRUST = 0.5
 _MAX_EV = 1.5                      # the largest exposure change applied, stops
+_CLIPPED_EV = -0.15                 # a highlight percentile at or above this log2 level may be clipped
+_DARK = 2.0 ** -8                  # pixels darker than this (linear) say nothing of a scene's colour
+_MAX_CAST = 0.3                    # the largest cast removed, ln(R/B)/2
 _GRAIN_TILE = 1024                 # side of the repeated noise tile, pixels
 
 
@@ -49,10 +66,8 @@ def scene_light(image: np.ndarray, weight: np.ndarray | None = None) -> SceneLig
     small = _reduce(image)
     wgt = np.ones(small.shape[:2], np.float32) if weight is None else _reduce(weight)
     y = luminance(small)
-    ok = (small.max(-1) < 0.97) & (wgt > 0.5) & (y > 1e-4)
-    if ok.sum() < 16:
-        ok = wgt > 0.5
-    if ok.sum() < 16:
+    ok = (small.max(-1) < 0.97) & (wgt > 0.5) & (y > _DARK)
+    if ok.sum() < max(16, 0.02 * (wgt > 0.5).sum()):      # a near-black scene: its colour is noise
         return SceneLight(np.ones(3, np.float32), 6504.0, -2.0)
     px = np.maximum(small[ok], 0.0)
     white = np.mean(px ** 6, axis=0) ** (1 / 6)
@@ -70,27 +85,81 @@ def _reduce(x: np.ndarray, size: int = 256) -> np.ndarray:
                                        interpolation=cv2.INTER_AREA)
 
 
-def subject_exposure(foreground: np.ndarray, alpha: np.ndarray) -> float:
-    """log2 of the subject's :data:`HIGHLIGHT_PERCENTILE` luminance percentile (its highlights), over the
-    subject's interior (alpha > 0.5, eroded by 1% of the diagonal so the edges' mixed pixels stay out)."""
-    small, a = _reduce(foreground, 512), _reduce(alpha, 512)
+@dataclass(frozen=True)
+class SubjectLight:
+    """How a subject departs from a typical well-exposed, neutrally balanced portrait, read from its own
+    pixels: `ev`, its highlights' level minus the typical level (stops), known to about `sigma` stops;
+    `cast`, half the natural log of its red/blue balance minus the typical one (positive = warm)."""
+
+    ev: float
+    sigma: float
+    cast: float
+
+
+def _highlight_ev(y: np.ndarray, table) -> tuple[float, float]:
+    """The highest percentile of `table` ((percentile, typical log2 level, spread), best first) that clipping
+    leaves readable (below :data:`_CLIPPED_EV`), as its departure from the typical level and its spread."""
+    levels = np.log2(np.maximum(np.percentile(y, [row[0] for row in table]), 1e-4))
+    i = int(np.argmax(levels < _CLIPPED_EV)) if (levels < _CLIPPED_EV).any() else len(levels) - 1
+    return float(levels[i]) - table[i][1], table[i][2]
+
+
+def subject_light(foreground: np.ndarray, alpha: np.ndarray, face_outline: np.ndarray | None = None
+                  ) -> SubjectLight:
+    """Read the subject's exposure and colour cast (see :class:`SubjectLight`) over its interior (alpha > 0.5,
+    eroded by 1% of the diagonal so the edges' mixed pixels stay out).
+
+    Exposure: the highest luminance percentile of :data:`HIGHLIGHT_LEVELS` that clipping leaves readable
+    (below 0.9 of white), against that percentile's typical level, so that a clipped subject falls back on
+    lower, less certain percentiles instead of reading white; with `face_outline` (the face oval's polygon,
+    pixels of `foreground`) the face's own highlights (:data:`FACE_LEVELS`) are a second reading, the two
+    averaged by their spreads (they correlate, :data:`FACE_SUBJECT_CORRELATION`). Colour: the subject's
+    shades-of-grey white (Minkowski p = 6, unclipped pixels), as ``ln(R/B) / 2``, against the typical
+    :data:`SUBJECT_CAST`.
+    """
+    small, a = _reduce(foreground, STATS_SIZE), _reduce(alpha, STATS_SIZE)
     k = 2 * max(1, round(0.01 * np.hypot(*a.shape))) + 1
     inside = cv2.erode((a > 0.5).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     if inside.sum() < 64:
         inside = a > 0.5
-    y = luminance(small)[inside]
-    return float(np.log2(max(np.percentile(y, HIGHLIGHT_PERCENTILE), 1e-4))) if y.size else SUBJECT_HIGHLIGHT_EV
+    px = np.maximum(small[inside], 0.0)
+    if px.shape[0] < 16:
+        return SubjectLight(0.0, HIGHLIGHT_LEVELS[0][2], 0.0)
+    ev, sigma = _highlight_ev(luminance(px), HIGHLIGHT_LEVELS)
+    if face_outline is not None:
+        face = np.zeros(a.shape, np.uint8)
+        scale = a.shape[1] / alpha.shape[1]
+        cv2.fillPoly(face, [np.round(np.asarray(face_outline)[:, :2] * scale).astype(np.int32)], 1)
+        if face.sum() >= 64:
+            ev_f, sigma_f = _highlight_ev(luminance(np.maximum(small[face > 0], 0.0)), FACE_LEVELS)
+            w = sigma_f ** 2 / (sigma ** 2 + sigma_f ** 2)           # inverse-variance weights
+            rho = FACE_SUBJECT_CORRELATION
+            var = (w * sigma) ** 2 + ((1 - w) * sigma_f) ** 2 + 2 * rho * w * (1 - w) * sigma * sigma_f
+            ev, sigma = w * ev + (1 - w) * ev_f, float(np.sqrt(var))
+    ok = px.max(-1) < 0.97
+    white = np.mean(px[ok] ** 6, axis=0) ** (1 / 6) if ok.sum() >= 16 else np.ones(3)
+    cast = 0.5 * float(np.log(max(white[0], 1e-6) / max(white[2], 1e-6))) - SUBJECT_CAST[0]
+    return SubjectLight(ev, sigma, cast)
 
 
-def light_transform(old: SceneLight, new: SceneLight, subject_ev: float, *, strength: float = 1.0
+def light_transform(old: SceneLight, new: SceneLight, subject: SubjectLight, *, strength: float = 1.0
                     ) -> tuple[np.ndarray, float]:
     """The 3×3 linear-RGB matrix that adapts a subject to the new scene's light, and its exposure change in
-    stops: CAT16 from the old scene's white to the new one's, times an exposure change pulling the subject's
-    highlights (`subject_ev`, see :func:`subject_exposure`) toward the typical level of a portrait.
-    Apply it as ``cv2.transform(image, matrix)`` (or ``image @ matrix.T``)."""
-    ev = EXPOSURE_PULL * (SUBJECT_HIGHLIGHT_EV - subject_ev)
-    ev = float(np.clip(ev, -_MAX_EV, _MAX_EV)) * strength
-    src, dst = rgb_to_xy(old.white), rgb_to_xy(new.white)
+    stops. Apply it as ``cv2.transform(image, matrix)`` (or ``image @ matrix.T``).
+
+    Each of the subject's departures from a typical portrait (`subject`, see :func:`subject_light`) is
+    undone by the share that its measurement's spread allows (the Bayes shrinkage
+    ``prior² / (prior² + spread²)``, with the priors :data:`EXPOSURE_PRIOR` and :data:`CAST_PRIOR` for how far
+    a pasted subject typically departs from its scene): the exposure is scaled, and the subject's white
+    (the old scene's white with the trusted part of the subject's cast) is adapted to the new scene's white
+    with CAT16.
+    """
+    pull = EXPOSURE_PRIOR ** 2 / (EXPOSURE_PRIOR ** 2 + subject.sigma ** 2)
+    ev = float(np.clip(-pull * subject.ev, -_MAX_EV, _MAX_EV)) * strength
+    trust = CAST_PRIOR ** 2 / (CAST_PRIOR ** 2 + SUBJECT_CAST[1] ** 2)
+    c = float(np.clip(trust * subject.cast, -_MAX_CAST, _MAX_CAST))
+    own = old.white * np.exp(np.array([c, 0.0, -c], np.float32))
+    src, dst = rgb_to_xy(own), rgb_to_xy(new.white)
     dst = src + strength * (dst - src)
     return (adaptation_matrix(src, dst) * np.float32(2.0 ** ev)).astype(np.float32), ev
 
@@ -99,7 +168,7 @@ def match_light(foreground: np.ndarray, alpha: np.ndarray, old: SceneLight, new:
                 strength: float = 1.0) -> tuple[np.ndarray, float]:
     """Adapt the subject to the new scene's light (see :func:`light_transform`); the adapted foreground
     (linear) and the exposure change applied, stops."""
-    m, ev = light_transform(old, new, subject_exposure(foreground, alpha), strength=strength)
+    m, ev = light_transform(old, new, subject_light(foreground, alpha), strength=strength)
     return cv2.transform(np.asarray(foreground, np.float32), m), ev
 
 
@@ -167,10 +236,11 @@ def add_grain(image: np.ndarray, sigma: float, weight: np.ndarray, *, seed: int)
     tile = rng.standard_normal((min(h, _GRAIN_TILE), min(w, _GRAIN_TILE)), dtype=np.float32)
     n = np.tile(tile, (-(-h // tile.shape[0]), -(-w // tile.shape[1])))[:h, :w]
     # d(y) = 2 sqrt(y) d(sqrt y): a relative gain 1 + 2 sigma n / sqrt(y), applied to all three channels
-    root = np.sqrt(np.maximum(luminance(image), 1e-4))
+    root = np.asarray(luminance(image), np.float32)
+    np.sqrt(np.maximum(root, 1e-4, out=root), out=root)
     n *= np.float32(2.0 * sigma)
     n *= weight
     n /= root
     n += 1.0
-    image *= np.clip(n, 0.0, 3.0)[..., None]
+    image *= np.clip(n, 0.0, 3.0, out=n)[..., None]
     return image

@@ -140,4 +140,4 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
         foreground[ys, xs] = np.maximum(px + delta, 0.0)
     else:
         alpha, foreground = a_small, np.where(unknown[..., None], f_small, image)
-    return alpha.astype(np.float32), np.ascontiguousarray(foreground, np.float32)
+    return alpha.astype(np.float32, copy=False), np.ascontiguousarray(foreground, np.float32)

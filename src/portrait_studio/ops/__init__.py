@@ -1,2 +1,3 @@
 """The operations. Importing this package registers them (see :mod:`portrait_studio.schema`)."""
 from . import adjust  # noqa: F401
+from . import relight  # noqa: F401

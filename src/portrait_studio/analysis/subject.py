@@ -1,0 +1,153 @@
+"""The shape of the whole subject for lighting: normals and a height field for face, hair, neck and shoulders.
+
+Inside the face oval the normals are the mesh's. Elsewhere the person matte is "inflated": the height above
+the image plane rises like a rounded cushion from the matte's outline (a quarter circle whose radius is half
+the face height), with a dome for the head, so hair, ears, neck and shoulders turn away from the camera at
+their edges. The face's relief (nose, brows, cheeks) from the mesh depth is added on top, for cast shadows.
+The two normal fields are blended across a band of the face's edge, so no seam shows there.
+
+Everything is made at a reduced working resolution (the face about 192 px high) and is meant to be
+upsampled smoothly: light varies slowly, detail stays in the full-resolution image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.interpolate import LinearNDInterpolator
+
+from .faces import Face
+from .regions import FACE_OVAL
+
+_WORK_FACE_HEIGHT = 192.0     # face height at the working resolution, pixels
+_WORK_MAX_SIDE = 1024         # ... unless that makes the working image's long side larger than this
+_CUSHION = 0.5                # radius of the rounded edge of the inflated matte, fraction of the face height
+_HEAD_DOME = 0.35             # extra height of the head (so the chin shades the neck), fraction of the face height
+_RELIEF = 0.75                # MediaPipe's depth runs about a quarter deeper than faces measure (nose tip to
+                              # outer eye corner 0.25 of the face height, against about 0.2): its relief is scaled
+_BLEND = 0.06                 # width of the face-edge blend, fraction of the face height
+
+
+@dataclass(frozen=True)
+class SubjectGeometry:
+    """The subject's shape at the working resolution.
+
+    Attributes
+    ----------
+    scale : float
+        Working resolution / full resolution.
+    normals : ndarray (h, w, 3)
+        Unit normals, camera frame (x right, y up, z toward the camera); (0, 0, 1) off the subject.
+    height : ndarray (h, w)
+        Height toward the camera above the background plane, working pixels.
+    subject : ndarray (h, w)
+        The person matte in [0, 1].
+    face, skin, sclera : ndarray (h, w)
+        Face oval, skin and eye-white weights in [0, 1].
+    face_normals : ndarray (h, w, 3)
+        The mesh's normals alone (zero outside the face oval), for the lighting estimate.
+    face_height : float
+        The face's height in working pixels.
+    """
+
+    scale: float
+    normals: np.ndarray
+    height: np.ndarray
+    subject: np.ndarray
+    face: np.ndarray
+    skin: np.ndarray
+    sclera: np.ndarray
+    face_normals: np.ndarray
+    face_height: float
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the working resolution, as OpenCV takes sizes."""
+        return self.height.shape[1], self.height.shape[0]
+
+
+def working_scale(face: Face, shape: tuple[int, ...]) -> float:
+    """Full → working resolution factor: the face about 192 px high, the long side at most 1024 px."""
+    s = min(1.0, _WORK_FACE_HEIGHT / max(face.size, 1.0))
+    return min(s, _WORK_MAX_SIDE / max(shape[:2]))
+
+
+def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, normals: np.ndarray,
+                     regions: dict[str, np.ndarray]) -> SubjectGeometry:
+    """Normals and height of the whole subject at the working resolution.
+
+    Parameters
+    ----------
+    face : Face
+        The face, in full-resolution pixels.
+    shape : tuple
+        The full image's shape.
+    matte : ndarray
+        Person matte in [0, 1], any resolution (the coarse analysis matte will do).
+    normals : ndarray (H, W, 3)
+        The face normals (:func:`~portrait_studio.analysis.face_normals`), any resolution.
+    regions : dict
+        Region masks ``face``, ``skin``, ``eyes`` and ``irises`` (:func:`~portrait_studio.analysis.region_masks`).
+    """
+    s = working_scale(face, shape)
+    size = (max(8, round(shape[1] * s)), max(8, round(shape[0] * s)))
+
+    def small(a):
+        return cv2.resize(np.ascontiguousarray(a, np.float32), size, interpolation=cv2.INTER_AREA)
+
+    fh = face.size * s
+    subject = np.clip(cv2.resize(np.asarray(matte, np.float32), size, interpolation=cv2.INTER_LINEAR), 0, 1)
+    face_mask, skin = small(regions["face"]), small(regions["skin"])
+    sclera = np.clip(small(regions["eyes"]) - 2 * small(regions["irises"]), 0, 1)
+    fn = small(normals)
+    subject = np.maximum(subject, face_mask)                       # the face is always part of the subject
+
+    # inflated matte: a rounded cushion from the outline, plus a dome over the head
+    r = _CUSHION * fh
+    d = cv2.distanceTransform((subject > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    d = np.minimum(d, r)
+    height = np.sqrt(np.maximum(2 * r * d - d * d, 0.0))
+    x, y, w, h = (v * s for v in face.box)
+    cx, cy = x + w / 2, y + h * 0.4
+    gx, gy = np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32))
+    q = ((gx - cx) / (0.75 * w)) ** 2 + ((gy - cy) / (0.8 * h)) ** 2
+    height += _HEAD_DOME * fh * np.sqrt(np.maximum(1 - q, 0.0)) * (subject > 0.5)
+    height = cv2.GaussianBlur(height, (0, 0), 0.04 * fh).astype(np.float32)
+
+    # normals: the cushion's everywhere, the mesh's inside the face, blended across the face edge
+    smooth = cv2.GaussianBlur(height, (0, 0), 0.02 * fh)
+    hx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8
+    hy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8
+    body = np.dstack([-hx, hy, np.ones_like(hx)])
+    body /= np.linalg.norm(body, axis=2, keepdims=True)
+    inner = cv2.erode((face_mask > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8),
+                      iterations=max(1, round(_BLEND * fh / 2))).astype(np.float32)
+    wgt = cv2.GaussianBlur(inner, (0, 0), _BLEND * fh / 2)[..., None]
+    fn_unit = fn / np.maximum(np.linalg.norm(fn, axis=2, keepdims=True), 1e-6)
+    n = wgt * fn_unit + (1 - wgt) * body
+    n /= np.maximum(np.linalg.norm(n, axis=2, keepdims=True), 1e-6)
+    # the face's relief, for cast shadows: smoothed (the mesh is faceted), and tapering off across the face's
+    # edge into the cushion instead of ending in a cliff there
+    taper = cv2.GaussianBlur(inner, (0, 0), 2 * _BLEND * fh)
+    relief = cv2.GaussianBlur(_face_relief(face, s, size), (0, 0), 0.015 * fh)
+    height = height + _RELIEF * relief * np.maximum(taper, 0.0)
+    return SubjectGeometry(s, n.astype(np.float32), height.astype(np.float32), subject.astype(np.float32), face_mask, skin, sclera,
+                           fn.astype(np.float32), float(fh))
+
+
+def _face_relief(face: Face, s: float, size: tuple[int, int]) -> np.ndarray:
+    """Height of the face's surface above its own outline (nose, brows, cheeks), working pixels; 0 outside."""
+    pts = face.landmarks[:468]                             # mesh z: smaller is nearer the camera
+    relief = np.maximum(-(pts[:, 2] - pts[FACE_OVAL, 2].mean()), 0.0) * s
+    xy = pts[:, :2] * s
+    x0, y0 = np.floor(xy.min(0)).astype(int)
+    x1, y1 = np.ceil(xy.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, size[0]), min(y1, size[1])
+    out = np.zeros(size[::-1], np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    out[y0:y1, x0:x1] = LinearNDInterpolator(xy, relief, fill_value=0.0)(gx, gy)
+    return out
+

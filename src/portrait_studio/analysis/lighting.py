@@ -26,6 +26,10 @@ from ..core.colour import cct
 
 #: Lambertian convolution of each SH band (Ramamoorthi & Hanrahan 2001): irradiance = Σ A_l L_lm Y_lm(n).
 SH_BAND_GAIN = np.array([np.pi] + [2 * np.pi / 3] * 3 + [np.pi / 4] * 5, np.float32)
+#: Exponents of the photo's response tried (see :attr:`Lighting.response`).
+RESPONSES = (2.2, 1.6, 1.0)
+_FILL_PRIOR = 0.2             # prior share of the fill in the light, and how much it weighs (see _key_fill_with_prior)
+_FILL_PRIOR_WEIGHT = 1.0
 _MIN_PIXELS = 50               # fewer skin pixels than this: no estimate, a neutral frontal light is assumed
 _RIDGE = 1e-3                  # SH fit regulariser, relative to the data's energy (the normals cover a hemisphere)
 
@@ -99,6 +103,10 @@ class Lighting:
         Per channel, the skin value of a pixel facing the key (key + fill): the photo's own light level.
     pixels : int
         Skin pixels the fit used (0: nothing to fit; a neutral frontal light was assumed).
+    response : float
+        The photo's pixel values are ``(albedo × shading) ** response``: 1 for radiometrically linear
+        pixels, more where a tone curve steepened the shading (or linear data was stored as sRGB). `key`,
+        `fill`, `peak` and `sh` are in the shading's own units (pixel values to the power 1/response).
     """
 
     azimuth: float
@@ -110,6 +118,7 @@ class Lighting:
     sh: np.ndarray
     peak: np.ndarray
     pixels: int
+    response: float = 1.0
 
     @property
     def key_to_fill(self) -> float:
@@ -125,7 +134,7 @@ class Lighting:
         """JSON-ready: direction, ratio, temperature, softness, key/fill levels and the SH coefficients."""
         return {"azimuth": round(self.azimuth, 1), "elevation": round(self.elevation, 1),
                 "key_to_fill": round(self.key_to_fill, 2), "temperature": round(self.temperature),
-                "softness": round(self.softness, 2), "key": round(self.key, 4), "fill": round(self.fill, 4),
+                "softness": round(self.softness, 2), "response": self.response, "key": round(self.key, 4), "fill": round(self.fill, 4),
                 "colour": [round(float(c), 4) for c in self.colour],
                 "sh": np.round(self.sh.astype(np.float64), 5).tolist()}
 
@@ -148,6 +157,21 @@ def _fit_key_fill(n: np.ndarray, lum: np.ndarray, w: np.ndarray, dirs: np.ndarra
     res = ((x * key[:, None] + fill[:, None] - lum) ** 2) @ w / sw
     i = int(np.argmin(res))
     return i, float(key[i]), float(fill[i]), float(res[i])
+
+
+def _key_fill_with_prior(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Key and fill for a known key direction, least squares with a weak prior on the fill's share.
+
+    Under near-frontal light a face's normals barely tell a key from an ambient fill (both light every pixel
+    about alike); the prior (fill = 1/5 of the light, a common studio ratio) decides then, and the shading
+    decides whenever it can.
+    """
+    sw = float(w.sum())
+    a = np.stack([x, np.ones_like(x)], 1) * np.sqrt(w)[:, None]
+    prior = np.sqrt(_FILL_PRIOR_WEIGHT * sw) * np.array([[-_FILL_PRIOR, 1 - _FILL_PRIOR]], np.float32)
+    sol = np.linalg.lstsq(np.vstack([a, prior]), np.concatenate([y * np.sqrt(w), [0.0]]), rcond=None)[0]
+    key, fill = max(float(sol[0]), 0.0), max(float(sol[1]), 0.0)
+    return key, fill
 
 
 def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
@@ -178,7 +202,7 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
         flat[0] = colour / (SH_BAND_GAIN[0] * 0.282095)
         level = float(np.median(image.reshape(-1, 3) @ np.array([0.2126, 0.7152, 0.0722])))
         return Lighting(0.0, 0.0, level, level, 0.0, colour, flat * level,
-                        np.full(3, level, np.float32), 0)
+                        np.full(3, level, np.float32), 0, 1.0)
     n = normals[sel] / length[sel][:, None]
     rgb = image[sel]
     step = max(1, int(sel.sum() // 6000))                                  # ~6000 pixels are plenty
@@ -188,8 +212,20 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
     lo, hi = np.percentile(lum, [2, 99])
     w = ((lum >= lo) & (lum <= hi)).astype(np.float32)
 
-    # key + fill: coarse grid, robust reweighting, then a fine grid around the best and the key's size
+    # the photo's response: shading appears raised to this power (a camera's tone curve; a linear sensor's
+    # data read as sRGB). Shading alone cannot tell them apart under frontal light, so the exponent of linear
+    # data read as sRGB is kept unless a gentler one explains the shading clearly better
     grid, dirs = _direction_grid(6.0)
+    response, best_fit = RESPONSES[0], np.inf
+    for gamma in RESPONSES:
+        x = np.maximum(lum, 0) ** (1 / gamma)
+        fit = _fit_key_fill(n, x, w, dirs, 0.0)[3] / max(float(np.var(x[w > 0])), 1e-12)
+        if fit < best_fit * 0.97:
+            response, best_fit = gamma, fit
+    lum = np.maximum(lum, 0) ** (1 / response)
+    rgb = np.maximum(rgb, 0) ** (1 / response)
+
+    # key + fill: coarse grid, robust reweighting, then a fine grid around the best and the key's size
     i, key, fill, res = _fit_key_fill(n, lum, w, dirs, 0.0)
     for _ in range(2):
         pred = key * soft_cosine(n @ dirs[i], 0.0) + fill
@@ -205,6 +241,7 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
         if best is None or r < best[-1] * 0.98:                              # prefer the harder light on ties
             best = (fgrid[j], k, f, soft, r)
     (az, el), key, fill, softness, _ = best
+    key, fill = _key_fill_with_prior(soft_cosine(n @ direction(az, el), softness_radius(softness)), lum, w)
 
     # SH per channel: a ridge-regularised least-squares fit of the irradiance, then skin colour removed
     basis = sh_basis(n) * SH_BAND_GAIN                                     # (N, 9)
@@ -217,7 +254,7 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
     mean_rgb = (rgb * w[:, None]).sum(0) / max(w.sum(), 1)
     peak = mean_rgb / max(float(mean_rgb @ np.array([0.2126, 0.7152, 0.0722])), 1e-6) * peak_lum
     return Lighting(float(az), float(el), key, fill, float(softness), colour, sh.astype(np.float32),
-                    peak.astype(np.float32), int(sel.sum()))
+                    peak.astype(np.float32), int(sel.sum()), float(response))
 
 
 def _light_colour(image: np.ndarray, sclera: np.ndarray | None) -> np.ndarray:

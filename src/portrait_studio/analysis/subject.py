@@ -1,10 +1,10 @@
-"""The shape of the whole subject for lighting: normals and a height field for face, hair, neck and shoulders.
+"""The shape of the whole subject for lighting: normals for face, hair, neck and shoulders, and a height field.
 
-Inside the face oval the normals are the mesh's. Elsewhere the person matte is "inflated": the height above
-the image plane rises like a rounded cushion from the matte's outline (a quarter circle whose radius is half
-the face height), with a dome for the head, so hair, ears, neck and shoulders turn away from the camera at
-their edges. The face's relief (nose, brows, cheeks) from the mesh depth is added on top, for cast shadows.
-The two normal fields are blended across a band of the face's edge, so no seam shows there.
+Inside the face oval the normals are the mesh's. Elsewhere the person matte is "inflated": a surface rising
+like a rounded cushion from the matte's outline (a quarter circle whose radius is half the face height), so
+hair, ears, neck and shoulders turn away from the camera at their edges. The two normal fields are blended
+across a band of the face's edge, so no seam shows there. The height field that casts shadows is the face's
+relief from the mesh depth (nose, brows, cheeks, chin), the same surface as its normals.
 
 Everything is made at a reduced working resolution (the face about 192 px high) and is meant to be
 upsampled smoothly: light varies slowly, detail stays in the full-resolution image.
@@ -23,9 +23,11 @@ from .regions import FACE_OVAL
 _WORK_FACE_HEIGHT = 192.0     # face height at the working resolution, pixels
 _WORK_MAX_SIDE = 1024         # ... unless that makes the working image's long side larger than this
 _CUSHION = 0.5                # radius of the rounded edge of the inflated matte, fraction of the face height
-_HEAD_DOME = 0.35             # extra height of the head (so the chin shades the neck), fraction of the face height
-_RELIEF = 0.75                # MediaPipe's depth runs about a quarter deeper than faces measure (nose tip to
-                              # outer eye corner 0.25 of the face height, against about 0.2): its relief is scaled
+_FACE_MARGIN = 0.12           # the subject takes in this much round the face oval, fraction of the face height
+# The mesh's normals read light about 8 degrees too high on faces lit from known directions (Extended Yale B,
+# people 1-4, all lights within 70 degrees of the camera): they are turned down by that much.
+_NORMAL_PITCH = -8.0
+_RELIEF = 1.0                 # scale of the mesh's relief in the shadow-casting height field
 _BLEND = 0.06                 # width of the face-edge blend, fraction of the face height
 
 
@@ -40,7 +42,8 @@ class SubjectGeometry:
     normals : ndarray (h, w, 3)
         Unit normals, camera frame (x right, y up, z toward the camera); (0, 0, 1) off the subject.
     height : ndarray (h, w)
-        Height toward the camera above the background plane, working pixels.
+        Height toward the camera of the face's surface above its outline (0 elsewhere), working pixels: what
+        casts shadows.
     subject : ndarray (h, w)
         The person matte in [0, 1].
     face, skin, sclera : ndarray (h, w)
@@ -100,23 +103,21 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
     subject = np.clip(cv2.resize(np.asarray(matte, np.float32), size, interpolation=cv2.INTER_LINEAR), 0, 1)
     face_mask, skin = small(regions["face"]), small(regions["skin"])
     sclera = np.clip(small(regions["eyes"]) - 2 * small(regions["irises"]), 0, 1)
-    fn = small(normals)
-    subject = np.maximum(subject, face_mask)                       # the face is always part of the subject
+    t = np.radians(_NORMAL_PITCH)                                # turn the mesh's normals down a little
+    fn = small(normals) @ np.float32([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+    # the face and a margin round it (forehead, jaw, ears) are always the subject, even where the matte fails
+    grow = max(1, round(_FACE_MARGIN * fh)) * 2 + 1
+    around = cv2.dilate((face_mask > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    subject = np.maximum(subject, cv2.GaussianBlur(around.astype(np.float32), (0, 0), 0.03 * fh))
 
-    # inflated matte: a rounded cushion from the outline, plus a dome over the head
+    # inflated matte: a rounded cushion from the outline
     r = _CUSHION * fh
     d = cv2.distanceTransform((subject > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
     d = np.minimum(d, r)
-    height = np.sqrt(np.maximum(2 * r * d - d * d, 0.0))
-    x, y, w, h = (v * s for v in face.box)
-    cx, cy = x + w / 2, y + h * 0.4
-    gx, gy = np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32))
-    q = ((gx - cx) / (0.75 * w)) ** 2 + ((gy - cy) / (0.8 * h)) ** 2
-    height += _HEAD_DOME * fh * np.sqrt(np.maximum(1 - q, 0.0)) * (subject > 0.5)
-    height = cv2.GaussianBlur(height, (0, 0), 0.04 * fh).astype(np.float32)
+    cushion = cv2.GaussianBlur(np.sqrt(np.maximum(2 * r * d - d * d, 0.0)), (0, 0), 0.04 * fh).astype(np.float32)
 
     # normals: the cushion's everywhere, the mesh's inside the face, blended across the face edge
-    smooth = cv2.GaussianBlur(height, (0, 0), 0.02 * fh)
+    smooth = cv2.GaussianBlur(cushion, (0, 0), 0.02 * fh)
     hx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8
     hy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8
     body = np.dstack([-hx, hy, np.ones_like(hx)])
@@ -127,11 +128,12 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
     fn_unit = fn / np.maximum(np.linalg.norm(fn, axis=2, keepdims=True), 1e-6)
     n = wgt * fn_unit + (1 - wgt) * body
     n /= np.maximum(np.linalg.norm(n, axis=2, keepdims=True), 1e-6)
-    # the face's relief, for cast shadows: smoothed (the mesh is faceted), and tapering off across the face's
-    # edge into the cushion instead of ending in a cliff there
+    # the height field for cast shadows is the face's relief from the mesh (the same surface as its normals),
+    # smoothed (the mesh is faceted) and tapering off across the face's edge: the nose shades the cheek, the
+    # brows the eyes, the chin the neck, and the head the hair and shoulders on the far side from a light
     taper = cv2.GaussianBlur(inner, (0, 0), 2 * _BLEND * fh)
     relief = cv2.GaussianBlur(_face_relief(face, s, size), (0, 0), 0.015 * fh)
-    height = height + _RELIEF * relief * np.maximum(taper, 0.0)
+    height = _RELIEF * relief * np.maximum(taper, 0.0)
     return SubjectGeometry(s, n.astype(np.float32), height.astype(np.float32), subject.astype(np.float32), face_mask, skin, sclera,
                            fn.astype(np.float32), float(fh))
 

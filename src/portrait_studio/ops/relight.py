@@ -132,12 +132,13 @@ def relight(portrait, *,
     old = est.key * soft_cosine(g.normals @ direction(est.azimuth, est.elevation), softness_radius(est.softness)) \
         + est.fill
     shade, spec = render_lights(g, new, fill * _level(est), _level(est))
+    spec *= _level(est) ** (est.response - 1)      # shading units -> pixel units
     if normalise:                                  # expose for the lit side, as a photographer would
         skin = g.skin > 0.5
         if skin.sum() > 20:
             k = np.percentile(old[skin], 90) / max(np.percentile(shade[skin] @ LUMA_709, 90), 1e-6)
-            shade, spec = shade * k, spec * k
-    ratio = shade / np.maximum(old, 0.04 * _level(est))[..., None]
+            shade, spec = shade * k, spec * k ** est.response
+    ratio = (shade / np.maximum(old, 0.04 * _level(est))[..., None]) ** est.response
     out, ratio = _compose(portrait, g, ratio, spec * specular, strength, bg)
     return out, {"shading": _shading_picture(ratio, portrait.shape)}
 
@@ -304,7 +305,7 @@ def _render_sh(portrait, sh, strength, background):
     old = sh_irradiance(g.normals, est.sh)
     new = sh_irradiance(g.normals, sh * scale)
     floor = 0.04 * max(float(np.percentile(old[g.skin > 0.5] @ LUMA_709, 90)) if (g.skin > 0.5).any() else 0, 1e-6)
-    ratio = np.maximum(new, floor) / np.maximum(old, floor)
+    ratio = (np.maximum(new, floor) / np.maximum(old, floor)) ** est.response
     return _compose(portrait, g, ratio, np.zeros_like(ratio), strength, background)
 
 

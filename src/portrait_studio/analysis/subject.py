@@ -6,7 +6,7 @@ hair, ears, neck and shoulders turn away from the camera at their edges. The two
 across a band of the face's edge, so no seam shows there. The height field that casts shadows is the face's
 relief from the mesh depth (nose, brows, cheeks, chin), the same surface as its normals.
 
-Everything is made at a reduced working resolution (the face about 192 px high) and is meant to be
+Everything is made at a reduced working resolution (the face about 144 px high) and is meant to be
 upsampled smoothly: light varies slowly, detail stays in the full-resolution image.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from scipy.interpolate import LinearNDInterpolator
 from .faces import Face
 from .regions import FACE_OVAL
 
-_WORK_FACE_HEIGHT = 192.0     # face height at the working resolution, pixels
+_WORK_FACE_HEIGHT = 144.0     # face height at the working resolution, pixels
 _WORK_MAX_SIDE = 1024         # ... unless that makes the working image's long side larger than this
 _CUSHION = 0.5                # radius of the rounded edge of the inflated matte, fraction of the face height
 _FACE_MARGIN = 0.12           # the subject takes in this much round the face oval, fraction of the face height
@@ -71,7 +71,7 @@ class SubjectGeometry:
 
 
 def working_scale(face: Face, shape: tuple[int, ...]) -> float:
-    """Full → working resolution factor: the face about 192 px high, the long side at most 1024 px."""
+    """Full → working resolution factor: the face about 144 px high, the long side at most 1024 px."""
     s = min(1.0, _WORK_FACE_HEIGHT / max(face.size, 1.0))
     return min(s, _WORK_MAX_SIDE / max(shape[:2]))
 

@@ -20,13 +20,12 @@ of a scene image from :func:`portrait_studio.analysis.environment_sh`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import cv2
 import numpy as np
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from ..analysis.lighting import (Lighting, direction, environment_sh, sh_irradiance, soft_cosine,
                                  softness_radius)
@@ -60,7 +59,11 @@ _SKIN_F0 = 0.028              # skin's specular reflectance at normal incidence 
 _SKIN_ALBEDO = 0.35           # a typical skin luminance albedo, to put specular and diffuse on one scale
 _MAX_RATIO = 6.0              # no pixel is brightened more than this (deep shadows hold noise, not detail)
 _SHADOW_REACH = 0.6           # how far cast shadows are searched for, fraction of the face height
-_LIGHT_RE = r"^\s*$|^\s*[-+0-9.eE]+(\s*,\s*[-+0-9.eE]+){1,4}(\s*;\s*[-+0-9.eE]+(\s*,\s*[-+0-9.eE]+){1,4})*\s*;?\s*$"
+
+
+def _valid_lights(text: str) -> str:
+    parse_lights(text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,10 @@ def relight(portrait, *,
             ambient: Annotated[float | None, Field(ge=0, le=2, description=(
                 "Ambient fill, as a fraction of the photo's light level (default: the estimated fill, or "
                 "the setup's)."))] = None,
-            lights: Annotated[str, Field(pattern=_LIGHT_RE, description=(
+            lights: Annotated[str, AfterValidator(_valid_lights), Field(description=(
                 "More lights, ';'-separated, each 'azimuth,elevation[,intensity[,softness[,kelvin]]]' "
-                "(intensity a fraction of the photo's light level, default 0.5; softness default 0.3)."))] = "",
+                "(intensity a fraction of the photo's light level, default 0.5; softness default 0.3); write "
+                "--lights=-120,20 when it starts with a minus."))] = "",
             strength: Annotated[float, Field(ge=0, le=1, description=(
                 "How much of the new light: 0 = the photo unchanged, 1 = fully relit."))] = 1.0,
             specular: Annotated[float, Field(ge=0, le=3, description=(
@@ -164,7 +168,7 @@ def plan_lights(est: Lighting, yaw: float, *, setup=None, azimuth=None, elevatio
     level = max(est.key + est.fill, 1e-4)
     if setup:
         spec = SETUPS[setup]
-        sign = {"left": -1.0, "right": 1.0}.get(side, 1.0 if yaw > 2.0 else -1.0)
+        sign = {"left": -1.0, "right": 1.0}.get(side, 1.0 if yaw > 0 else -1.0)
         new = [Light(sign * a, e, i, s, np.ones(3, np.float32)) for a, e, i, s in spec["lights"]]
         fill, bg, normalise = spec["fill"], spec.get("background"), True
     else:
@@ -185,26 +189,33 @@ def _colour(kelvin: float | None, est: Lighting) -> np.ndarray:
     return (kelvin_to_rgb(kelvin) / np.maximum(est.colour, 1e-3)).astype(np.float32)
 
 
-def parse_lights(text: str, est: Lighting) -> list[Light]:
-    """Lights from ``'azimuth,elevation[,intensity[,softness[,kelvin]]]; ...'``.
+def parse_lights(text: str, est: Lighting | None = None) -> list[Light]:
+    """Lights from ``'azimuth,elevation[,intensity[,softness[,kelvin]]]; ...'`` (colours relative to the
+    light of `est`, the photo's estimate; neutral without it).
 
     Raises
     ------
-    ParameterError
-        A light outside the ranges of the key light's controls.
+    ValueError
+        Text that is not a list of such lights, or a light outside the ranges of the key light's controls
+        (the schema turns it into a ParameterError).
     """
     out = []
     for item in filter(None, (t.strip() for t in text.split(";"))):
-        v = [float(x) for x in re.split(r"\s*,\s*", item)]
-        v += [0.5, 0.3, None][len(v) - 2:]
-        az, el, i, s, kelvin = v[:5]
+        try:
+            v = [float(x) for x in item.split(",")]
+        except ValueError:
+            v = []
+        if not 2 <= len(v) <= 5:
+            raise ValueError(f"{item!r} is not 'azimuth,elevation[,intensity[,softness[,kelvin]]]'")
+        az, el, i, s, kelvin = (v + [0.5, 0.3, None][len(v) - 2:])[:5]
         checks = [(-180 <= az <= 180, "azimuth must be in [-180, 180]"), (-90 <= el <= 90, "elevation must be "
                   "in [-90, 90]"), (0 <= i <= 8, "intensity must be in [0, 8]"), (0 <= s <= 1, "softness must "
                   "be in [0, 1]"), (kelvin is None or 1000 <= kelvin <= 40000, "kelvin must be in [1000, 40000]")]
         for ok, why in checks:
             if not ok:
-                raise ParameterError(f"relight: lights: {why} (got {item!r})")
-        out.append(Light(az, el, i, s, _colour(kelvin, est)))
+                raise ValueError(f"{why} in {item!r}")
+        colour = np.ones(3, np.float32) if est is None else _colour(kelvin, est)
+        out.append(Light(az, el, i, s, colour))
     return out
 
 
@@ -230,7 +241,7 @@ def cast_visibility(height: np.ndarray, light: np.ndarray, radius: float, reach:
     if rho < 1e-3 or reach < 2:
         return np.ones_like(height)
     ux, uy = light[0] / rho, -light[1] / rho                       # image direction toward the light (y down)
-    steps = np.geomspace(max(1.5, 0.05 * reach), reach, 14)
+    steps = np.geomspace(max(1.5, 0.05 * reach), reach, 10)
     best = np.full_like(height, -np.inf)
     for t in steps:
         m = np.float32([[1, 0, t * ux], [0, 1, t * uy]])
@@ -322,15 +333,25 @@ def _compose(portrait, g, ratio, spec, strength, background):
     ratio = 1 + strength * (m * ratio + (1 - m) * bg_gain - 1)
     spec = strength * spec * m
     h, w = portrait.shape
-    full = cv2.resize(ratio.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    out = portrait.image * full
-    if spec.any():
-        out += cv2.resize(spec.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    out = cv2.resize(ratio.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    cv2.multiply(portrait.image, out, dst=out)     # in place: at 12 MP a new array costs more than the product
+    ys, xs = np.nonzero(spec.max(axis=2) > 1e-5)
+    if len(ys):                                    # highlights: only where there are any (the face)
+        k = h / spec.shape[0]
+        y0, y1, x0, x1 = ys.min(), ys.max() + 2, xs.min(), xs.max() + 2
+        fy0, fy1 = int(y0 * k), min(h, int(np.ceil(y1 * k)))
+        fx0, fx1 = int(x0 * w / spec.shape[1]), min(w, int(np.ceil(x1 * w / spec.shape[1])))
+        # map the crop's full-resolution pixel grid back onto the working grid, as a whole-image resize would
+        gx = ((np.arange(fx0, fx1, dtype=np.float32) + 0.5) * spec.shape[1] / w - 0.5)
+        gy = ((np.arange(fy0, fy1, dtype=np.float32) + 0.5) * spec.shape[0] / h - 0.5)
+        mx, my = np.meshgrid(gx, gy)
+        out[fy0:fy1, fx0:fx1] += cv2.remap(spec.astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_REPLICATE)
     return out, ratio
 
 
 def _shading_picture(ratio: np.ndarray, shape) -> np.ndarray:
     """The luminance ratio of new to old light as a full-resolution mask: 0.5 where nothing changed."""
     h, w = shape[:2]
-    return np.clip(cv2.resize((ratio @ LUMA_709 * 0.5).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR),
-                   0, 1)
+    small = np.clip(ratio @ LUMA_709 * 0.5, 0, 1).astype(np.float32)     # linear resampling keeps [0, 1]
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)

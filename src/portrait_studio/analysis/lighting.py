@@ -248,10 +248,9 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
     bw = basis * w[:, None]
     gram = bw.T @ basis
     coef = np.linalg.solve(gram + _RIDGE * np.trace(gram) / 9 * np.eye(9, dtype=np.float32), bw.T @ rgb)
-    albedo = np.maximum(coef[0], 1e-6)                                     # per channel: skin colour × light
-    sh = coef / albedo * float(albedo @ np.array([0.2126, 0.7152, 0.0722])) * colour
+    mean_rgb = np.maximum((rgb * w[:, None]).sum(0) / max(w.sum(), 1), 1e-6)   # per channel: skin × light
+    sh = coef / mean_rgb * float(mean_rgb @ np.array([0.2126, 0.7152, 0.0722])) * colour
     peak_lum = key + fill
-    mean_rgb = (rgb * w[:, None]).sum(0) / max(w.sum(), 1)
     peak = mean_rgb / max(float(mean_rgb @ np.array([0.2126, 0.7152, 0.0722])), 1e-6) * peak_lum
     return Lighting(float(az), float(el), key, fill, float(softness), colour, sh.astype(np.float32),
                     peak.astype(np.float32), int(sel.sum()), float(response))

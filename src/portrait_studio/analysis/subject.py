@@ -1,8 +1,9 @@
 """The shape of the whole subject for lighting: normals for face, hair, neck and shoulders, and a height field.
 
 Inside the face oval the normals are the mesh's. Elsewhere the person matte is "inflated": a surface rising
-like a rounded cushion from the matte's outline (a quarter circle whose radius is half the face height), so
-hair, ears, neck and shoulders turn away from the camera at their edges. The two normal fields are blended
+like a rounded cushion from the matte's outline (a parabola in the distance to the outline, as steep as a
+circle 0.9 face heights across at the edge), so hair, ears, neck and shoulders turn away from the camera at
+their edges and a body lit from the side keeps its terminator near its middle. The two normal fields are blended
 across a band of the face's edge, so no seam shows there. The height field that casts shadows is the face's
 relief from the mesh depth (nose, brows, cheeks, chin), the same surface as its normals.
 
@@ -22,7 +23,7 @@ from .regions import FACE_OVAL
 
 _WORK_FACE_HEIGHT = 144.0     # face height at the working resolution, pixels
 _WORK_MAX_SIDE = 1024         # ... unless that makes the working image's long side larger than this
-_CUSHION = 0.5                # radius of the rounded edge of the inflated matte, fraction of the face height
+_CUSHION = 0.9                # curvature radius of the inflated matte at its edge, fraction of the face height
 _FACE_MARGIN = 0.12           # the subject takes in this much round the face oval, fraction of the face height
 # The mesh's normals read light about 8 degrees too high on faces lit from known directions (Extended Yale B,
 # people 1-4, all lights within 70 degrees of the camera): they are turned down by that much.
@@ -113,8 +114,7 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
     # inflated matte: a rounded cushion from the outline
     r = _CUSHION * fh
     d = cv2.distanceTransform((subject > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
-    d = np.minimum(d, r)
-    cushion = cv2.GaussianBlur(np.sqrt(np.maximum(2 * r * d - d * d, 0.0)), (0, 0), 0.04 * fh).astype(np.float32)
+    cushion = cv2.GaussianBlur(np.sqrt(2 * r * d), (0, 0), 0.12 * fh).astype(np.float32)   # no crease mid-body
 
     # normals: the cushion's everywhere, the mesh's inside the face, blended across the face edge
     smooth = cv2.GaussianBlur(cushion, (0, 0), 0.02 * fh)
@@ -132,7 +132,7 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
     # smoothed (the mesh is faceted) and tapering off across the face's edge: the nose shades the cheek, the
     # brows the eyes, the chin the neck, and the head the hair and shoulders on the far side from a light
     taper = cv2.GaussianBlur(inner, (0, 0), 2 * _BLEND * fh)
-    relief = cv2.GaussianBlur(_face_relief(face, s, size), (0, 0), 0.015 * fh)
+    relief = cv2.GaussianBlur(_face_relief(face, s, size), (0, 0), 0.025 * fh)
     height = _RELIEF * relief * np.maximum(taper, 0.0)
     return SubjectGeometry(s, n.astype(np.float32), height.astype(np.float32), subject.astype(np.float32), face_mask, skin, sclera,
                            fn.astype(np.float32), float(fh))

@@ -20,6 +20,7 @@ of a scene image from :func:`portrait_studio.analysis.environment_sh`.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -56,7 +57,8 @@ SetupName = Literal["rembrandt", "loop", "butterfly", "split", "broad", "short",
 BACKGROUND_GAIN = {"keep": 1.0, "darken": 0.3, "stage": 0.02}
 _SKIN_ROUGHNESS = 0.32        # GGX alpha of skin (perceptual roughness about 0.57)
 _SKIN_F0 = 0.028              # skin's specular reflectance at normal incidence (index of refraction about 1.4)
-_SKIN_ALBEDO = 0.35           # a typical skin luminance albedo, to put specular and diffuse on one scale
+_SKIN_ALBEDO = 0.5            # skin's luminance albedo as the highlights see it (specular and diffuse on one scale)
+_MAX_EXPOSURE = 2.0           # a setup is exposed for its lit side, but opened up by at most this factor
 _MAX_RATIO = 6.0              # no pixel is brightened more than this (deep shadows hold noise, not detail)
 _SHADOW_REACH = 0.6           # how far cast shadows are searched for, fraction of the face height
 
@@ -134,15 +136,24 @@ def relight(portrait, *,
                                            temperature=temperature, ambient=ambient, lights=lights, side=side)
     bg = _background(background, bg)
     old = est.key * soft_cosine(g.normals @ direction(est.azimuth, est.elevation), softness_radius(est.softness)) \
-        + est.fill
-    shade, spec = render_lights(g, new, fill * _level(est), _level(est))
-    spec *= _level(est) ** (est.response - 1)      # shading units -> pixel units
-    if normalise:                                  # expose for the lit side, as a photographer would
+        + est.fill                                 # the photo's own light, in its shading units
+    old = np.maximum(old, 0.04 * _level(est))
+    if not normalise:
+        # the photo's own key moved: rendered in the photo's shading units, through its response
+        shade, spec = render_lights(g, new, fill * _level(est), _level(est))
+        spec *= _level(est) ** (est.response - 1)                 # shading units -> pixel units
+        ratio = (shade / old[..., None]) ** est.response
+    else:
+        # a setup: its lights in linear light (its ratios are a photographer's), exposed for the lit side
+        level = _level(est) ** est.response
+        old = old ** est.response
+        shade, spec = render_lights(g, new, fill * level, level)
         skin = g.skin > 0.5
         if skin.sum() > 20:
-            k = np.percentile(old[skin], 90) / max(np.percentile(shade[skin] @ LUMA_709, 90), 1e-6)
-            shade, spec = shade * k, spec * k ** est.response
-    ratio = (shade / np.maximum(old, 0.04 * _level(est))[..., None]) ** est.response
+            k = np.percentile(old[skin], 80) / max(np.percentile(shade[skin] @ LUMA_709, 80), 1e-6)
+            k = min(k, _MAX_EXPOSURE)              # a rim-lit face stays dark, as it would in the studio
+            shade, spec = shade * k, spec * k
+        ratio = shade / old[..., None]
     out, ratio = _compose(portrait, g, ratio, spec * specular, strength, bg)
     return out, {"shading": _shading_picture(ratio, portrait.shape)}
 
@@ -291,18 +302,28 @@ def light_sh(source, portrait=None) -> np.ndarray:
     from ..portrait import Portrait
 
     if not isinstance(source, Portrait):
-        source = Portrait.read(source, backend=portrait.backend if portrait is not None else None)
+        if portrait is not None and _same_file(source, portrait.path):
+            source = portrait                      # the photo's own light: its own (cached) estimate
+        else:
+            source = Portrait.read(source, backend=portrait.backend if portrait is not None else None)
     if source.faces:
         return source.lighting().sh
     return environment_sh(source.image)
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def relight_to_sh(portrait, sh: np.ndarray, *, strength: float = 1.0, background: str = "keep") -> np.ndarray:
     """Relight a portrait to spherical-harmonic lighting `sh` (9, 3), e.g. a scene's from
     :func:`~portrait_studio.analysis.environment_sh`; the new image, linear RGB, full resolution.
 
-    The light's overall level is scaled to the photo's own (only its direction, spread and colour move), so
-    the subject keeps its exposure. With the photo's own estimate (``portrait.lighting().sh``) the photo
+    The light's overall level is scaled so the skin receives as much light as before on average (only its
+    direction, spread and colour move): the subject keeps its exposure. With the photo's own estimate (``portrait.lighting().sh``) the photo
     comes back unchanged.
     """
     return _render_sh(portrait, sh, strength, background)[0]
@@ -311,11 +332,13 @@ def relight_to_sh(portrait, sh: np.ndarray, *, strength: float = 1.0, background
 def _render_sh(portrait, sh, strength, background):
     g = portrait.subject_geometry()
     est = portrait.lighting()
-    sh = np.asarray(sh, np.float32)
-    scale = float(est.sh[0] @ LUMA_709) / max(float(sh[0] @ LUMA_709), 1e-9)
     old = sh_irradiance(g.normals, est.sh)
-    new = sh_irradiance(g.normals, sh * scale)
-    floor = 0.04 * max(float(np.percentile(old[g.skin > 0.5] @ LUMA_709, 90)) if (g.skin > 0.5).any() else 0, 1e-6)
+    new = sh_irradiance(g.normals, np.asarray(sh, np.float32))
+    skin = g.skin > 0.5
+    if skin.sum() > 20:                            # the same mean light on the skin: exposure kept
+        a, b = float(np.mean(old[skin] @ LUMA_709)), float(np.mean(new[skin] @ LUMA_709))
+        new *= a / b if a > 0 and b > 0 else 1.0
+    floor = 0.04 * max(float(np.percentile(old[skin] @ LUMA_709, 90)) if skin.any() else 0.0, 1e-6)
     ratio = (np.maximum(new, floor) / np.maximum(old, floor)) ** est.response
     return _compose(portrait, g, ratio, np.zeros_like(ratio), strength, background)
 

@@ -144,9 +144,10 @@ def relight(portrait, *,
         spec *= _level(est) ** (est.response - 1)                 # shading units -> pixel units
         ratio = (shade / old[..., None]) ** est.response
     else:
-        # a setup: its lights in linear light (its ratios are a photographer's), exposed for the lit side
-        level = _level(est) ** est.response
-        old = old ** est.response
+        # a setup: its lights in linear light (its ratios are a photographer's), exposed for the skin. The
+        # photo's own light is taken off as it was estimated, without the response: under the soft light
+        # setups are mostly applied to, the response is a guess, and through it shadows would open up harshly
+        level = _level(est)
         shade, spec = render_lights(g, new, fill * level, level)
         skin = g.skin > 0.5
         if skin.sum() > 20:
@@ -286,13 +287,16 @@ def render_lights(g, lights: list[Light], fill: float, level: float) -> tuple[np
     facing a light of intensity 1 gets `level`); the specular is already in image units."""
     shade = np.full(g.normals.shape, fill, np.float32)
     spec = np.zeros(g.normals.shape, np.float32)
+    # highlights on skin, fading where the face turns away at its edge (the mesh's edge normals are the least
+    # sure, and a sheen along the hairline reads as a seam)
+    sheen = g.skin * np.clip(2.5 * g.normals[..., 2] - 1.25, 0, 1)
     for lt in lights:
         d = direction(lt.azimuth, lt.elevation)
         r = softness_radius(lt.softness)
         vis = cast_visibility(g.height, d, r, _SHADOW_REACH * g.face_height)
         energy = (lt.intensity * level) * lt.colour
         shade += (soft_cosine(g.normals @ d, r) * vis)[..., None] * energy
-        spec += (_ggx(g.normals, d, r) * vis * g.skin)[..., None] * (energy * np.pi / _SKIN_ALBEDO)
+        spec += (_ggx(g.normals, d, r) * vis * sheen)[..., None] * (energy * np.pi / _SKIN_ALBEDO)
     return shade, spec
 
 

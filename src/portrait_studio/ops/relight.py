@@ -46,7 +46,7 @@ SETUPS: dict[str, dict] = {
     "broad": {"lights": [(-50, 25, 0.85, 0.4)], "fill": 0.18},
     "short": {"lights": [(50, 25, 0.85, 0.4)], "fill": 0.18},
     "clamshell": {"lights": [(0, 40, 0.75, 0.55), (0, -30, 0.3, 0.7)], "fill": 0.15},
-    "rim": {"lights": [(-30, 15, 0.35, 0.6), (115, 15, 1.4, 0.15), (-115, 15, 1.4, 0.15)], "fill": 0.06,
+    "rim": {"lights": [(-30, 15, 0.35, 0.6), (115, 15, 0.9, 0.15), (-115, 15, 0.9, 0.15)], "fill": 0.06,
             "background": "darken"},
     "high-key": {"lights": [(0, 20, 0.6, 0.8), (55, 10, 0.3, 0.9), (-55, 10, 0.3, 0.9)], "fill": 0.4},
     "stage": {"lights": [(25, 50, 0.95, 0.1)], "fill": 0.04, "background": "stage"},
@@ -296,7 +296,8 @@ def render_lights(g, lights: list[Light], fill: float, level: float) -> tuple[np
         vis = cast_visibility(g.height, d, r, _SHADOW_REACH * g.face_height)
         energy = (lt.intensity * level) * lt.colour
         shade += (soft_cosine(g.normals @ d, r) * vis)[..., None] * energy
-        spec += (_ggx(g.normals, d, r) * vis * sheen)[..., None] * (energy * np.pi / _SKIN_ALBEDO)
+        behind = float(np.clip(2 * d[2] + 1, 0, 1))     # lights from behind: no frontal sheen (no mesh there)
+        spec += (_ggx(g.normals, d, r) * vis * sheen)[..., None] * (energy * behind * np.pi / _SKIN_ALBEDO)
     return shade, spec
 
 

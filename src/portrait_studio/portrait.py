@@ -9,8 +9,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .analysis import (REGIONS, AnalysisBackend, Face, analysis_copy, face_normals, find_faces, get_backend,
-                       region_masks)
+from .analysis import (REGIONS, AnalysisBackend, Face, Lighting, SubjectGeometry, analysis_copy, estimate_lighting,
+                       face_normals, find_faces, get_backend, region_masks, subject_geometry)
 from .core import as_image
 from .errors import NoFaceError
 from .io import DEFAULT_MAX_PIXELS, Metadata, read_image
@@ -168,6 +168,28 @@ class Portrait:
                 cv2.resize(self.coarse_matte, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
         return self._cache["person_matte"]
 
+    def subject_geometry(self, index: int | None = None) -> SubjectGeometry:
+        """Normals and height of the whole subject (face, hair, neck, shoulders) at a reduced working
+        resolution, for lighting (see :func:`~portrait_studio.analysis.subject_geometry`)."""
+        face = self.face(index)
+        key = ("subject_geometry", id(face))
+        if key not in self._cache:
+            self._cache[key] = subject_geometry(face, self.shape, matte=self.coarse_matte, normals=self.normals(index),
+                                                regions=self._regions(index, ("face", "skin", "eyes", "irises")))
+        return self._cache[key]
+
+    def lighting(self, index: int | None = None) -> Lighting:
+        """The light on a face, estimated from its skin shading (see
+        :func:`~portrait_studio.analysis.estimate_lighting`). It depends on the pixels, so unlike the
+        geometry it is not handed on to the images of later operations."""
+        face = self.face(index)
+        cache = self.__dict__.setdefault("_lighting", {})
+        if id(face) not in cache:
+            g = self.subject_geometry(index)
+            small = cv2.resize(self.image, g.size, interpolation=cv2.INTER_AREA)
+            cache[id(face)] = estimate_lighting(small, g.face_normals, g.skin, g.sclera)
+        return cache[id(face)]
+
     def describe(self) -> dict:
         """The analysis as a JSON-ready dict: ``{"image": {...}, "faces": [...]}``, faces largest first."""
         h, w = self.shape
@@ -175,7 +197,8 @@ class Portrait:
                  "profile": self.metadata.profile if self.metadata else "linear sRGB (in memory)"}
         if self.metadata and self.metadata.notes:
             image["notes"] = list(self.metadata.notes)
-        return {"image": image, "faces": [f.to_dict() for f in self.faces]}
+        return {"image": image, "faces": [dict(f.to_dict(), lighting=self.lighting(i).to_dict())
+                                          for i, f in enumerate(self.faces)]}
 
 
 class Frames(Sequence):

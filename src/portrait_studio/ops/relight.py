@@ -1,0 +1,385 @@
+"""Relighting: estimate the light on the face, then render the subject under new light, keeping its albedo.
+
+The photo is ``albedo × shading``. The shading of the photo's own light (estimated from the face, see
+:mod:`portrait_studio.analysis.lighting`) and of the new light are both rendered on the subject's shape
+(:mod:`portrait_studio.analysis.subject`: mesh normals on the face, an inflated person matte for hair, neck
+and shoulders), at a reduced working resolution; the photo is multiplied by their ratio, upsampled. So the
+albedo (skin tone, freckles, make-up, identity) and all fine detail stay exactly as they were, and a light
+equal to the estimated one gives the photo back.
+
+What makes the new light read as studio light: attached shadows softened by the light's size, cast shadows
+from the subject's height field (the nose shadow of loop and Rembrandt light, the chin's on the neck) with
+penumbras that widen with the light's size, skin-like specular highlights (GGX, roughness of skin), the
+light's colour temperature, and the background kept, darkened, or dropped to black like a stage.
+
+Directions: azimuth 0° is light from the camera, positive azimuth light from the image's right, positive
+elevation light from above (degrees).
+
+For other operations: :func:`relight_to_sh` relights a portrait to any spherical-harmonic lighting, e.g. that
+of a scene image from :func:`portrait_studio.analysis.environment_sh`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import cv2
+import numpy as np
+from pydantic import AfterValidator, Field
+
+from ..analysis.lighting import (Lighting, direction, environment_sh, sh_irradiance, soft_cosine,
+                                 softness_radius)
+from ..core import LUMA_709, to_srgb8
+from ..core.colour import kelvin_to_rgb
+from ..errors import ParameterError
+from ..schema import operation
+
+#: Named setups. Each light: (azimuth on the key's side, elevation, intensity, softness), intensity as a
+#: fraction of the photo's own light level; "fill" is the ambient fill at the same scale. A positive azimuth
+#: is on the side the setup wants (the short side of a turned face, except for "broad").
+SETUPS: dict[str, dict] = {
+    "rembrandt": {"lights": [(45, 40, 0.9, 0.2)], "fill": 0.10},
+    "loop": {"lights": [(32, 30, 0.85, 0.3)], "fill": 0.18},
+    "butterfly": {"lights": [(0, 45, 0.85, 0.3)], "fill": 0.18},
+    "split": {"lights": [(90, 5, 0.95, 0.2)], "fill": 0.06},
+    "broad": {"lights": [(-50, 25, 0.85, 0.4)], "fill": 0.18},
+    "short": {"lights": [(50, 25, 0.85, 0.4)], "fill": 0.18},
+    "clamshell": {"lights": [(0, 40, 0.75, 0.55), (0, -30, 0.3, 0.7)], "fill": 0.15},
+    "rim": {"lights": [(-30, 15, 0.35, 0.6), (115, 15, 0.9, 0.15), (-115, 15, 0.9, 0.15)], "fill": 0.06,
+            "background": "darken"},
+    "high-key": {"lights": [(0, 20, 0.6, 0.8), (55, 10, 0.3, 0.9), (-55, 10, 0.3, 0.9)], "fill": 0.4},
+    "stage": {"lights": [(25, 50, 0.95, 0.1)], "fill": 0.04, "background": "stage"},
+}
+SetupName = Literal["rembrandt", "loop", "butterfly", "split", "broad", "short", "clamshell", "rim", "high-key",
+                    "stage"]
+#: What the background is multiplied by: kept, darkened, or dropped to near black like a stage.
+BACKGROUND_GAIN = {"keep": 1.0, "darken": 0.3, "stage": 0.02}
+_SKIN_ROUGHNESS = 0.32        # GGX alpha of skin (perceptual roughness about 0.57)
+_SKIN_F0 = 0.028              # skin's specular reflectance at normal incidence (index of refraction about 1.4)
+_SKIN_ALBEDO = 0.5            # skin's luminance albedo as the highlights see it (specular and diffuse on one scale)
+_MAX_EXPOSURE = 2.0           # a setup is exposed for its lit side, but opened up by at most this factor
+_MAX_RATIO = 6.0              # no pixel is brightened more than this (deep shadows hold noise, not detail)
+_SHADOW_REACH = 0.6           # how far cast shadows are searched for, fraction of the face height
+
+
+def _valid_lights(text: str) -> str:
+    parse_lights(text)
+    return text
+
+
+@dataclass(frozen=True)
+class Light:
+    """One light: direction (degrees), intensity (fraction of the photo's light level), softness in [0, 1]
+    and linear RGB colour relative to the photo's own light (1, 1, 1 = the same colour)."""
+
+    azimuth: float
+    elevation: float
+    intensity: float
+    softness: float
+    colour: np.ndarray
+
+
+@operation("relight", extras={"shading": "new light / old light, 0.5 = unchanged"})
+def relight(portrait, *,
+            setup: Annotated[SetupName | None, Field(description=(
+                "A named studio setup (a preset of the controls below, which override it), mirrored to the "
+                "side that suits the head pose unless --side is given."))] = None,
+            azimuth: Annotated[float | None, Field(ge=-180, le=180, description=(
+                "Key light direction, degrees: 0 = from the camera, + = from the image's right. Alone: the "
+                "estimated key moved there (same intensity, size, colour; the estimated fill kept)."))] = None,
+            elevation: Annotated[float | None, Field(ge=-90, le=90, description=(
+                "Key light elevation, degrees: + = from above."))] = None,
+            intensity: Annotated[float | None, Field(ge=0, le=8, description=(
+                "Key light intensity relative to the estimated key (or the setup's key)."))] = None,
+            softness: Annotated[float | None, Field(ge=0, le=1, description=(
+                "Key light size: 0 = a bare bulb (hard shadows), 1 = a wall of light."))] = None,
+            temperature: Annotated[float | None, Field(ge=1000, le=40000, description=(
+                "Key light colour temperature, kelvin (6504 = neutral white of the photo; default: the "
+                "photo's own light colour)."))] = None,
+            ambient: Annotated[float | None, Field(ge=0, le=2, description=(
+                "Ambient fill, as a fraction of the photo's light level (default: the estimated fill, or "
+                "the setup's)."))] = None,
+            lights: Annotated[str, AfterValidator(_valid_lights), Field(description=(
+                "More lights, ';'-separated, each 'azimuth,elevation[,intensity[,softness[,kelvin]]]' "
+                "(intensity a fraction of the photo's light level, default 0.5; softness default 0.3); write "
+                "--lights=-120,20 when it starts with a minus."))] = "",
+            strength: Annotated[float, Field(ge=0, le=1, description=(
+                "How much of the new light: 0 = the photo unchanged, 1 = fully relit."))] = 1.0,
+            specular: Annotated[float, Field(ge=0, le=3, description=(
+                "Strength of the skin's specular highlights from the new lights (1 = skin-like)."))] = 1.0,
+            background: Annotated[Literal["auto", "keep", "darken", "stage"], Field(description=(
+                "The background: kept, darkened, or falling to black like a stage (auto: the setup's "
+                "choice, else keep)."))] = "auto",
+            side: Annotated[Literal["auto", "left", "right"], Field(description=(
+                "Which side of the image a setup's key comes from (auto: the side that suits the head "
+                "pose)."))] = "auto",
+            match_light: Annotated[str | None, Field(description=(
+                "Relight to the light of this image: a portrait's estimated light, or a scene's "
+                "spherical-harmonic projection when it has no face."))] = None,
+            ) -> tuple[np.ndarray, dict]:
+    """Relight the subject: a new key light, named studio setups, or the light of another image.
+
+    Examples: ``--setup rembrandt``; ``--azimuth 45 --elevation 30 --softness 0.3 --temperature 3200``;
+    ``--match-light scene.jpg``. Albedo and detail are kept: only the shading changes.
+    """
+    g = portrait.subject_geometry()
+    est = portrait.lighting()
+    if match_light is not None:
+        if setup or azimuth is not None or elevation is not None or lights:
+            raise ParameterError("relight: --match-light sets the whole light; leave out --setup, --azimuth, "
+                                 "--elevation and --lights")
+        out, ratio = _render_sh(portrait, light_sh(match_light, portrait), strength, _background(background, None))
+        return out, {"shading": _shading_picture(ratio, portrait.shape)}
+    new, fill, bg, normalise = plan_lights(est, portrait.face().pose.yaw, setup=setup, azimuth=azimuth,
+                                           elevation=elevation, intensity=intensity, softness=softness,
+                                           temperature=temperature, ambient=ambient, lights=lights, side=side)
+    bg = _background(background, bg)
+    old = est.key * soft_cosine(g.normals @ direction(est.azimuth, est.elevation), softness_radius(est.softness)) \
+        + est.fill                                 # the photo's own light, in its shading units
+    old = np.maximum(old, 0.04 * _level(est))
+    if not normalise:
+        # the photo's own key moved: rendered in the photo's shading units, through its response
+        shade, spec = render_lights(g, new, fill * _level(est), _level(est))
+        spec *= _level(est) ** (est.response - 1)                 # shading units -> pixel units
+        ratio = (shade / old[..., None]) ** est.response
+    else:
+        # a setup: its lights in linear light (its ratios are a photographer's), exposed for the skin. The
+        # photo's own light is taken off as it was estimated, without the response: under the soft light
+        # setups are mostly applied to, the response is a guess, and through it shadows would open up harshly
+        level = _level(est)
+        shade, spec = render_lights(g, new, fill * level, level)
+        skin = g.skin > 0.5
+        if skin.sum() > 20:
+            k = np.percentile(old[skin], 80) / max(np.percentile(shade[skin] @ LUMA_709, 80), 1e-6)
+            k = min(k, _MAX_EXPOSURE)              # a rim-lit face stays dark, as it would in the studio
+            shade, spec = shade * k, spec * k
+        ratio = shade / old[..., None]
+    out, ratio = _compose(portrait, g, ratio, spec * specular, strength, bg)
+    return out, {"shading": _shading_picture(ratio, portrait.shape)}
+
+
+def _level(est: Lighting) -> float:
+    """The photo's light level: the skin luminance facing the key (key + fill)."""
+    return max(est.key + est.fill, 1e-4)
+
+
+def _background(choice: str, setup_choice: str | None) -> str:
+    return (setup_choice or "keep") if choice == "auto" else choice
+
+
+def plan_lights(est: Lighting, yaw: float, *, setup=None, azimuth=None, elevation=None, intensity=None,
+                softness=None, temperature=None, ambient=None, lights="", side="auto"
+                ) -> tuple[list[Light], float, str | None, bool]:
+    """The lights to render: ``(lights, ambient fill, background choice of the setup, normalise exposure)``.
+
+    Intensities and the fill are fractions of the photo's light level (:attr:`Lighting.key` + fill). Without a
+    setup the first light is the estimated key, moved and changed as asked; with one, the setup's lights,
+    mirrored so that positive setup azimuths fall on the short side of the face (``side`` overrides).
+    """
+    level = max(est.key + est.fill, 1e-4)
+    if setup:
+        spec = SETUPS[setup]
+        sign = {"left": -1.0, "right": 1.0}.get(side, 1.0 if yaw > 0 else -1.0)
+        new = [Light(sign * a, e, i, s, np.ones(3, np.float32)) for a, e, i, s in spec["lights"]]
+        fill, bg, normalise = spec["fill"], spec.get("background"), True
+    else:
+        new = [Light(est.azimuth, est.elevation, est.key / level, est.softness, np.ones(3, np.float32))]
+        fill, bg, normalise = est.fill / level, None, False
+    k = new[0]
+    new[0] = Light(k.azimuth if azimuth is None else azimuth, k.elevation if elevation is None else elevation,
+                   k.intensity * (1.0 if intensity is None else intensity),
+                   k.softness if softness is None else softness, _colour(temperature, est))
+    new += parse_lights(lights, est)
+    return new, (fill if ambient is None else ambient), bg, normalise
+
+
+def _colour(kelvin: float | None, est: Lighting) -> np.ndarray:
+    """A light's colour relative to the photo's own light."""
+    if kelvin is None:
+        return np.ones(3, np.float32)
+    return (kelvin_to_rgb(kelvin) / np.maximum(est.colour, 1e-3)).astype(np.float32)
+
+
+def parse_lights(text: str, est: Lighting | None = None) -> list[Light]:
+    """Lights from ``'azimuth,elevation[,intensity[,softness[,kelvin]]]; ...'`` (colours relative to the
+    light of `est`, the photo's estimate; neutral without it).
+
+    Raises
+    ------
+    ValueError
+        Text that is not a list of such lights, or a light outside the ranges of the key light's controls
+        (the schema turns it into a ParameterError).
+    """
+    out = []
+    for item in filter(None, (t.strip() for t in text.split(";"))):
+        try:
+            v = [float(x) for x in item.split(",")]
+        except ValueError:
+            v = []
+        if not 2 <= len(v) <= 5:
+            raise ValueError(f"{item!r} is not 'azimuth,elevation[,intensity[,softness[,kelvin]]]'")
+        az, el, i, s, kelvin = (v + [0.5, 0.3, None][len(v) - 2:])[:5]
+        checks = [(-180 <= az <= 180, "azimuth must be in [-180, 180]"), (-90 <= el <= 90, "elevation must be "
+                  "in [-90, 90]"), (0 <= i <= 8, "intensity must be in [0, 8]"), (0 <= s <= 1, "softness must "
+                  "be in [0, 1]"), (kelvin is None or 1000 <= kelvin <= 40000, "kelvin must be in [1000, 40000]")]
+        for ok, why in checks:
+            if not ok:
+                raise ValueError(f"{why} in {item!r}")
+        colour = np.ones(3, np.float32) if est is None else _colour(kelvin, est)
+        out.append(Light(az, el, i, s, colour))
+    return out
+
+
+def cast_visibility(height: np.ndarray, light: np.ndarray, radius: float, reach: float) -> np.ndarray:
+    """How much of a light each pixel of a height field sees, in [0, 1] (cast shadows with penumbras).
+
+    Along the light's direction in the image, the steepest rise of the height field ahead (its horizon) is
+    compared with the light's elevation above the image plane; a light of angular `radius` fades out over
+    twice that angle, so penumbras widen with distance from the occluder, as they do.
+
+    Parameters
+    ----------
+    height : ndarray (h, w)
+        Height toward the camera, pixels.
+    light : ndarray (3,)
+        Unit direction toward the light, camera frame.
+    radius : float
+        Angular radius of the light, radians.
+    reach : float
+        How far to look for occluders, pixels.
+    """
+    rho = float(np.hypot(light[0], light[1]))
+    if rho < 1e-3 or reach < 2:
+        return np.ones_like(height)
+    ux, uy = light[0] / rho, -light[1] / rho                       # image direction toward the light (y down)
+    steps = np.geomspace(max(1.5, 0.05 * reach), reach, 10)
+    best = np.full_like(height, -np.inf)
+    for t in steps:
+        m = np.float32([[1, 0, t * ux], [0, 1, t * uy]])
+        ahead = cv2.warpAffine(height, m, height.shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        np.maximum(best, (ahead - height) / t, out=best)
+    horizon = np.arctan(best)
+    elevation = np.arctan2(light[2], rho)
+    return np.clip((elevation - horizon) / (2 * max(radius, 0.03)) + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def _ggx(n: np.ndarray, light: np.ndarray, radius: float) -> np.ndarray:
+    """Skin specular reflectance times n·l (GGX, Schlick Fresnel, Smith visibility), view from the camera.
+    A larger light widens the lobe (its angular radius added to the roughness)."""
+    v = np.array([0, 0, 1], np.float32)
+    h = (light + v) / max(float(np.linalg.norm(light + v)), 1e-6)
+    a2 = min(_SKIN_ROUGHNESS + 0.5 * radius, 1.0) ** 2
+    nh = np.clip(n @ h, 0, 1)
+    nl = np.clip(n @ light, 0, 1)
+    nv = np.clip(n[..., 2], 1e-3, 1)
+    d = a2 / (np.pi * (nh * nh * (a2 - 1) + 1) ** 2)
+    f = _SKIN_F0 + (1 - _SKIN_F0) * (1 - float(h @ v)) ** 5
+    k = np.sqrt(a2) / 2
+    vis = 1 / (4 * (nl * (1 - k) + k) * (nv * (1 - k) + k))
+    return (d * f * vis * nl).astype(np.float32)
+
+
+def render_lights(g, lights: list[Light], fill: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Diffuse shading (h, w, 3) and specular radiance (h, w, 3) of `lights` plus a uniform `fill` on the
+    subject geometry `g`, at its working resolution. Shading is in the photo's luminance units (a surface
+    facing a light of intensity 1 gets `level`); the specular is already in image units."""
+    shade = np.full(g.normals.shape, fill, np.float32)
+    spec = np.zeros(g.normals.shape, np.float32)
+    # highlights on skin, fading where the face turns away at its edge (the mesh's edge normals are the least
+    # sure, and a sheen along the hairline reads as a seam)
+    sheen = g.skin * np.clip(2.5 * g.normals[..., 2] - 1.25, 0, 1)
+    for lt in lights:
+        d = direction(lt.azimuth, lt.elevation)
+        r = softness_radius(lt.softness)
+        vis = cast_visibility(g.height, d, r, _SHADOW_REACH * g.face_height)
+        energy = (lt.intensity * level) * lt.colour
+        shade += (soft_cosine(g.normals @ d, r) * vis)[..., None] * energy
+        behind = float(np.clip(2 * d[2] + 1, 0, 1))     # lights from behind: no frontal sheen (no mesh there)
+        spec += (_ggx(g.normals, d, r) * vis * sheen)[..., None] * (energy * behind * np.pi / _SKIN_ALBEDO)
+    return shade, spec
+
+
+def light_sh(source, portrait=None) -> np.ndarray:
+    """Radiance SH (9, 3) of the light in an image: a path or a Portrait. A portrait's own estimate when it
+    shows a face, else the SH projection of the whole image as a scene (:func:`environment_sh`)."""
+    from ..portrait import Portrait
+
+    if not isinstance(source, Portrait):
+        if portrait is not None and _same_file(source, portrait.path):
+            source = portrait                      # the photo's own light: its own (cached) estimate
+        else:
+            source = Portrait.read(source, backend=portrait.backend if portrait is not None else None)
+    if source.faces:
+        return source.lighting().sh
+    return environment_sh(source.image)
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def relight_to_sh(portrait, sh: np.ndarray, *, strength: float = 1.0, background: str = "keep") -> np.ndarray:
+    """Relight a portrait to spherical-harmonic lighting `sh` (9, 3), e.g. a scene's from
+    :func:`~portrait_studio.analysis.environment_sh`; the new image, linear RGB, full resolution.
+
+    The light's overall level is scaled so the skin receives as much light as before on average (only its
+    direction, spread and colour move): the subject keeps its exposure. With the photo's own estimate (``portrait.lighting().sh``) the photo
+    comes back unchanged.
+    """
+    return _render_sh(portrait, sh, strength, background)[0]
+
+
+def _render_sh(portrait, sh, strength, background):
+    g = portrait.subject_geometry()
+    est = portrait.lighting()
+    old = sh_irradiance(g.normals, est.sh)
+    new = sh_irradiance(g.normals, np.asarray(sh, np.float32))
+    skin = g.skin > 0.5
+    if skin.sum() > 20:                            # the same mean light on the skin: exposure kept
+        a, b = float(np.mean(old[skin] @ LUMA_709)), float(np.mean(new[skin] @ LUMA_709))
+        new *= a / b if a > 0 and b > 0 else 1.0
+    floor = 0.04 * max(float(np.percentile(old[skin] @ LUMA_709, 90)) if skin.any() else 0.0, 1e-6)
+    ratio = (np.maximum(new, floor) / np.maximum(old, floor)) ** est.response
+    return _compose(portrait, g, ratio, np.zeros_like(ratio), strength, background)
+
+
+def _compose(portrait, g, ratio, spec, strength, background):
+    """Blend by strength and the subject matte, upsample, apply to the full-resolution photo."""
+    ratio = np.clip(ratio, 0.0, _MAX_RATIO)
+    bg_gain = BACKGROUND_GAIN[background]
+    subject = g.subject
+    if background != "keep":                       # sharpen the coarse matte on the photo's own edges
+        guide = to_srgb8(cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA))
+        subject = np.clip(cv2.ximgproc.guidedFilter(guide, subject, max(2, round(0.02 * g.face_height)), 1e-3 * 255 ** 2),
+                          0, 1)
+    m = subject[..., None]
+    ratio = 1 + strength * (m * ratio + (1 - m) * bg_gain - 1)
+    spec = strength * spec * m
+    h, w = portrait.shape
+    out = cv2.resize(ratio.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    cv2.multiply(portrait.image, out, dst=out)     # in place: at 12 MP a new array costs more than the product
+    ys, xs = np.nonzero(spec.max(axis=2) > 1e-5)
+    if len(ys):                                    # highlights: only where there are any (the face)
+        k = h / spec.shape[0]
+        y0, y1, x0, x1 = ys.min(), ys.max() + 2, xs.min(), xs.max() + 2
+        fy0, fy1 = int(y0 * k), min(h, int(np.ceil(y1 * k)))
+        fx0, fx1 = int(x0 * w / spec.shape[1]), min(w, int(np.ceil(x1 * w / spec.shape[1])))
+        # map the crop's full-resolution pixel grid back onto the working grid, as a whole-image resize would
+        gx = ((np.arange(fx0, fx1, dtype=np.float32) + 0.5) * spec.shape[1] / w - 0.5)
+        gy = ((np.arange(fy0, fy1, dtype=np.float32) + 0.5) * spec.shape[0] / h - 0.5)
+        mx, my = np.meshgrid(gx, gy)
+        out[fy0:fy1, fx0:fx1] += cv2.remap(spec.astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_REPLICATE)
+    return out, ratio
+
+
+def _shading_picture(ratio: np.ndarray, shape) -> np.ndarray:
+    """The luminance ratio of new to old light as a full-resolution mask: 0.5 where nothing changed."""
+    h, w = shape[:2]
+    small = np.clip(ratio @ LUMA_709 * 0.5, 0, 1).astype(np.float32)     # linear resampling keeps [0, 1]
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)

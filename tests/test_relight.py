@@ -1,0 +1,216 @@
+"""Lighting estimate and relighting: SH maths, estimates on mesh-rendered faces (and Yale B when present),
+round trips, setups, shadows, bad parameters and the command line."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from portrait_studio import NoFaceError, ParameterError, Portrait
+from portrait_studio.analysis import environment_sh, estimate_lighting, sh_irradiance
+from portrait_studio.analysis.lighting import angles, direction, sh_basis, soft_cosine
+from portrait_studio.core import from_srgb8, to_srgb8
+from portrait_studio.core.colour import delta_e, linear_to_lab
+from portrait_studio.ops.relight import SETUPS, cast_visibility, plan_lights, relight_to_sh
+from portrait_studio.schema import get_operation
+
+from test_cli import CLI, assert_refused, portrait as run_cli  # noqa: F401
+
+relight = get_operation("relight")
+YALE = os.environ.get("YALE") or "/work/yale/CroppedYale"
+
+
+def angle_between(a, b) -> float:
+    return float(np.degrees(np.arccos(np.clip(direction(*a) @ direction(*b), -1, 1))))
+
+
+def skin_delta_e(p, a, b) -> float:
+    m = p.region("skin") > 0.5
+    return float(delta_e(linear_to_lab(a[m]), linear_to_lab(b[m])).mean())
+
+
+def test_sh_of_a_directional_light_is_its_clamped_cosine():
+    rng = np.random.default_rng(0)
+    n = rng.normal(size=(4000, 3)).astype(np.float32)
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    light = direction(30, 20)
+    sh = sh_basis(light)[:, None] * np.ones((1, 3), np.float32)          # a unit directional light
+    approx = sh_irradiance(n, sh)[:, 0]
+    exact = np.maximum(n @ light, 0)
+    assert np.abs(approx - exact).mean() < 0.05                           # 2nd order holds ~98% of it
+    assert angles(light) == pytest.approx((30, 20), abs=1e-4)
+
+
+def test_soft_light_wraps_further_and_keeps_the_lit_side():
+    c = np.linspace(-1, 1, 201, dtype=np.float32)
+    hard, soft = soft_cosine(c, 0.0), soft_cosine(c, 0.5)
+    assert np.allclose(hard, np.maximum(c, 0))
+    assert soft[c > 0.5].tolist() == pytest.approx(c[c > 0.5].tolist())
+    assert soft[(c < 0) & (c > -0.4)].min() > 0                           # light past the terminator
+
+
+@pytest.mark.parametrize("az, el", [(0, 0), (40, 20), (-55, 10), (25, 45), (-20, -15)])
+def test_estimated_direction_on_a_face_rendered_from_its_mesh(astronaut, az, el):
+    g = astronaut.subject_geometry()
+    albedo = np.array([0.55, 0.38, 0.3], np.float32)
+    shade = 0.8 * soft_cosine(g.face_normals @ direction(az, el), 0.0) + 0.1
+    image = np.where(g.face_normals.any(axis=2, keepdims=True), albedo * shade[..., None], 0.2).astype(np.float32)
+    est = estimate_lighting(image, g.face_normals, g.skin, g.sclera)
+    assert angle_between((est.azimuth, est.elevation), (az, el)) < 20
+    assert est.key_to_fill > 3
+
+
+def test_lighting_in_analysis_and_cached(astronaut):
+    a = astronaut.lighting()
+    assert a is astronaut.lighting()
+    d = astronaut.describe()["faces"][0]["lighting"]
+    assert {"azimuth", "elevation", "key_to_fill", "temperature", "sh"} <= set(d)
+    assert np.asarray(d["sh"]).shape == (9, 3) and 1000 <= d["temperature"] <= 40000
+
+
+@pytest.mark.skipif(not glob.glob(f"{YALE}/yaleB01/*.pgm"), reason="no local Extended Yale B copy (YALE=...)")
+def test_estimated_direction_on_yale_b(backend):
+    errs = []
+    for name in ["A+000E+00", "A+035E+15", "A-050E+00", "A+020E+10", "A-035E+40", "A+070E+00"]:
+        g = cv2.imread(glob.glob(f"{YALE}/yaleB01/*_P00{name}.pgm")[0], cv2.IMREAD_GRAYSCALE)
+        g = cv2.resize(np.pad(g, 60, constant_values=int(np.median(g))), None, fx=2, fy=2)
+        p = Portrait(from_srgb8(np.repeat(g[..., None], 3, axis=2)), backend=backend)
+        a, e = re.search(r"A([+-]\d+)E([+-]\d+)", name).groups()
+        est = p.lighting()
+        errs.append(angle_between((est.azimuth, est.elevation), (-int(a), int(e))))      # Yale's azimuth is negated
+    assert np.median(errs) < 20, errs
+
+
+def test_own_light_gives_the_photo_back(astronaut, tmp_path):
+    same = relight_to_sh(astronaut, astronaut.lighting().sh)
+    assert np.abs(same - astronaut.image).max() < 1e-5
+    path = tmp_path / "self.png"
+    cv2.imwrite(str(path), cv2.cvtColor(to_srgb8(astronaut.image), cv2.COLOR_RGB2BGR))
+    out = relight(astronaut, match_light=str(path)).image
+    assert skin_delta_e(astronaut, astronaut.image, out) < 1.5
+
+
+def test_round_trip_on_real_photos(shared_data, backend):
+    for name in ("006.jpg", "041.jpg"):
+        path = shared_data / "portraits" / name
+        p = Portrait.read(path, backend=backend)
+        out = relight(p, match_light=str(path)).image
+        assert skin_delta_e(p, p.image, out) < 1.5
+
+
+def test_strength_zero_and_the_estimated_light_change_nothing(astronaut):
+    assert np.array_equal(relight(astronaut, setup="rembrandt", strength=0).image, astronaut.image)
+    again = relight(astronaut, specular=0).image          # the estimated key re-rendered: close to the photo
+    assert skin_delta_e(astronaut, astronaut.image, again) < 3
+
+
+def test_a_side_light_lights_that_side(astronaut):
+    face = astronaut.face()
+    x, y, w, h = (int(v) for v in face.box)
+    band = slice(y + h // 3, y + 2 * h // 3)
+    for az in (60, -60):
+        out = relight(astronaut, azimuth=az, elevation=10, specular=0).image
+        gain = out[band, x:x + w].mean(axis=(0, 2)) / np.maximum(astronaut.image[band, x:x + w].mean(axis=(0, 2)), 1e-6)
+        left, right = gain[: w // 3].mean(), gain[-w // 3:].mean()
+        assert (right > 1.3 * left) if az > 0 else (left > 1.3 * right)
+
+
+def test_setups_keep_skin_hue(astronaut):
+    m = astronaut.region("skin") > 0.5
+
+    def hue(img):
+        lab = linear_to_lab(img[m].mean(0))
+        return np.degrees(np.arctan2(lab[2], lab[1]))
+    for name in SETUPS:
+        out = relight(astronaut, setup=name).image
+        assert abs(hue(out) - hue(astronaut.image)) < 3, name
+        assert np.isfinite(out).all() and out.min() >= 0
+
+
+def test_setups_mirror_with_head_pose(astronaut, backend):
+    est = astronaut.lighting()
+    assert plan_lights(est, 10.0, setup="loop")[0][0].azimuth > 0          # face turned right: short side right
+    assert plan_lights(est, -10.0, setup="loop")[0][0].azimuth < 0
+    assert plan_lights(est, -10.0, setup="broad")[0][0].azimuth > 0
+    assert plan_lights(est, -10.0, setup="loop", side="right")[0][0].azimuth > 0
+    flipped = Portrait(astronaut.image[:, ::-1].copy(), backend=backend)
+    yaw, fyaw = astronaut.face().pose.yaw, flipped.face().pose.yaw
+    assert np.sign(yaw) == -np.sign(fyaw)
+    a = plan_lights(astronaut.lighting(), yaw, setup="rembrandt")[0][0].azimuth
+    b = plan_lights(flipped.lighting(), fyaw, setup="rembrandt")[0][0].azimuth
+    assert a == -b
+
+
+def test_nose_casts_a_shadow_away_from_the_light():
+    h = np.zeros((64, 64), np.float32)
+    cv2.circle(h, (32, 32), 5, 20.0, -1)                                   # a peg 20 px high
+    vis = cast_visibility(h, direction(70, 0), 0.05, 40)
+    assert vis[32, 15] < 0.2 and vis[32, 50] > 0.9                         # shadow on the far (left) side
+    assert cast_visibility(h, direction(0, 0), 0.05, 40).min() == 1.0       # light from the camera: none
+    hard, soft = cast_visibility(h, direction(45, 0), 0.0, 40), cast_visibility(h, direction(45, 0), 0.4, 40)
+    penumbra = lambda v: ((v > 0.05) & (v < 0.95)).sum()                  # noqa: E731
+    assert penumbra(soft) > 2 * penumbra(hard)                           # a big light: a wide penumbra
+
+
+def test_background_choices(astronaut):
+    matte = astronaut.person_matte()
+    bg = matte < 0.05
+    keep = relight(astronaut, setup="loop", background="keep").image
+    stage = relight(astronaut, setup="stage").image
+    assert np.median(np.abs(keep[bg] - astronaut.image[bg])) < 1e-4
+    assert stage[bg].mean() < 0.1 * astronaut.image[bg].mean()
+
+
+def test_environment_sh_points_at_the_bright_side():
+    img = np.full((60, 80, 3), 0.05, np.float32)
+    img[:, 60:] = 1.0                                                     # bright on the image's right
+    az, el = angles(environment_sh(img)[[3, 1, 2], 1])
+    assert az > 30
+    img = np.full((60, 80, 3), 0.05, np.float32)
+    img[:15] = 1.0                                                        # a bright sky
+    assert angles(environment_sh(img)[[3, 1, 2], 1])[1] > 30
+
+
+def test_relight_to_a_scene(astronaut):
+    scene = np.full((60, 80, 3), 0.05, np.float32)
+    scene[:, :25] = np.array([1.0, 0.7, 0.4])                             # warm light from the image's left
+    out = relight_to_sh(astronaut, environment_sh(scene))
+    x, y, w, h = (int(v) for v in astronaut.face().box)
+    ratio = out / np.maximum(astronaut.image, 1e-4)
+    assert ratio[y + h // 2, x + w // 5, 1] > ratio[y + h // 2, x + 4 * w // 5, 1]
+    assert ratio[y + h // 2, x + w // 5, 0] > ratio[y + h // 2, x + w // 5, 2]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"elevation": 120}, "elevation"), ({"intensity": -1}, "intensity"), ({"lights": "10,500"}, "elevation"),
+    ({"lights": "abc"}, "azimuth,elevation"), ({"setup": "disco"}, "setup"), ({"temperature": 100}, "temperature")])
+def test_bad_parameters_are_refused(values, message):
+    with pytest.raises(ParameterError, match=message):
+        relight.validate(values)
+
+
+def test_conflicting_and_faceless(astronaut, tmp_path):
+    with pytest.raises(ParameterError, match="match-light"):
+        relight(astronaut, setup="loop", match_light="x.jpg")
+    with pytest.raises(NoFaceError):
+        relight(Portrait(np.full((200, 200, 3), 0.3, np.float32), backend=astronaut.backend), setup="loop")
+
+
+def test_cli_relight_and_analyze(tmp_path, astronaut_rgb8):
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), cv2.cvtColor(astronaut_rgb8, cv2.COLOR_RGB2BGR))
+    out, shading = tmp_path / "out.jpg", tmp_path / "shading.png"
+    code, stdout, err = run_cli("relight", src, "-o", out, "--setup", "loop", "--save-shading", shading)
+    assert code == 0, err
+    assert out.exists() and shading.exists()
+    code, stdout, err = run_cli("analyze", src, "--json")
+    light = json.loads(stdout)["faces"][0]["lighting"]
+    assert -180 <= light["azimuth"] <= 180 and -90 <= light["elevation"] <= 90
+    bad = tmp_path / "bad.jpg"
+    assert_refused(*run_cli("relight", src, "-o", bad, "--elevation", "120"), bad)
+    assert_refused(*run_cli("relight", src, "-o", bad, "--match-light", tmp_path / "missing.jpg"), bad)

@@ -168,6 +168,17 @@ def test_analysis_is_cached_and_shared(astronaut, monkeypatch):
     assert smaller.faces == [] and calls                   # a new image analyses afresh
 
 
+def test_cached_results_per_geometry_or_per_image(astronaut):
+    made = []
+    make = lambda: made.append(1) or len(made)                          # noqa: E731
+    assert astronaut.cached("shape-only", make) == 1 and astronaut.cached("shape-only", make) == 1
+    assert astronaut.cached("pixels", make, per_image=True) == 2
+    brighter = astronaut.replace(astronaut.image * 2)
+    assert brighter.cached("shape-only", make) == 1                      # the geometry is handed on
+    assert brighter.cached("pixels", make, per_image=True) == 3          # what the pixels give is not
+    assert brighter.lighting() is not astronaut.lighting()
+
+
 def test_real_portraits_faces_and_pupils(shared_data, backend):
     """On the development photos: faces on the portraits, pupils on the London set (hand-placed)."""
     from portrait_studio.io import read_image

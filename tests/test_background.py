@@ -221,8 +221,11 @@ def test_background_on_the_astronaut(astronaut):
     face = astronaut.region("skin") > 0.5
     assert alpha[face].mean() > 0.99                                # the face is solid
     assert ((alpha > 0.1) & (alpha < 0.9)).mean() > 0.002           # soft edges exist
-    key = ("background-matte", matte.WORK_SIZE)
-    assert key in astronaut._cache                                  # kept for the next background
+    calls = []
+    kept = astronaut.cached(("background-matte", matte.WORK_SIZE), lambda: calls.append(1), per_image=True)
+    assert not calls and kept[0] is alpha                           # kept for the next background
+    relit = astronaut.replace(astronaut.image * 0.5)                # other pixels: its own foreground colours
+    assert relit.cached(("background-matte", matte.WORK_SIZE), lambda: "fresh", per_image=True) == "fresh"
     cut = op(astronaut, cutout=True)
     assert np.array_equal(cut.extras["alpha"], alpha)
     keep = op(astronaut, f_number=1.4)                              # the own background, defocused

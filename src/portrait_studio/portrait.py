@@ -60,7 +60,8 @@ class Portrait:
         #: Side results of the operation that made this image (e.g. ``{"mask": ...}``), by name.
         self.extras: dict[str, np.ndarray] = {}
         self._backend = backend
-        self._cache: dict[Any, Any] = {}
+        self._cache: dict[Any, Any] = {}          # what depends on geometry only: handed on by replace()
+        self._pixel_cache: dict[Any, Any] = {}    # what depends on these very pixels: this image's own
 
     @classmethod
     def read(cls, path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -183,12 +184,25 @@ class Portrait:
         :func:`~portrait_studio.analysis.estimate_lighting`). It depends on the pixels, so unlike the
         geometry it is not handed on to the images of later operations."""
         face = self.face(index)
-        cache = self.__dict__.setdefault("_lighting", {})
-        if id(face) not in cache:
+
+        def estimate() -> Lighting:
             g = self.subject_geometry(index)
             small = cv2.resize(self.image, g.size, interpolation=cv2.INTER_AREA)
-            cache[id(face)] = estimate_lighting(small, g.face_normals, g.skin, g.sclera)
-        return cache[id(face)]
+            return estimate_lighting(small, g.face_normals, g.skin, g.sclera)
+        return self.cached(("lighting", id(face)), estimate, per_image=True)
+
+    def cached(self, key, compute, *, per_image: bool = False):
+        """``compute()`` the first time `key` is asked for, its kept result afterwards.
+
+        Operations keep their own costly intermediate results here. With ``per_image`` the result depends on
+        these very pixels and stays with this image; otherwise it depends only on what the image shows and
+        where (geometry), and is handed on by :meth:`replace` to the images of later operations that keep
+        the geometry.
+        """
+        cache = self._pixel_cache if per_image else self._cache
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
     def describe(self) -> dict:
         """The analysis as a JSON-ready dict: ``{"image": {...}, "faces": [...]}``, faces largest first."""

@@ -34,22 +34,21 @@ Backdrop = Literal[tuple(scene.BACKDROPS)]
 
 def refined_matte(portrait) -> tuple[np.ndarray, np.ndarray]:
     """The portrait's full-resolution alpha and decontaminated foreground (see :func:`.matte.refine_matte`),
-    computed once and kept with the portrait's analysis, so that changing the background again is cheap.
+    computed once per image, so that changing the background of the same photo again is cheap.
 
     Raises
     ------
     InputError
         When the person matte shows no person.
     """
-    key = ("background-matte", matte.WORK_SIZE)
-    cache = portrait._cache                       # the analysis cache, shared while the geometry is kept
-    if key not in cache:
+    def refine() -> tuple[np.ndarray, np.ndarray]:
         coarse = portrait.coarse_matte
         if float((coarse > 0.5).mean()) < _MIN_PERSON:
             raise InputError(portrait.path, "no person found (the person matte is empty)",
                              "use a photo with a person in it")
-        cache[key] = matte.refine_matte(portrait.image, coarse)
-    return cache[key]
+        return matte.refine_matte(portrait.image, coarse)
+    # the decontaminated foreground holds these pixels' colours: it is kept with this image only
+    return portrait.cached(("background-matte", matte.WORK_SIZE), refine, per_image=True)
 
 
 def _read_background(path: str) -> tuple[np.ndarray, float | None]:

@@ -14,10 +14,13 @@ from ...core.masked import gaussian, masked_gaussian
 #: Detection scales: Gaussian sigma of a spot as fractions of the face height (spots of about 0.5% to 3%
 #: of the face height across).
 SCALES = (0.0022, 0.0035, 0.0055, 0.0085)
-RED_THRESHOLD = 0.05         # haemoglobin excess over the surrounding skin (density units) that counts
-DARK_THRESHOLD = 0.1         # shading excess (darker, density units) that counts
+RED_THRESHOLD = 0.045        # least haemoglobin excess over the surrounding skin (density units) that counts
+DARK_THRESHOLD = 0.1         # least shading excess (darker, density units) that counts
+NOISE_K = 2.0                # an excess counts from this many robust spreads of the skin's own variation
 CROWD = 0.08                 # spots covering more than this share of their neighbourhood are texture
                              # (hair, stubble, brows), not blemishes
+FINE = 0.002                 # the texture band copied into a rebuilt spot: finer than this (face height),
+                             # pores and grain; the coarser bands of a spot are its colour, filled smooth
 HAIR_THRESHOLD = 0.05        # line strength of a dark thread (density units)
 
 
@@ -30,6 +33,12 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
                    keep_moles: bool = True, mole_contrast: float = 0.12, mole_size: float = 0.004,
                    hairs: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Where the blemishes are, and the moles kept.
+
+    At each scale, a spot is the excess of the smoothed density over the skin around it (a
+    difference of Gaussians, 1 to 4 sigma). Red spots count on redness alone, from a threshold that is the
+    larger of a fixed floor and twice the robust spread of this skin's own excess at that scale (so a
+    noisy or textured skin does not light up); spots only darker than the skin must also be round. A red
+    excess that the wider surround shares (a blotch) counts for half.
 
     Parameters
     ----------
@@ -61,6 +70,7 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
     mask = np.zeros(c.shape[:2], np.float32)
     moles = np.zeros_like(mask)
     core_skin = (skin > 0.5).astype(np.float32)
+    sample = core_skin[::2, ::2] > 0
     for s in SCALES:
         if 2.8 * s > max_size * 1.0001:
             break
@@ -70,16 +80,25 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
         centre = gaussian(c, sigma)
         around = masked_gaussian(c, core_skin, 4.0 * sigma)
         dog = centre - around
-        red = dog[..., 1] / RED_THRESHOLD
-        dark = dog[..., 0] / DARK_THRESHOLD
+        # thresholds from this skin's own variation in this band (a robust spread), never below a floor:
+        # a spot is an outlier of the skin's texture, whatever its shape
+        red_t = max(RED_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 1][sample]))
+        dark_t = max(DARK_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 0][sample]))
+        # a spot stands out of its surround more than the surround stands out of the wider skin (on a
+        # blotch, the wider excess is as large: blotches are evened, not rebuilt)
+        wide = around[..., 1] - masked_gaussian(c[..., 1], core_skin, 12.0 * sigma)
+        red = (dog[..., 1] - 0.5 * np.maximum(wide, 0.0)) / red_t
+        dark = dog[..., 0] / dark_t
         # a mole or freckle: darker by the contrast asked, and brown (its chroma leans to pigment, where a
         # red spot's lies on the redness axis)
         is_mole = ((dog[..., 0] / np.sqrt(3.0) >= mole_contrast)
                    & (dog[..., 2] >= 0.35 * np.maximum(dog[..., 1], 0.0) + 0.005) & (2.8 * s >= mole_size))
-        score = np.maximum(red, dark)
-        m = np.clip(score * _roundness(centre[..., 0] + 2.0 * centre[..., 1]) - 1.0, 0.0, 1.0)
-        # isolated spots only: where candidates crowd (hair, stubble, the edge of brows) nothing is a blemish
-        crowd = gaussian((score > 1.0).astype(np.float32), 8.0 * sigma)
+        # red spots count on redness alone; a spot only darker (no redness) must also be round, so pores,
+        # creases and hair edges are left
+        score = np.maximum(red, np.minimum(dark, 1.0 + red) * _roundness(centre[..., 0]))
+        m = np.clip(3.0 * (score - 1.0), 0.0, 1.0)
+        # isolated spots only: where dark candidates crowd (hair, stubble, the edge of brows) they are texture
+        crowd = gaussian((dark > 1.0).astype(np.float32), 8.0 * sigma)
         m = m * np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
         if keep_moles:
             mole = _grow(is_mole.astype(np.float32), 1.5 * sigma)
@@ -91,6 +110,13 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
         mask = mask * (1.0 - moles)
     mask = gaussian(mask, max(0.5, SCALES[0] * unit)) * core_skin
     return np.clip(mask * 1.3, 0.0, 1.0), moles * core_skin
+
+
+def _spread(x: np.ndarray) -> float:
+    """Robust standard deviation (1.4826 × median absolute deviation) of a sample, 0 if empty."""
+    if x.size < 16:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
 
 
 def _curvatures(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,10 +148,11 @@ def _hairs(shading: np.ndarray, unit: float) -> np.ndarray:
 def rebuild(d: np.ndarray, mask: np.ndarray, skin: np.ndarray, unit: float) -> np.ndarray:
     """Density with the masked places rebuilt: tone from the skin around, texture from nearby skin.
 
-    The density splits into a base (blur of 1.2% of the face height) and the texture band above it. Under
-    the mask, the base is filled by normalised convolution from unmasked skin, and the texture band is
-    copied from skin 3.5% of the face height away (of four directions, the one that lands on unmasked skin),
-    so the rebuilt place has the same pores and grain as its neighbours.
+    Under the mask, the tone is filled by normalised convolution (a blur of 1% of the face height) from
+    unmasked skin, so the spot's colour at every scale it has is replaced by the skin's around it; the
+    finest band (below :data:`FINE` of the face height: pores, grain) is copied from skin 3.5% of the face
+    height away (of four directions, the one that lands on unmasked skin), so the rebuilt place keeps the
+    grain of its neighbours. (Copying the middle band too brought other skin's contrast into the spot.)
 
     Returns
     -------
@@ -134,10 +161,10 @@ def rebuild(d: np.ndarray, mask: np.ndarray, skin: np.ndarray, unit: float) -> n
     """
     if not mask.any():
         return d
-    sigma = 0.012 * unit
+    sigma = 0.01 * unit
     trusted = skin * (1.0 - np.clip(_grow(mask, 0.004 * unit) * 4.0, 0, 1))
     base = masked_gaussian(d, trusted, sigma)
-    texture = d - gaussian(d, sigma)
+    texture = d - gaussian(d, max(0.5, FINE * unit))
     off = 0.035 * unit
     h, w = mask.shape
     best_cost = np.full((h, w), np.inf, np.float32)

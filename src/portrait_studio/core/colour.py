@@ -5,14 +5,18 @@ primaries and D65 white, see :mod:`portrait_studio.core.image`), so no operation
 """
 from __future__ import annotations
 
-import colour
 import numpy as np
 
-#: Linear sRGB to CIE XYZ (D65), and back.
-RGB_TO_XYZ = np.asarray(colour.RGB_COLOURSPACES["sRGB"].matrix_RGB_to_XYZ, np.float64)
+# colour-science is imported inside the functions that use it: importing it costs about 0.7 s, which every
+# command would otherwise pay at start-up.
+
+#: Linear sRGB to CIE XYZ (D65), as IEC 61966-2-1 gives it (colour-science's sRGB matrix), and back.
+RGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805],
+                       [0.2126, 0.7152, 0.0722],
+                       [0.0193, 0.1192, 0.9505]])
 XYZ_TO_RGB = np.linalg.inv(RGB_TO_XYZ)
 #: The working space's white point (CIE 1931 xy of D65).
-D65_XY = np.asarray(colour.RGB_COLOURSPACES["sRGB"].whitepoint, np.float64)
+D65_XY = np.array([0.3127, 0.3290])
 
 
 def linear_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -21,15 +25,19 @@ def linear_to_lab(rgb: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> linear_to_lab(np.ones(3, np.float32)).round(1)
-    array([100.,   0.,   0.], dtype=float32)
+    >>> linear_to_lab(np.ones(3, np.float32)).round(1).tolist()
+    [100.0, 0.0, 0.0]
     """
+    import colour
+
     xyz = np.asarray(rgb, np.float64) @ RGB_TO_XYZ.T
     return colour.XYZ_to_Lab(xyz, D65_XY).astype(np.float32)
 
 
 def delta_e(lab_a: np.ndarray, lab_b: np.ndarray) -> np.ndarray:
     """CIEDE2000 colour difference between two Lab arrays of the same shape (..., 3); ≈ 1 is just noticeable."""
+    import colour
+
     return np.asarray(colour.delta_E(np.asarray(lab_a, np.float64), np.asarray(lab_b, np.float64),
                                      method="CIE 2000"), np.float32)
 
@@ -46,6 +54,8 @@ def cct(rgb: np.ndarray) -> float:
 
     Uses Ohno (2013) on the colour's CIE 1960 uv chromaticity, clipped to [1000, 40000] K.
     """
+    import colour
+
     uv = colour.xy_to_UCS_uv(rgb_to_xy(np.asarray(rgb, np.float64).reshape(3)))
     k = colour.uv_to_CCT(uv, method="Ohno 2013")[0]
     return float(np.clip(k, 1000.0, 40000.0))
@@ -54,6 +64,8 @@ def cct(rgb: np.ndarray) -> float:
 def kelvin_to_xy(kelvin: float) -> np.ndarray:
     """Chromaticity (x, y) of a light of `kelvin` (1000–40000 K): the Planckian locus below 4000 K, the CIE
     daylight locus from 4000 K up (so 6504 K is D65, the working white), blended smoothly between."""
+    import colour
+
     k = float(np.clip(kelvin, 1000.0, 40000.0))
     planck = colour.temperature.CCT_to_xy_Kang2002(min(max(k, 1667.0), 25000.0))
     daylight = colour.temperature.CCT_to_xy_CIE_D(min(max(k, 4000.0), 25000.0))
@@ -82,6 +94,8 @@ def adaptation_matrix(source_xy, target_xy, *, method: str = "CAT16") -> np.ndar
     Apply it as ``image @ M.T``. `method` is any colour-science chromatic adaptation transform
     (``"CAT16"``, ``"CAT02"``, ``"Bradford"``, ``"Von Kries"``).
     """
+    import colour
+
     src = colour.xy_to_XYZ(np.asarray(source_xy, np.float64))
     dst = colour.xy_to_XYZ(np.asarray(target_xy, np.float64))
     cat = colour.adaptation.matrix_chromatic_adaptation_VonKries(src, dst, transform=method)

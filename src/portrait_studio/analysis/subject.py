@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.interpolate import LinearNDInterpolator
 
 from .faces import Face
 from .regions import FACE_OVAL
@@ -140,6 +139,8 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
 
 def _face_relief(face: Face, s: float, size: tuple[int, int]) -> np.ndarray:
     """Height of the face's surface above its own outline (nose, brows, cheeks), working pixels; 0 outside."""
+    from scipy.interpolate import LinearNDInterpolator  # here: importing SciPy costs every command 0.25 s
+
     pts = face.landmarks[:468]                             # mesh z: smaller is nearer the camera
     relief = np.maximum(-(pts[:, 2] - pts[FACE_OVAL, 2].mean()), 0.0) * s
     xy = pts[:, :2] * s

@@ -205,7 +205,8 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def _write_png(tmp: pathlib.Path, pixels: np.ndarray, meta: dict, **_) -> None:
     """PNG through OpenCV (8 or 16 bits), with iCCP, eXIf and XMP iTXt chunks added after IHDR."""
     bgr = pixels[..., [2, 1, 0, 3]] if pixels.shape[2] == 4 else pixels[..., ::-1]
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    # level 1: photographs compress little further (level 6 was 3% smaller and took three times as long)
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise OSError("OpenCV could not encode the PNG")
     chunks = _png_chunk(b"iCCP", b"sRGB\0\0" + zlib.compress(meta["icc_profile"]))

@@ -9,7 +9,6 @@ iPhone portrait-effects mattes.
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 import tempfile
@@ -18,7 +17,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table  # noqa: E402
+from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
 
 CASES = ("matte cached", "first call")
 BUDGET = {"matte cached": {"1 MP": 0.150, "12 MP": 2.0}, "first call": {"12 MP": 2.0}}
@@ -282,12 +281,5 @@ def section() -> str:
 
 
 if __name__ == "__main__":
-    cmd = sys.argv[1]
-    if cmd == "time":
-        print(json.dumps(time_case(sys.argv[2], sys.argv[3])))
-    elif cmd == "section":
-        print(section())
-    elif cmd == "gallery":
-        print("\n".join(gallery()))
-    else:
-        print(json.dumps({"harmonisation": harmonisation, "matte": matte_quality, "spill": spill}[cmd]()))
+    main(time_case, section, gallery=gallery, harmonisation=harmonisation, matte=matte_quality,
+         spill=spill)

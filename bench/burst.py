@@ -6,7 +6,6 @@ real HDR+ burst, and the speed of an 8-frame merge at 1 MP and 12 MP.
 """
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import sys
@@ -17,7 +16,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table  # noqa: E402
+from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
 
 CASES = ("burst 8 frames", "merge only")
 BUDGET = {"burst 8 frames": {"12 MP": 8.0}}
@@ -242,11 +241,4 @@ def section() -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "time":
-        print(json.dumps(time_case(sys.argv[2], sys.argv[3])))
-    elif sys.argv[1] == "section":
-        print(section())
-    elif sys.argv[1] == "synthetic":
-        print(json.dumps(synthetic()))
-    elif sys.argv[1] == "real":
-        print(json.dumps(real_burst()))
+    main(time_case, section, synthetic=synthetic, real=real_burst)

@@ -70,3 +70,19 @@ def timing_table(script: str, cases, budget: dict | None = None) -> list[str]:
             lines.append(f"| {case} | {size} | {r['seconds'] * 1000:.0f} ms | "
                          f"{f'≤ {b * 1000:.0f} ms' if b else '–'} | {r['peak_mb']:.0f} MB |")
     return lines
+
+
+def main(time_case, section, **commands) -> None:
+    """The command line every benchmark script shares: ``time CASE SIZE`` prints one timing as JSON,
+    ``section`` prints the script's Markdown section, and ``NAME`` runs ``commands[NAME]()`` and prints its
+    result (JSON for a dict, else as text)."""
+    cmd = sys.argv[1] if len(sys.argv) > 1 else "section"
+    if cmd == "time":
+        print(json.dumps(time_case(sys.argv[2], sys.argv[3])))
+    elif cmd == "section":
+        print(section())
+    elif cmd in commands:
+        result = commands[cmd]()
+        print(json.dumps(result) if isinstance(result, dict) else "\n".join(map(str, result)))
+    else:
+        sys.exit(f"usage: {sys.argv[0]} time CASE SIZE | section | {' | '.join(commands)}")

@@ -10,7 +10,6 @@ Yale B is research-use only and never shipped: it is used where YALE points at a
 from __future__ import annotations
 
 import glob
-import json
 import os
 import pathlib
 import re
@@ -20,7 +19,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table  # noqa: E402
+from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
 
 CASES = ("relight (loop)", "relight (match-light)")
 BUDGET = {c: {"1 MP": 0.100, "12 MP": 1.0} for c in CASES}
@@ -208,9 +207,4 @@ def section() -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "time":
-        print(json.dumps(time_case(sys.argv[2], sys.argv[3])))
-    elif sys.argv[1] == "section":
-        print(section())
-    else:
-        print(json.dumps({"yale": yale, "drift": drift}[sys.argv[1]]()))
+    main(time_case, section, yale=yale, drift=drift)

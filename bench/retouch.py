@@ -13,7 +13,6 @@ bench/out/retouch/.
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 
@@ -21,7 +20,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table  # noqa: E402
+from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
 
 CASES = ("retouch",)
 BUDGET = {"retouch": {"1 MP": 0.100, "12 MP": 1.0}}
@@ -167,9 +166,4 @@ def section() -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "time":
-        print(json.dumps(time_case(sys.argv[2], sys.argv[3])))
-    elif sys.argv[1] == "section":
-        print(section())
-    else:
-        print(json.dumps(quality()))
+    main(time_case, section, quality=quality)

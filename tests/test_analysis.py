@@ -7,7 +7,7 @@ import pytest
 
 from portrait_studio import NoFaceError, Portrait
 from portrait_studio.analysis import REGIONS, find_faces, head_pose
-from portrait_studio.analysis.regions import (FACE_OVAL, LEFT_EYE, LIPS_INNER, LIPS_OUTER, RIGHT_EYE,
+from portrait_studio.analysis.regions import (FACE_OVAL, LEFT_EYE, LIPS_INNER, RIGHT_EYE,
                                               mesh_triangles, vertex_normals)
 from portrait_studio.core import from_srgb8
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from portrait_studio import Portrait
-from portrait_studio.core import from_srgb8, to_srgb8
+from portrait_studio.core import to_srgb8
 from portrait_studio.core.colour import delta_e, linear_to_lab
 from portrait_studio.errors import NoFaceError, ParameterError
 from portrait_studio.ops.retouch import retouch, skin_map_of

@@ -176,6 +176,9 @@ def test_cli_burst_end_to_end(frame_files, tmp_path):
     code, stdout, err = portrait("burst", *frame_files, "-o", seq / "f-%03d.png", "--window", "3")
     assert code == 0, err
     assert sorted(p.name for p in seq.iterdir()) == [f"f-{i:03d}.png" for i in range(4)]
+    code, stdout, err = portrait("burst", *frame_files, "-o", tmp_path / "one-%02d.png")
+    assert code == 0, err
+    assert (tmp_path / "one-00.png").exists() and not (tmp_path / "one-%02d.png").exists()
 
 
 def test_cli_bad_bursts(frame_files, tmp_path):

@@ -259,7 +259,7 @@ def cmd_operation(args) -> None:
         from .errors import ParameterError
 
         raise ParameterError(f"{op.name} made no {', '.join(missing)} with these parameters")
-    _write(args, result, extras)
+    _write(args, result, extras, path=numbered(0) if numbered else None)  # one picture: the first number
 
 
 def _numbered(output: str):

@@ -1,8 +1,10 @@
 """Making the subject's light agree with the new scene: illuminant and exposure match, light wrap, grain.
 
 All in linear light. The illuminant of a scene is estimated by "shades of grey" (Finlayson & Trezzi 2004,
-Minkowski norm p = 6) over its unclipped pixels, pulled half-way to neutral because a background's own
-colours bias it; the subject is adapted from the old scene's white to the new scene's white with CAT16
+Minkowski norm p = 6) over its unclipped pixels, pulled most of the way to neutral because a background's
+own colours bias it (on the development portraits a subject's cast regressed on its background's
+shades-of-grey cast has a slope of only 0.1-0.2, so a colourful background says little about the light);
+the subject is adapted from the old scene's white to the new scene's white with CAT16
 (:func:`portrait_studio.core.colour.adapt`).
 
 Exposure: a photographer exposes for the subject, so a subject's brightest parts (its 99.95th luminance
@@ -42,8 +44,8 @@ STATS_SIZE = 512
 EXPOSURE_PRIOR = 0.45
 #: How far a pasted subject's colour balance typically departs from its scene's, ln(R/B)/2 (about ±1000 K).
 CAST_PRIOR = 0.13
-#: Fraction of the scene white's departure from neutral that is trusted (grey-world estimates are biased).
-WHITE_TRUST = 0.5
+#: Fraction of the scene white's departure from neutral that is trusted (the regression slope above).
+WHITE_TRUST = 0.2
 _MAX_EV = 1.5                      # the largest exposure change applied, stops
 _CLIPPED_EV = -0.15                 # a highlight percentile at or above this log2 level may be clipped
 _DARK = 2.0 ** -8                  # pixels darker than this (linear) say nothing of a scene's colour

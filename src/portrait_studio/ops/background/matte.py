@@ -28,7 +28,7 @@ WORK_SIZE = 448
 #: Half-width of the unknown band around the coarse matte's edge, fraction of the image diagonal.
 BAND = 0.018
 #: The outer band above the shoulders (hair), in multiples of BAND.
-HAIR_BAND = 3
+HAIR_BAND = 2
 #: The guided filter's window radius at work size (pixels) and regularisation (squared sqrt-light units).
 _GUIDE_RADIUS, _GUIDE_EPS = 1, 2e-4
 #: Alpha below this (and above 1 minus it) is taken as clear (solid) after upsampling.

@@ -33,6 +33,10 @@ HAIR_BAND = 2
 _GUIDE_RADIUS, _GUIDE_EPS = 1, 2e-4
 #: Alpha below this (and above 1 minus it) is taken as clear (solid) after upsampling.
 _FLOOR = 0.06
+#: Outside the coarse matte's 0.5 contour, alpha is faded where the coarse matte falls below this: the
+#: segmentation's faint halo covers real hair, while texture of the old background beyond it (a wall's
+#: grain) would otherwise come along as ghost strands.
+_PRIOR = 0.05
 
 
 def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
@@ -133,6 +137,7 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
         # and matte found far outside the person fades with the distance (stray texture, not flyaway hair)
         outside = cv2.distanceTransform((c <= 0.5).astype(np.uint8), cv2.DIST_L2, 3)
         fade = np.sqrt(np.clip(1.0 - outside / (2.5 * band), 0.0, 1.0))
+        fade *= np.where(c <= 0.5, np.clip(c / _PRIOR, 0.0, 1.0), 1.0)
         alpha[ys, xs] = np.clip((a - _FLOOR) / (1.0 - 2 * _FLOOR), 0.0, 1.0) * sample_bilinear(fade, (h, w), ys, xs)
         # the foreground: the full-resolution pixel plus the (smooth) correction found at work size
         delta = sample_bilinear(f_small - np.minimum(small, 1.0), (h, w), ys, xs)

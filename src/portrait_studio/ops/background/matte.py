@@ -37,6 +37,9 @@ _FLOOR = 0.06
 #: segmentation's faint halo covers real hair, while texture of the old background beyond it (a wall's
 #: grain) would otherwise come along as ghost strands.
 _PRIOR = 0.05
+#: How much of the nearby solid subject's chromaticity a partly transparent pixel takes: (1 - alpha) to this
+#: power (0.1: 80% at alpha 0.9, 93% at alpha 0.5).
+_BORROW = 0.1
 
 
 def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
@@ -68,13 +71,13 @@ def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
 def _borrow_colour(fg: np.ndarray, alpha: np.ndarray, band_px: int) -> np.ndarray:
     """Where alpha is small the foreground colour is ill-determined (little of it reaches the camera) and
     keeps a trace of the old background; give such pixels the chromaticity of the solid subject nearby
-    (as a retoucher's "decontaminate colours" does), in proportion to their transparency, keeping their own
-    luminance."""
+    (as a retoucher's "decontaminate colours" does), by the share ``(1 - alpha) ** _BORROW`` (nearly all of
+    it where the pixel is at all transparent), keeping their own luminance."""
     solid = (alpha > 0.95).astype(np.float32)
     sigma = max(1.0, band_px)
     weight = cv2.GaussianBlur(solid, (0, 0), sigma)
     near = cv2.GaussianBlur(fg * solid[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
-    t = np.where(weight > 0.02, (1.0 - alpha) ** 0.25, 0.0)[..., None]
+    t = np.where(weight > 0.02, (1.0 - alpha) ** _BORROW, 0.0)[..., None]
     mixed = fg * (1 - t) + near * t
     y, ym = luminance(fg), luminance(mixed)
     return (mixed * (y / np.maximum(ym, 1e-6))[..., None]).astype(np.float32)

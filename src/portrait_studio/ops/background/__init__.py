@@ -103,8 +103,9 @@ def background(portrait, *,
                match_light: Annotated[float, Field(ge=0, le=1, description=(
                    "How far the subject's colour temperature and exposure are adapted to the new scene."))] = 1.0,
                relight: Annotated[float, Field(ge=0, le=1, description=(
-                   "How far the subject is relit to the direction and spread of the new scene's light (the "
-                   "relight technique's lighting from an environment; needs a face)."))] = 0.0,
+                   "How far the subject is relit for the change of light direction and spread from the photo's "
+                   "own scene to the new one (the relight technique's lighting from an environment; needs a face "
+                   "and a new scene, and acts with the light match)."))] = 0.0,
                light_wrap: Annotated[float, Field(ge=0, le=1, description=(
                    "How much of the background's light wraps around the subject's edges."))] = 0.15,
                grain: Annotated[bool, Field(description=(

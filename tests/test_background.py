@@ -169,7 +169,7 @@ def test_scene_light_reads_warm_and_cool():
     grey = rng.uniform(0.05, 0.6, (64, 64, 1)).astype(np.float32) * np.ones(3, np.float32)
     warm = light.scene_light(grey * kelvin_to_rgb(3000))
     cool = light.scene_light(grey * kelvin_to_rgb(10000))
-    assert warm.kelvin < 5500 < 7500 < cool.kelvin
+    assert warm.kelvin < 6000 < 6800 < cool.kelvin
 
 
 def test_match_light_adapts_toward_the_new_scene():
@@ -179,10 +179,11 @@ def test_match_light_adapts_toward_the_new_scene():
     alpha = np.ones((64, 64), np.float32)
     grey = rng.uniform(0.05, 0.6, (64, 64, 1)).astype(np.float32) * np.ones(3, np.float32)
     neutral = light.scene_light(grey)
-    for kelvin, redder in ((3000, True), (12000, False)):
+    red_blue = lambda x: x[..., 0].mean() / x[..., 2].mean()      # noqa: E731
+    stays = red_blue(light.match_light(subject, alpha, neutral, neutral)[0])
+    for kelvin, redder in ((3000, True), (12000, False)):        # against the same subject in a neutral scene
         out, _ = light.match_light(subject, alpha, neutral, light.scene_light(grey * kelvin_to_rgb(kelvin)))
-        ratio = (out[..., 0].mean() / out[..., 2].mean()) / (subject[..., 0].mean() / subject[..., 2].mean())
-        assert (ratio > 1.1) if redder else (ratio < 0.9)
+        assert (red_blue(out) > 1.2 * stays) if redder else (red_blue(out) < 0.95 * stays)
     dark = subject * 0.25                                           # an underexposed subject is brightened
     out, ev = light.match_light(dark, alpha, neutral, neutral)
     assert ev > 0.5 and out.mean() > dark.mean() * 1.4
@@ -196,7 +197,8 @@ def test_light_wrap_touches_only_the_edges():
     fg = np.full((100, 100, 3), 0.1, np.float32)
     bg = np.full((100, 100, 3), 0.9, np.float32)
     glow = light.light_wrap(fg, alpha, bg, radius=4.0, strength=0.5)
-    assert glow[21, 50, 0] > 0.1 and glow[50, 50, 0] == pytest.approx(0.0, abs=1e-3)
+    assert glow[20, 50, 0] > 0.1 and glow[50, 50, 0] == pytest.approx(0.0, abs=1e-3)
+    assert glow[24, 50, 0] < 0.02                                   # the rim only, not the interior
     assert light.light_wrap(fg, alpha, bg, radius=4.0, strength=0.0) is None
 
 
@@ -362,3 +364,22 @@ def test_light_match_agrees_across_resolutions_and_apertures(astronaut, astronau
     for p, f_number in ((astronaut, 2.8), (big, 2.8), (big, 1.0)):
         op(p, backdrop="grey-paper", f_number=f_number, grain=False)
     assert max(seen) - min(seen) < 0.1
+
+
+def test_relight_to_scene_lights_the_side_the_scene_is_bright(astronaut):
+    from portrait_studio.core import luminance
+    scene_picture = np.full((64, 128, 3), 0.02, np.float32)
+    scene_picture[:, :64] = 1.0                                     # the light is on the picture's left
+    even = np.full((64, 128, 3), 0.5, np.float32)                  # the old scene: even light
+    fg = astronaut.image.copy()
+    assert light.relight_to_scene(fg, astronaut, even, scene_picture, strength=0.0) is fg
+    same = light.relight_to_scene(fg.copy(), astronaut, even, even, strength=1.0)
+    assert np.allclose(same, fg, rtol=1e-3, atol=1e-5)              # the same scene: nothing changes
+    out = light.relight_to_scene(fg.copy(), astronaut, even, scene_picture, strength=1.0)
+    gain = luminance(out) / np.maximum(luminance(fg), 1e-6)
+    skin = astronaut.region("skin") > 0.5
+    cols = np.nonzero(skin.any(axis=0))[0]
+    mid = (cols[0] + cols[-1]) // 2
+    assert gain[:, :mid][skin[:, :mid]].mean() > 1.1 * gain[:, mid:][skin[:, mid:]].mean()
+    lit = skin & (fg.min(-1) > 0.05)                                # only the light changes, not the colour
+    assert np.allclose(out[lit] / fg[lit], gain[lit][:, None], rtol=1e-3)

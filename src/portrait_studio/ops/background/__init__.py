@@ -102,6 +102,10 @@ def background(portrait, *,
                    "camera's eye level, from the head pose and the face's position)."))] = None,
                match_light: Annotated[float, Field(ge=0, le=1, description=(
                    "How far the subject's colour temperature and exposure are adapted to the new scene."))] = 1.0,
+               relight: Annotated[float, Field(ge=0, le=1, description=(
+                   "How far the subject is relit for the change of light direction and spread from the photo's "
+                   "own scene to the new one (the relight technique's lighting from an environment; needs a face "
+                   "and a new scene, and acts with the light match)."))] = 0.0,
                light_wrap: Annotated[float, Field(ge=0, le=1, description=(
                    "How much of the background's light wraps around the subject's edges."))] = 0.15,
                grain: Annotated[bool, Field(description=(
@@ -185,7 +189,8 @@ def background(portrait, *,
         outline = face.landmarks[FACE_OVAL, :2] * read if face is not None else None
         m, _ = light.light_transform(old, new, light.subject_light(*subject, outline), strength=match_light)
         fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
-        fg, adapted = light.relight_to_scene(fg, alpha, portrait, new), True
+        own_scene = scene.painted_out(image_small, alpha_small) if relight > 0 else None
+        fg, adapted = light.relight_to_scene(fg, portrait, own_scene, bg, strength=relight), True
 
     # the lens: the background plane defocused by its circle of confusion, then brought to full size
     sharp_noise = light.noise_level(bg, np.ones(small_hw, np.float32)) if s == 1.0 and blur < 2.0 else 0.0

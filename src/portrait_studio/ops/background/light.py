@@ -1,8 +1,10 @@
 """Making the subject's light agree with the new scene: illuminant and exposure match, light wrap, grain.
 
 All in linear light. The illuminant of a scene is estimated by "shades of grey" (Finlayson & Trezzi 2004,
-Minkowski norm p = 6) over its unclipped pixels, pulled half-way to neutral because a background's own
-colours bias it; the subject is adapted from the old scene's white to the new scene's white with CAT16
+Minkowski norm p = 6) over its unclipped pixels, pulled most of the way to neutral because a background's
+own colours bias it (on the development portraits a subject's cast regressed on its background's
+shades-of-grey cast has a slope of only 0.1-0.2, so a colourful background says little about the light);
+the subject is adapted from the old scene's white to the new scene's white with CAT16
 (:func:`portrait_studio.core.colour.adapt`).
 
 Exposure: a photographer exposes for the subject, so a subject's brightest parts (its 99.95th luminance
@@ -42,8 +44,8 @@ STATS_SIZE = 512
 EXPOSURE_PRIOR = 0.45
 #: How far a pasted subject's colour balance typically departs from its scene's, ln(R/B)/2 (about ±1000 K).
 CAST_PRIOR = 0.13
-#: Fraction of the scene white's departure from neutral that is trusted (grey-world estimates are biased).
-WHITE_TRUST = 0.5
+#: Fraction of the scene white's departure from neutral that is trusted (the regression slope above).
+WHITE_TRUST = 0.2
 _MAX_EV = 1.5                      # the largest exposure change applied, stops
 _CLIPPED_EV = -0.15                 # a highlight percentile at or above this log2 level may be clipped
 _DARK = 2.0 ** -8                  # pixels darker than this (linear) say nothing of a scene's colour
@@ -172,10 +174,34 @@ def match_light(foreground: np.ndarray, alpha: np.ndarray, old: SceneLight, new:
     return cv2.transform(np.asarray(foreground, np.float32), m), ev
 
 
-def relight_to_scene(foreground: np.ndarray, alpha: np.ndarray, portrait, scene: SceneLight) -> np.ndarray:
-    """Relight the subject to the new scene's light: the place where the relight technique's
-    "lighting from an environment" plugs in. Without it the subject keeps its own light direction and only
-    its colour and exposure are matched (:func:`match_light`); returns `foreground` unchanged."""
+def relight_to_scene(foreground: np.ndarray, portrait, old_scene: np.ndarray, new_scene: np.ndarray, *,
+                     strength: float) -> np.ndarray:
+    """Relight the subject for the change of light from its old scene to the new one, with the relight
+    technique: both scenes read as lighting environments the same way
+    (:func:`portrait_studio.analysis.environment_sh`, each normalised to its mean light), their difference
+    added to the photo's own lighting estimate (``portrait.lighting()``), and the subject rendered under it
+    (:func:`portrait_studio.ops.relight.relight_to_sh`); `strength` in [0, 1]. Where the scenes agree the
+    subject comes back unchanged, whatever the environment reading's bias.
+
+    Only the change in luminance is taken (a per-pixel gain): the colour and exposure were matched by
+    :func:`light_transform`, and relight keeps the skin's mean light. Needs a face (relight reads the subject's
+    geometry from it); without one, or at strength 0, `foreground` is returned unchanged. Otherwise it is
+    modified in place (and returned).
+    """
+    if strength <= 0 or not portrait.faces:
+        return foreground
+    from ...analysis import environment_sh
+    from ..relight import relight_to_sh
+
+    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    own = np.asarray(portrait.lighting().sh, np.float32)
+    old, new = environment_sh(old_scene), environment_sh(new_scene)
+    change = new / max(float(new[0] @ luma), 1e-6) - old / max(float(old[0] @ luma), 1e-6)
+    target = own + max(float(own[0] @ luma), 1e-6) * change
+    relit = relight_to_sh(portrait, target, strength=strength)
+    gain = luminance(relit)
+    gain /= np.maximum(luminance(portrait.image), 1e-6)
+    foreground *= np.clip(gain, 0.0, 4.0)[..., None]
     return foreground
 
 
@@ -195,7 +221,7 @@ def light_wrap(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray
     sig = max(radius * s, 0.5)
     near = cv2.GaussianBlur(1 - a, (0, 0), sig)                          # how much background is near
     glow = cv2.GaussianBlur(b * (1 - a)[..., None], (0, 0), sig) / np.maximum(near, 1e-4)[..., None]
-    k = strength * np.clip(near * 2.0, 0, 1) ** 1.5
+    k = strength * np.clip(near * 2.0, 0, 1) ** 4          # the rim only, not the subject's interior
     k = cv2.resize(k, (w, h), interpolation=cv2.INTER_LINEAR) * alpha
     glow = cv2.resize(glow, (w, h), interpolation=cv2.INTER_LINEAR)
     return (np.maximum(glow - foreground, 0.0) * k[..., None]).astype(np.float32)

@@ -48,7 +48,7 @@ def retouch(portrait, *,
             under_eye: Annotated[float, Field(ge=0, le=1, description=(
                 f"Lightening of under-eye darkness ({_AMOUNT})."))] = 0.4,
             shine: Annotated[float, Field(ge=0, le=1, description=(
-                f"Reduction of specular shine on forehead, nose and cheeks ({_AMOUNT})."))] = 0.85,
+                f"Reduction of specular shine on forehead, nose and cheeks ({_AMOUNT})."))] = 1.0,
             grain: Annotated[float, Field(ge=0, le=1, description=(
                 "Re-synthesised skin texture where the photo lacks it, matched to the subject's own "
                 f"skin ({_AMOUNT}; off by default)."))] = 0.0,

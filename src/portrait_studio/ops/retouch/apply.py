@@ -26,7 +26,7 @@ from .tone import (BASIS, HAEMOGLOBIN, blotch_excess, components, density, from_
                    shine_light, without_shine)
 
 TONE_FACE = 200.0            # face height, pixels, on the tone grid
-DETAIL_FACE = 400.0          # face height, pixels, on the detail grid (never above full resolution)
+DETAIL_FACE = 300.0          # face height, pixels, on the detail grid (never above full resolution)
 _BODY_FACE = 60.0            # face height on the grid where skin beyond the face is looked for
 RED_BLOTCH = 0.015           # least redness a blotch exceeds the skin around by before it is evened (density)
 BROWN_BLOTCH = 0.015         # the same for pigment
@@ -170,7 +170,6 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     if blemishes > 0 or eyes > 0 or teeth > 0:
         dd = density(dg.take(image))
         dskin = tg.sub(skin, dg)
-        fine_change = np.zeros_like(dd)
         if blemishes > 0:
             cd = components(dd)
             found, kept = find_spots(cd, dskin, dg.unit, max_size=blemish_size, keep_moles=keep_moles,
@@ -178,8 +177,10 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
             spots, moles = dg.to_full(found), dg.to_full(kept)
             if stray_hairs:
                 hairs = find_hairs(cd, dskin, dg.unit) * (1.0 - spot_mask(kept, dskin.shape, reach=3.0))
-                fine_change = rebuild(dd, hairs * amt(blemishes), dskin, dg.unit) - dd
+                if hairs.max() > 0.01:
+                    fine_change = rebuild(dd, hairs * amt(blemishes), dskin, dg.unit) - dd
         if eyes > 0 or teeth > 0:
+            fine_change = np.zeros_like(dd) if fine_change is None else fine_change
             fine_change += eye_and_teeth_change(dd, dg.regions(face), dg.unit, eyes=amt(eyes), teeth=amt(teeth))
     # the tone grid sees the skin without its spots, and leaves the moles kept as they are
     clear = skin * (1.0 - spot_mask(tg.from_full(np.concatenate([spots, moles])), skin.shape, reach=4.0))
@@ -200,7 +201,7 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     # change), enlarged once from each grid
     gain_t = np.exp(-change).astype(np.float32)
     moved = np.abs(change).max(-1) > 1e-4
-    if not moved.any() and fine_change is None:
+    if not moved.any() and fine_change is None and not len(spots):
         return image.copy(), np.zeros(portrait.shape, np.float32)
     ys, xs = np.nonzero(moved) if moved.any() else (np.array([0]), np.array([0]))
     box = [tg.x0 + xs.min() / tg.kx - 2, tg.y0 + ys.min() / tg.ky - 2, tg.x0 + (xs.max() + 1) / tg.kx + 2,
@@ -226,5 +227,5 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     touched = np.zeros(portrait.shape, np.float32)
     touched[ag.y0:ag.y1, ag.x0:ag.x1] = touched_box
     if len(spots):
-        touched = np.maximum(touched, remove_spots(full, spots, amt(blemishes)))
+        remove_spots(full, spots, amt(blemishes), changed=touched)
     return full, np.clip(touched / 0.08, 0.0, 1.0)

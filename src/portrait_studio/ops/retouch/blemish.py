@@ -25,7 +25,8 @@ CROWD = 0.08                 # spots covering more than this share of their neig
                              # (hair, stubble, brows), not blemishes
 _LOW = 0.3
 _DECONV = True
-MAX_SPOTS = 400              # the strongest spots treated on one face
+_WIDTHS = (0.7, 1.0, 1.4)    # blob widths tried in the fit, relative to the measured size
+MAX_SPOTS = 150              # the strongest spots treated on one face
 FINE = 0.002                 # the texture band copied into a rebuilt hair: finer than this (face height)
 HAIR_THRESHOLD = 0.05        # line strength of a dark thread (density units)
 
@@ -136,7 +137,8 @@ def spot_mask(spots: np.ndarray, shape: tuple[int, int], *, reach: float = 3.0) 
     return m
 
 
-def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float) -> np.ndarray:
+def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: np.ndarray | None = None
+                 ) -> np.ndarray:
     """Subtract each spot, fitted as a Gaussian blob of density over a sloping skin background, in place.
 
     In a window around each spot ``(x, y, sigma)`` (full-resolution pixels), the density is fitted by least
@@ -154,14 +156,16 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float) -> np.ndarra
         Spots, full-resolution pixels.
     amount : float
         Share of each spot removed, in [0, 1].
+    changed : ndarray, shape (H, W), optional
+        A float32 map raised in place to how much each pixel changed; a new one if not given.
 
     Returns
     -------
     ndarray
-        How much each pixel changed (largest density change of its channels), float32 (H, W).
+        `changed`: the largest density change of each pixel's channels, float32 (H, W).
     """
     h, w = rgb.shape[:2]
-    changed = np.zeros((h, w), np.float32)
+    changed = np.zeros((h, w), np.float32) if changed is None else changed
     for x, y, s in spots:
         r0 = int(np.ceil(4.5 * s)) + 2
         x0, x1, y0, y1 = max(0, int(x) - r0), min(w, int(x) + r0 + 1), max(0, int(y) - r0), min(h, int(y) + r0 + 1)
@@ -178,7 +182,7 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float) -> np.ndarra
         sel = r2 <= (4.5 * s) ** 2
         basis = [np.ones(sel.sum(), np.float32), (xx - cx)[sel] / s, (yy - cy)[sel] / s]
         best = None
-        for f in (0.7, 1.0, 1.4):
+        for f in _WIDTHS:
             g = np.exp(-r2 / (2 * (f * s) ** 2)).astype(np.float32)
             m = np.stack(basis + [g[sel]], 1)
             coef, res, *_ = np.linalg.lstsq(m, d[sel], rcond=None)

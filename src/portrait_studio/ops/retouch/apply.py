@@ -3,11 +3,12 @@
 - The *tone grid* (the face about 200 px high) covers all the skin to retouch: the face with neck and ears,
   and skin of the same colour elsewhere in the person (shoulders, arms). The skin map, shine and the
   middle-frequency tone evening are found there; they are smooth, so this grid is fine enough.
-- The *detail grid* (the face at most 600 px high) covers the face: blemishes are found and rebuilt there,
-  and eyes and teeth are treated there.
+- The *detail grid* (the face at most 300 px high) covers the face: spots are found there (their centres
+  and sizes), stray hairs rebuilt, and eyes and teeth treated.
 Both make their changes as optical density (a per-pixel gain in linear light; shine is measured as white
 light in linear light and turned into such a change); the gains are enlarged to full resolution and
-multiply the original pixels, so the photo's own finest detail is never resampled.
+multiply the original pixels, so the photo's own finest detail is never resampled. Spots are then
+subtracted at full resolution, each in a small window around it (see :func:`.blemish.remove_spots`).
 """
 from __future__ import annotations
 
@@ -192,7 +193,8 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         red = blotch_excess(c, clear, tg.unit, 1, RED_BLOTCH, face=regions["skin"])
         change -= (amt(redness) * red / _H[1])[..., None] * HAEMOGLOBIN
     if evenness > 0:         # uneven pigmentation: the pigment chroma blotches add (not their lightness)
-        change -= (amt(evenness) * blotch_excess(c, clear, tg.unit, 2, BROWN_BLOTCH, face=regions["skin"]))[..., None] * BASIS[2]
+        brown = blotch_excess(c, clear, tg.unit, 2, BROWN_BLOTCH, face=regions["skin"])
+        change -= (amt(evenness) * brown)[..., None] * BASIS[2]
     if under_eye > 0:        # darker than the skin around, under the eyes, in the middle frequencies
         ue = _under_eye(tg.face(face), skin.shape, tg.unit) * amt(under_eye) * skin
         change -= from_components(ue[..., None] * np.maximum(mid_band(c, skin, tg.unit), 0.0))

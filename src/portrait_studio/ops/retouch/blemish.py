@@ -1,6 +1,7 @@
-"""Blemishes: found at several scales as small spots redder or darker than the skin around them (and stray
-hairs as thin dark lines), removed by rebuilding the skin there: its tone filled in from the skin around,
-its texture band taken from nearby skin, so the place keeps pores and grain instead of a smooth patch.
+"""Blemishes: spots found at several scales as small blobs redder or darker than the skin around them, on a
+reduced copy, with thresholds relative to the skin's own variation; each removed at full resolution, in a
+small window, by subtracting a fitted blob (so the skin's own texture under it stays). Stray hairs (thin
+dark lines) are rebuilt from the skin around: tone filled in, texture band taken from nearby skin.
 
 Everything works on optical-density coordinates (see :mod:`.tone`): shading, redness, pigment.
 """
@@ -23,11 +24,10 @@ DARK_THRESHOLD = 0.1         # least shading excess (darker, density units) of a
 NOISE_K = 2.5                # an excess counts from this many robust spreads of the skin's own variation
 CROWD = 0.08                 # spots covering more than this share of their neighbourhood are texture
                              # (hair, stubble, brows), not blemishes
-_LOW = 0.3
-_DECONV = True
 _WIDTHS = (0.7, 1.0, 1.4)    # blob widths tried in the fit, relative to the measured size
 MAX_SPOTS = 150              # the strongest spots treated on one face
 FINE = 0.002                 # the texture band copied into a rebuilt hair: finer than this (face height)
+                             # (pores, grain; the coarser bands of a hair are its colour, filled smooth)
 HAIR_THRESHOLD = 0.05        # line strength of a dark thread (density units)
 
 
@@ -128,7 +128,8 @@ def spot_mask(spots: np.ndarray, shape: tuple[int, int], *, reach: float = 3.0) 
     m = np.zeros(shape, np.float32)
     for x, y, s in spots:
         r0 = int(np.ceil((reach + 1.0) * s)) + 1
-        xa, xb, ya, yb = max(0, int(x) - r0), min(shape[1], int(x) + r0 + 1), max(0, int(y) - r0), min(shape[0], int(y) + r0 + 1)
+        xa, xb = max(0, int(x) - r0), min(shape[1], int(x) + r0 + 1)
+        ya, yb = max(0, int(y) - r0), min(shape[0], int(y) + r0 + 1)
         if xa >= xb or ya >= yb:
             continue
         yy, xx = np.mgrid[ya:yb, xa:xb]
@@ -205,16 +206,6 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
 def find_hairs(c: np.ndarray, skin: np.ndarray, unit: float) -> np.ndarray:
     """Soft mask (H, W) of stray hairs (thin dark lines) lying on the skin."""
     return gaussian(_hairs(c[..., 0], unit), max(0.5, SCALES[0] * unit)) * (skin > 0.5)
-
-
-def _robust_cov(x: np.ndarray) -> np.ndarray:
-    """Covariance (2, 2) of samples (N, 2) without their outliers (beyond 3 robust spreads on either axis)."""
-    if len(x) < 16:
-        return np.eye(2) * 1e-3
-    med = np.median(x, 0)
-    mad = 1.4826 * np.median(np.abs(x - med), 0) + 1e-6
-    keep = (np.abs(x - med) <= 3.0 * mad).all(1)
-    return np.cov(x[keep].T.astype(np.float64)) if keep.sum() > 8 else np.diag(mad ** 2)
 
 
 def _spread(x: np.ndarray) -> float:

@@ -61,9 +61,10 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
     Each pixel is fitted as ``rgb = (1 + a)·base + w·(1, 1, 1)``, with `base` the skin colour around it (a
     skin-weighted blur of 4% of the face height that leaves bright pixels out): `a` is brighter or darker
     diffuse skin of the same colour, `w` the colourless light a shiny surface reflects. `w` is smoothed at
-    0.6% of the face height (so pores and their glints stay); it counts from `threshold` × the local skin
-    luminance, fully from twice that (a soft knee: a natural sheen stays); subtracting it returns the skin's
-    own colour rather than greying it (see :func:`without_shine`).
+    0.6% of the face height (so pores and their glints stay) and taken relative to its own surround (3% of
+    the face height: hot spots, not a broad sheen); a hot spot counts when its peak exceeds `threshold` ×
+    the local skin luminance, fully from twice that (a soft knee: a natural sheen stays); subtracting it
+    returns the skin's own colour rather than greying it (see :func:`without_shine`).
     """
     sigma = 0.04 * unit
     y = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -118,8 +119,9 @@ def blotch_excess(c: np.ndarray, skin: np.ndarray, unit: float, axis: int, floor
     across stand out of it; the face's broad colouring, its contouring, is in it and stays). This skin's own
     variation in that band sets the threshold: excess up to `spreads` robust spreads of it (never less than
     `floor`, density units) is natural and stays, what lies beyond goes (a soft threshold: the excess less
-    the threshold; the spread is measured on `face`, the face's own skin, when given). Only well inside the skin (about 2% of the face height from its edge, where the colour
-    of what borders it, hair or lips, leaks in)."""
+    the threshold; the spread is measured on `face`, the face's own skin, when given). Only well inside the
+    skin (about 2% of the face height from its edge, where the colour of what borders it, hair or lips,
+    leaks in)."""
     x = c[..., axis]
     centre = masked_gaussian(x, skin, 0.006 * unit)
     e = centre - masked_gaussian(x, skin, 0.05 * unit)

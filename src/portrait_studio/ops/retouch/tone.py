@@ -36,6 +36,7 @@ def _basis() -> np.ndarray:
 #: Rows: the shading, redness and pigment axes. ``C = D @ BASIS.T``, ``D = C @ BASIS``.
 BASIS = _basis()
 _FLOOR = 1e-4                                      # darkest linear value taken into density (−ln = 9.2)
+TINT = 0.6                                         # share of the skin's colour around a removed highlight takes
 
 
 def density(rgb: np.ndarray) -> np.ndarray:
@@ -53,7 +54,7 @@ def from_components(c: np.ndarray) -> np.ndarray:
     return (c @ BASIS).astype(np.float32)
 
 
-def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.17
+def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.15
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The white light that specular hot spots add to the skin, linear, float32 (H, W), ≥ 0, and the skin
     colour around each pixel (H, W, 3) it was measured against.
@@ -96,16 +97,18 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
 def without_shine(rgb: np.ndarray, light: np.ndarray, base: np.ndarray) -> np.ndarray:
     """`rgb` (linear) with the shine's white `light` taken off, float32 (H, W, 3).
 
-    The luminance drops by the light; the colour moves toward the surrounding skin's (`base`) as far as the
-    shine dominated the pixel, because where a channel was clipped by the highlight a plain subtraction
-    would shift its hue (toward grey or blue); so a removed highlight ends in the skin's own colour.
+    The luminance drops by the light; the colour moves part of the way (:data:`TINT`) toward the
+    surrounding skin's (`base`) as far as the shine dominated the pixel, because where a channel was clipped
+    by the highlight a plain subtraction would shift its hue (toward grey or blue). Not the whole way: the
+    skin around a broad sheen (a nose bridge) is often more saturated than the skin under it, and taking
+    its colour whole made such places orange.
     """
     luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
     y = np.maximum(rgb @ luma, 1e-4)
     w = np.minimum(light, 0.9 * y)
     dimmed = rgb * (1.0 - w / y)[..., None]
     tinted = base * ((dimmed @ luma) / np.maximum(base @ luma, 1e-4))[..., None]
-    f = np.clip(w / (0.15 * y), 0.0, 1.0)[..., None]
+    f = TINT * np.clip(w / (0.15 * y), 0.0, 1.0)[..., None]
     return np.maximum((1.0 - f) * dimmed + f * tinted, 1e-4).astype(np.float32)
 
 

@@ -13,6 +13,8 @@ from portrait_studio.core import to_srgb8
 from portrait_studio.core.colour import delta_e, linear_to_lab
 from portrait_studio.errors import NoFaceError, ParameterError
 from portrait_studio.ops.retouch import retouch, skin_map_of
+from portrait_studio.ops.retouch.blemish import find_spots, remove_spots
+from portrait_studio.ops.retouch.tone import HAEMOGLOBIN, MELANIN, components, density
 
 CHEEKS = (50, 280, 101, 330)                 # mesh points on plain skin: cheeks, upper cheeks
 
@@ -62,6 +64,51 @@ def test_skin_map_leaves_out_eyes_lips_and_brows(astronaut):
     cheeks = [skin[int(face.landmarks[i, 1]), int(face.landmarks[i, 0])] for i in CHEEKS]
     assert min(cheeks) > 0.8
     assert skin[:20, :20].max() == 0.0                              # the background corner
+
+
+def _skin_patch(seed=0, size=96):
+    """A synthetic skin patch: a warm tone with fine, seeded texture (linear RGB)."""
+    rng = np.random.default_rng(seed)
+    texture = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), 0.8) * 0.06
+    return (np.array([0.45, 0.28, 0.2], np.float32) * np.exp(texture)[..., None]).astype(np.float32)
+
+
+def test_a_spot_is_subtracted_and_the_texture_under_it_kept():
+    clean = _skin_patch()
+    blob = _blob(clean.shape, (48, 48), 3.0)[..., 0]
+    spotted = clean * np.exp(-0.4 * blob[..., None] * HAEMOGLOBIN)          # extra haemoglobin
+    out = spotted.copy()
+    remove_spots(out, np.array([[48, 48, 3.0]], np.float32), 1.0)
+    d0, d1, d2 = (density(x) for x in (clean, spotted, out))
+    centre = blob > 0.5
+    assert np.abs(d2 - d0)[centre].mean() < 0.25 * np.abs(d1 - d0)[centre].mean()
+    # the fine texture under the spot is the clean photo's, not a smooth patch
+    fine = lambda d: (d - cv2.GaussianBlur(d, (0, 0), 1.0))[..., 1][blob > 0.2]  # noqa: E731
+    assert np.corrcoef(fine(d0), fine(d2))[0, 1] > 0.9
+
+
+def test_spots_are_found_and_moles_kept_apart():
+    skin = _skin_patch(1, 160)
+    red = _blob(skin.shape, (50, 60), 2.5)[..., 0]
+    brown = _blob(skin.shape, (110, 100), 2.5)[..., 0]
+    img = skin * np.exp(-(0.5 * red[..., None] * HAEMOGLOBIN + 0.6 * brown[..., None] * MELANIN))
+    c = components(density(img.astype(np.float32)))
+    ones = np.ones(img.shape[:2], np.float32)
+    spots, moles = find_spots(c, ones, 1000.0)
+    near = lambda pts, x, y: len(pts) and np.hypot(pts[:, 0] - x, pts[:, 1] - y).min() < 3  # noqa: E731
+    assert near(spots, 50, 60) and not near(spots, 110, 100) and near(moles, 110, 100)
+    spots, moles = find_spots(c, ones, 1000.0, keep_moles=False)
+    assert near(spots, 110, 100) and len(moles) == 0
+
+
+def test_skin_map_on_development_portraits(shared_data, backend):
+    for name in ("011.jpg", "051.jpg", "081.jpg"):
+        p = Portrait.read(shared_data / "portraits" / name, backend=backend)
+        skin = skin_map_of(p)
+        for region in ("eyes", "lips", "brows", "mouth"):
+            inside = p.region(region) > 0.5
+            assert not inside.any() or skin[inside].max() < 0.05, (name, region)
+        assert (skin[p.region("skin") > 0.9] > 0.5).mean() > 0.6, name
 
 
 def test_strength_zero_leaves_the_photo_unchanged(astronaut):

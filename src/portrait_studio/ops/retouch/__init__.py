@@ -4,8 +4,8 @@ The analysis runs on a reduced copy of the face's neighbourhood (the face about 
 density (``-ln`` of linear light, where pigments and shading add) for the skin and in linear light for
 shine (which is added light); the corrections are then enlarged and applied to the full-resolution pixels
 as one density change (a per-pixel gain in linear light). The image's own finest
-detail is never blurred: what is removed is rebuilt from nearby skin, what is evened lies in the middle
-frequencies only.
+detail is never blurred: a spot is subtracted as a fitted blob (the skin's texture under it stays), a stray
+hair is rebuilt from nearby skin, what is evened lies in the middle frequencies only.
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def retouch(portrait, *,
             under_eye: Annotated[float, Field(ge=0, le=1, description=(
                 f"Lightening of under-eye darkness ({_AMOUNT})."))] = 0.4,
             shine: Annotated[float, Field(ge=0, le=1, description=(
-                f"Reduction of specular shine on forehead, nose and cheeks ({_AMOUNT})."))] = 0.85,
+                f"Reduction of specular shine on forehead, nose and cheeks ({_AMOUNT})."))] = 1.0,
             grain: Annotated[float, Field(ge=0, le=1, description=(
                 "Re-synthesised skin texture where the photo lacks it, matched to the subject's own "
                 f"skin ({_AMOUNT}; off by default)."))] = 0.0,
@@ -61,11 +61,12 @@ def retouch(portrait, *,
             ):
     """Retouch skin without the plastic look: remove blemishes, even tone, reduce shine, keep the texture.
 
-    Blemishes (spots redder or darker than the skin around them, stray hairs) are rebuilt from nearby skin
-    with its texture; moles and freckles stay unless asked. Redness, blotchiness and under-eye darkness are
-    evened in the middle frequencies only, so pores and fine texture (the finest band) and the face's
-    shape (the coarsest) stay. Shine is removed as the white light it adds. Grain re-synthesises missing
-    skin texture from the subject's own skin statistics. The ``mask`` extra shows what was touched.
+    Spots redder or darker than the skin around them are subtracted as fitted blobs, keeping the texture
+    under them; stray hairs are rebuilt from nearby skin with its texture; moles and freckles stay unless
+    asked. Redness, blotchiness and under-eye darkness are evened in the middle frequencies only, so pores
+    and fine texture (the finest band) and the face's shape (the coarsest) stay. Shine is removed as the
+    white light it adds. Grain re-synthesises missing skin texture from the subject's own skin statistics.
+    The ``mask`` extra shows what was touched.
 
     Examples
     --------

@@ -3,11 +3,12 @@
 - The *tone grid* (the face about 200 px high) covers all the skin to retouch: the face with neck and ears,
   and skin of the same colour elsewhere in the person (shoulders, arms). The skin map, shine and the
   middle-frequency tone evening are found there; they are smooth, so this grid is fine enough.
-- The *detail grid* (the face at most 600 px high) covers the face: blemishes are found and rebuilt there,
-  and eyes and teeth are treated there.
+- The *detail grid* (the face at most 300 px high) covers the face: spots are found there (their centres
+  and sizes), stray hairs rebuilt, and eyes and teeth treated.
 Both make their changes as optical density (a per-pixel gain in linear light; shine is measured as white
 light in linear light and turned into such a change); the gains are enlarged to full resolution and
-multiply the original pixels, so the photo's own finest detail is never resampled.
+multiply the original pixels, so the photo's own finest detail is never resampled. Spots are then
+subtracted at full resolution, each in a small window around it (see :func:`.blemish.remove_spots`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from ...analysis import region_masks
 from ...core.masked import gaussian
-from .blemish import find_blemishes, rebuild
+from .blemish import find_hairs, find_spots, rebuild, remove_spots, spot_mask
 from .features import eye_and_teeth_change
 from .grain import add_grain
 from .skin import fit_skin_colour, skin_likelihood, skin_map
@@ -26,10 +27,10 @@ from .tone import (BASIS, HAEMOGLOBIN, blotch_excess, components, density, from_
                    shine_light, without_shine)
 
 TONE_FACE = 200.0            # face height, pixels, on the tone grid
-DETAIL_FACE = 600.0          # face height, pixels, on the detail grid (never above full resolution)
+DETAIL_FACE = 300.0          # face height, pixels, on the detail grid (never above full resolution)
 _BODY_FACE = 60.0            # face height on the grid where skin beyond the face is looked for
-RED_BLOTCH = 0.04            # redness a blotch must exceed the skin around by before it is evened (density)
-BROWN_BLOTCH = 0.04          # the same for pigment
+RED_BLOTCH = 0.015           # least redness a blotch exceeds the skin around by before it is evened (density)
+BROWN_BLOTCH = 0.015         # the same for pigment
 _H = BASIS @ HAEMOGLOBIN
 _REGION_NAMES = ("skin", "eyes", "irises", "brows", "lips", "mouth")
 
@@ -61,6 +62,18 @@ class _Grid:
                         [0, self.ky / other.ky, (other.y0 - self.y0) * self.ky + 0.5 * self.ky / other.ky - 0.5]])
         return cv2.warpAffine(a, m, other.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
+
+    def to_full(self, pts: np.ndarray) -> np.ndarray:
+        """Blobs ``(x, y, sigma)`` of this grid in full-resolution pixels."""
+        pts = np.asarray(pts, np.float32).reshape(-1, 3)
+        return np.stack([self.x0 + (pts[:, 0] + 0.5) / self.kx - 0.5, self.y0 + (pts[:, 1] + 0.5) / self.ky - 0.5,
+                         pts[:, 2] / self.ky], 1).astype(np.float32)
+
+    def from_full(self, pts: np.ndarray) -> np.ndarray:
+        """Blobs ``(x, y, sigma)`` in full-resolution pixels moved onto this grid."""
+        pts = np.asarray(pts, np.float32).reshape(-1, 3)
+        return np.stack([(pts[:, 0] - self.x0 + 0.5) * self.kx - 0.5, (pts[:, 1] - self.y0 + 0.5) * self.ky - 0.5,
+                         pts[:, 2] * self.ky], 1).astype(np.float32)
 
     def face(self, face):
         """The face moved onto this grid (for drawing its regions here)."""
@@ -154,35 +167,34 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     dg = _Grid(_clip_box((max(x - 0.1 * bw, tg.x0), max(y - 0.1 * bh, tg.y0), min(x + 1.1 * bw, tg.x1),
                           min(y + 1.1 * bh, tg.y1)), portrait.shape), face.size, DETAIL_FACE)
     fine_change = None
-    back = np.zeros_like(d)
+    spots = moles = np.zeros((0, 3), np.float32)
     if blemishes > 0 or eyes > 0 or teeth > 0:
-        dwork = dg.take(image)
+        dd = density(dg.take(image))
         dskin = tg.sub(skin, dg)
-        dd = density(dwork) + tg.sub(d - d0, dg)
-        fine_change = np.zeros_like(dd)
         if blemishes > 0:
-            mask, _ = find_blemishes(components(dd), dskin, dg.unit, max_size=blemish_size, keep_moles=keep_moles,
-                                     mole_contrast=mole_contrast, mole_size=mole_size, hairs=stray_hairs)
-            fine_change = rebuild(dd, mask * amt(blemishes), dskin, dg.unit) - dd
-            # the tone grid sees the skin without its blemishes
-            back[:] = 0.0
-            sub = _Grid((dg.x0, dg.y0, dg.x1, dg.y1), face.size, TONE_FACE)
-            ox, oy = round((dg.x0 - tg.x0) * tg.kx), round((dg.y0 - tg.y0) * tg.ky)
-            small = cv2.resize(fine_change, sub.size, interpolation=cv2.INTER_AREA)
-            hh, ww = min(small.shape[0], back.shape[0] - oy), min(small.shape[1], back.shape[1] - ox)
-            back[oy:oy + hh, ox:ox + ww] = small[:hh, :ww]
-            d = d + back
+            cd = components(dd)
+            found, kept = find_spots(cd, dskin, dg.unit, max_size=blemish_size, keep_moles=keep_moles,
+                                     mole_contrast=mole_contrast, mole_size=mole_size)
+            spots, moles = dg.to_full(found), dg.to_full(kept)
+            if stray_hairs:
+                hairs = find_hairs(cd, dskin, dg.unit) * (1.0 - spot_mask(kept, dskin.shape, reach=3.0))
+                if hairs.max() > 0.01:
+                    fine_change = rebuild(dd, hairs * amt(blemishes), dskin, dg.unit) - dd
         if eyes > 0 or teeth > 0:
+            fine_change = np.zeros_like(dd) if fine_change is None else fine_change
             fine_change += eye_and_teeth_change(dd, dg.regions(face), dg.unit, eyes=amt(eyes), teeth=amt(teeth))
+    # the tone grid sees the skin without its spots, and leaves the moles kept as they are
+    clear = skin * (1.0 - spot_mask(tg.from_full(np.concatenate([spots, moles])), skin.shape, reach=4.0))
 
     # tone evening in the middle frequencies of shading, melanin and haemoglobin (tone grid)
-    change = d - d0 - back                 # the shine's change so far (the blemishes' is on the detail grid)
+    change = d - d0                        # the shine's change so far
     c = components(d)
     if redness > 0:          # red blotches: remove the haemoglobin (with the light it absorbs) they add
-        red = blotch_excess(c, skin, tg.unit, 1, RED_BLOTCH)
+        red = blotch_excess(c, clear, tg.unit, 1, RED_BLOTCH, face=regions["skin"])
         change -= (amt(redness) * red / _H[1])[..., None] * HAEMOGLOBIN
     if evenness > 0:         # uneven pigmentation: the pigment chroma blotches add (not their lightness)
-        change -= (amt(evenness) * blotch_excess(c, skin, tg.unit, 2, BROWN_BLOTCH))[..., None] * BASIS[2]
+        brown = blotch_excess(c, clear, tg.unit, 2, BROWN_BLOTCH, face=regions["skin"])
+        change -= (amt(evenness) * brown)[..., None] * BASIS[2]
     if under_eye > 0:        # darker than the skin around, under the eyes, in the middle frequencies
         ue = _under_eye(tg.face(face), skin.shape, tg.unit) * amt(under_eye) * skin
         change -= from_components(ue[..., None] * np.maximum(mid_band(c, skin, tg.unit), 0.0))
@@ -191,7 +203,7 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     # change), enlarged once from each grid
     gain_t = np.exp(-change).astype(np.float32)
     moved = np.abs(change).max(-1) > 1e-4
-    if not moved.any() and fine_change is None:
+    if not moved.any() and fine_change is None and not len(spots):
         return image.copy(), np.zeros(portrait.shape, np.float32)
     ys, xs = np.nonzero(moved) if moved.any() else (np.array([0]), np.array([0]))
     box = [tg.x0 + xs.min() / tg.kx - 2, tg.y0 + ys.min() / tg.ky - 2, tg.x0 + (xs.max() + 1) / tg.kx + 2,
@@ -215,5 +227,7 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     full = image.copy()
     full[ag.y0:ag.y1, ag.x0:ag.x1] = out
     touched = np.zeros(portrait.shape, np.float32)
-    touched[ag.y0:ag.y1, ag.x0:ag.x1] = np.clip(touched_box / 0.08, 0.0, 1.0)
-    return full, touched
+    touched[ag.y0:ag.y1, ag.x0:ag.x1] = touched_box
+    if len(spots):
+        remove_spots(full, spots, amt(blemishes), changed=touched)
+    return full, np.clip(touched / 0.08, 0.0, 1.0)

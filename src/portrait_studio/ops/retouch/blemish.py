@@ -1,6 +1,7 @@
-"""Blemishes: found at several scales as small spots redder or darker than the skin around them (and stray
-hairs as thin dark lines), removed by rebuilding the skin there: its tone filled in from the skin around,
-its texture band taken from nearby skin, so the place keeps pores and grain instead of a smooth patch.
+"""Blemishes: spots found at several scales as small blobs redder or darker than the skin around them, on a
+reduced copy, with thresholds relative to the skin's own variation; each removed at full resolution, in a
+small window, by subtracting a fitted blob (so the skin's own texture under it stays). Stray hairs (thin
+dark lines) are rebuilt from the skin around: tone filled in, texture band taken from nearby skin.
 
 Everything works on optical-density coordinates (see :mod:`.tone`): shading, redness, pigment.
 """
@@ -10,17 +11,23 @@ import cv2
 import numpy as np
 
 from ...core.masked import gaussian, masked_gaussian
+from .tone import HAEMOGLOBIN, BASIS, density
 
-#: Detection scales: Gaussian sigma of a spot as fractions of the face height (spots of about 0.5% to 3%
+_HAEM2 = (BASIS @ HAEMOGLOBIN)[:2] / np.linalg.norm((BASIS @ HAEMOGLOBIN)[:2])   # (shading, redness) of blood
+
+#: Detection scales: Gaussian sigma of a spot as fractions of the face height (spots of about 0.5% to 2%
 #: of the face height across).
-SCALES = (0.0022, 0.0035, 0.0055, 0.0085)
-RED_THRESHOLD = 0.045        # least haemoglobin excess over the surrounding skin (density units) that counts
-DARK_THRESHOLD = 0.1         # least shading excess (darker, density units) that counts
-NOISE_K = 2.0                # an excess counts from this many robust spreads of the skin's own variation
+SCALES = (0.002, 0.003, 0.0045, 0.0065)
+RED_THRESHOLD = 0.035        # least redness excess over the surrounding skin (density units) that counts
+SPOT_FLOOR = 0.06            # least haemoglobin excess (darker and redder together, density units)
+DARK_THRESHOLD = 0.1         # least shading excess (darker, density units) of a spot that is only darker
+NOISE_K = 2.5                # an excess counts from this many robust spreads of the skin's own variation
 CROWD = 0.08                 # spots covering more than this share of their neighbourhood are texture
                              # (hair, stubble, brows), not blemishes
-FINE = 0.002                 # the texture band copied into a rebuilt spot: finer than this (face height),
-                             # pores and grain; the coarser bands of a spot are its colour, filled smooth
+_WIDTHS = (0.7, 1.0, 1.4)    # blob widths tried in the fit, relative to the measured size
+MAX_SPOTS = 150              # the strongest spots treated on one face
+FINE = 0.002                 # the texture band copied into a rebuilt hair: finer than this (face height)
+                             # (pores, grain; the coarser bands of a hair are its colour, filled smooth)
 HAIR_THRESHOLD = 0.05        # line strength of a dark thread (density units)
 
 
@@ -29,16 +36,17 @@ def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
 
 
-def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float = 0.016,
-                   keep_moles: bool = True, mole_contrast: float = 0.12, mole_size: float = 0.004,
-                   hairs: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Where the blemishes are, and the moles kept.
+def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float = 0.016,
+               keep_moles: bool = True, mole_contrast: float = 0.12, mole_size: float = 0.004
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Where the spots are, as blobs: centre and size; and the moles kept.
 
-    At each scale, a spot is the excess of the smoothed density over the skin around it (a
-    difference of Gaussians, 1 to 4 sigma). Red spots count on redness alone, from a threshold that is the
-    larger of a fixed floor and twice the robust spread of this skin's own excess at that scale (so a
-    noisy or textured skin does not light up); spots only darker than the skin must also be round. A red
-    excess that the wider surround shares (a blotch) counts for half.
+    At each scale, a spot is the excess of the smoothed density over the skin around it (a difference of
+    Gaussians, 1 to 3 sigma). The thresholds are relative to this skin's own variation in that band: an
+    excess counts from :data:`NOISE_K` robust spreads of it (never below a floor), so a textured or noisy
+    skin does not light up. Red spots count on redness; spots only darker than the skin must also be round
+    (pores, creases and hair edges are not). A spot is a local maximum of the best score over the scales;
+    where candidates crowd (hair, stubble, the edge of brows) they are texture and stay.
 
     Parameters
     ----------
@@ -57,59 +65,147 @@ def find_blemishes(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: fl
         spot counts as a mole or freckle.
     mole_size : float
         Smallest diameter, as a fraction of the face height, of a brown spot kept as a mole or freckle.
-    hairs : bool
-        Also find stray hairs (thin dark lines) on the skin.
 
     Returns
     -------
-    mask : ndarray, shape (H, W)
-        Soft mask in [0, 1] of what to rebuild, grown to cover each spot's soft edge.
-    moles : ndarray, shape (H, W)
-        Soft mask of the moles and freckles found and kept.
+    spots : ndarray, shape (N, 3)
+        ``(x, y, sigma)`` of each spot to remove, pixels of this grid (sigma: the blob's Gaussian radius).
+    moles : ndarray, shape (M, 3)
+        The same for the moles and freckles found and kept.
     """
-    mask = np.zeros(c.shape[:2], np.float32)
-    moles = np.zeros_like(mask)
     core_skin = (skin > 0.5).astype(np.float32)
     sample = core_skin[::2, ::2] > 0
+    best = np.zeros(c.shape[:2], np.float32)
+    scale = np.zeros(c.shape[:2], np.float32)
+    mole = np.zeros(c.shape[:2], bool)
+    blob, sigmas = [], []          # scale-normalised Laplacian of the spot signal, to measure each spot's size
     for s in SCALES:
-        if 2.8 * s > max_size * 1.0001:
+        if 2.4 * s > max_size * 1.0001:
             break
         sigma = s * unit
-        if sigma < 0.5:
+        if sigma < 0.4:
             continue
         centre = gaussian(c, sigma)
-        around = masked_gaussian(c, core_skin, 4.0 * sigma)
-        dog = centre - around
-        # thresholds from this skin's own variation in this band (a robust spread), never below a floor:
-        # a spot is an outlier of the skin's texture, whatever its shape
+        dog = centre - masked_gaussian(c, core_skin, 3.0 * sigma)
+        # inflamed spots are extra haemoglobin: darker and redder together. They count on their redness or
+        # on their haemoglobin amount (the excess along blood's (shading, redness) direction), each in
+        # units of this skin's own spread of it in this band, never below a floor
+        along = dog[..., :2] @ _HAEM2
         red_t = max(RED_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 1][sample]))
+        blood_t = max(SPOT_FLOOR, NOISE_K * _spread(along[::2, ::2][sample]))
+        red = np.maximum(dog[..., 1] / red_t, along / blood_t)
+        signal = centre[..., :2] @ _HAEM2 + centre[..., 0]
+        blob.append(-sigma ** 2 * cv2.Laplacian(signal, cv2.CV_32F))
+        sigmas.append(sigma)
         dark_t = max(DARK_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 0][sample]))
-        # a spot stands out of its surround more than the surround stands out of the wider skin (on a
-        # blotch, the wider excess is as large: blotches are evened, not rebuilt)
-        wide = around[..., 1] - masked_gaussian(c[..., 1], core_skin, 12.0 * sigma)
-        red = (dog[..., 1] - 0.5 * np.maximum(wide, 0.0)) / red_t
         dark = dog[..., 0] / dark_t
+        score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(centre[..., 0]))
+        crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
+        score = score * np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
+        better = score > best
+        best = np.where(better, score, best)
+        scale = np.where(better, sigma, scale)
         # a mole or freckle: darker by the contrast asked, and brown (its chroma leans to pigment, where a
         # red spot's lies on the redness axis)
-        is_mole = ((dog[..., 0] / np.sqrt(3.0) >= mole_contrast)
-                   & (dog[..., 2] >= 0.35 * np.maximum(dog[..., 1], 0.0) + 0.005) & (2.8 * s >= mole_size))
-        # red spots count on redness alone; a spot only darker (no redness) must also be round, so pores,
-        # creases and hair edges are left
-        score = np.maximum(red, np.minimum(dark, 1.0 + red) * _roundness(centre[..., 0]))
-        m = np.clip(3.0 * (score - 1.0), 0.0, 1.0)
-        # isolated spots only: where dark candidates crowd (hair, stubble, the edge of brows) they are texture
-        crowd = gaussian((dark > 1.0).astype(np.float32), 8.0 * sigma)
-        m = m * np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
-        if keep_moles:
-            mole = _grow(is_mole.astype(np.float32), 1.5 * sigma)
-            moles = np.maximum(moles, mole)
-        mask = np.maximum(mask, _grow(m, 3.0 * sigma))
-    if hairs:
-        mask = np.maximum(mask, _hairs(c[..., 0], unit))
-    if keep_moles:
-        mask = mask * (1.0 - moles)
-    mask = gaussian(mask, max(0.5, SCALES[0] * unit)) * core_skin
-    return np.clip(mask * 1.3, 0.0, 1.0), moles * core_skin
+        is_mole = ((dog[..., 0] / np.sqrt(3.0) >= mole_contrast) & (2.4 * s >= mole_size)
+                   & (dog[..., 2] >= np.maximum(0.4 * dog[..., 1], 0.06 * dog[..., 0])
+                      + 0.5 * _spread(dog[::2, ::2, 2][sample])))
+        mole = np.where(better, is_mole, mole)
+    peak = (best >= 1.0) & (best >= cv2.dilate(best, np.ones((3, 3), np.uint8))) & (core_skin > 0)
+    ys, xs = np.nonzero(peak)
+    order = np.argsort(-best[ys, xs])[:MAX_SPOTS]
+    ys, xs = ys[order], xs[order]
+    # each spot's size: the scale where its normalised Laplacian peaks (a Gaussian blob's own sigma)
+    size = np.asarray(sigmas, np.float32)[np.argmax(np.stack(blob)[:, ys, xs], 0)] if len(ys) else scale[ys, xs]
+    found = np.stack([xs, ys, np.maximum(size, scale[ys, xs])], 1).astype(np.float32)
+    kept = mole[ys, xs] if keep_moles else np.zeros(len(ys), bool)
+    return found[~kept], found[kept]
+
+
+def spot_mask(spots: np.ndarray, shape: tuple[int, int], *, reach: float = 3.0) -> np.ndarray:
+    """Soft disks over spots ``(x, y, sigma)``: 1 within `reach` sigma of the centre, 0 beyond `reach` + 1;
+    float32 (H, W)."""
+    m = np.zeros(shape, np.float32)
+    for x, y, s in spots:
+        r0 = int(np.ceil((reach + 1.0) * s)) + 1
+        xa, xb = max(0, int(x) - r0), min(shape[1], int(x) + r0 + 1)
+        ya, yb = max(0, int(y) - r0), min(shape[0], int(y) + r0 + 1)
+        if xa >= xb or ya >= yb:
+            continue
+        yy, xx = np.mgrid[ya:yb, xa:xb]
+        disk = np.clip(reach + 1.0 - np.hypot(xx - x, yy - y) / max(s, 1e-3), 0.0, 1.0).astype(np.float32)
+        m[ya:yb, xa:xb] = np.maximum(m[ya:yb, xa:xb], disk)
+    return m
+
+
+def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Subtract each spot, fitted as a Gaussian blob of density over a sloping skin background, in place.
+
+    In a window around each spot ``(x, y, sigma)`` (full-resolution pixels), the density is fitted by least
+    squares as a plane (the skin's shading across the window) plus a Gaussian blob per channel; the centre
+    is refined on the low-passed density and the blob's width chosen among a few around `sigma` by the
+    best fit. Only the fitted blob is subtracted: the skin's texture and its own tone variations under and
+    around the spot stay as they were (a fill would replace them with a smooth patch). A spot that does
+    not fit as a darker blob is left alone.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3)
+        Linear RGB, changed in place.
+    spots : ndarray, shape (N, 3)
+        Spots, full-resolution pixels.
+    amount : float
+        Share of each spot removed, in [0, 1].
+    changed : ndarray, shape (H, W), optional
+        A float32 map raised in place to how much each pixel changed; a new one if not given.
+
+    Returns
+    -------
+    ndarray
+        `changed`: the largest density change of each pixel's channels, float32 (H, W).
+    """
+    h, w = rgb.shape[:2]
+    changed = np.zeros((h, w), np.float32) if changed is None else changed
+    for x, y, s in spots:
+        r0 = int(np.ceil(4.5 * s)) + 2
+        x0, x1, y0, y1 = max(0, int(x) - r0), min(w, int(x) + r0 + 1), max(0, int(y) - r0), min(h, int(y) + r0 + 1)
+        if x1 - x0 < 5 or y1 - y0 < 5:
+            continue
+        d = density(rgb[y0:y1, x0:x1])
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        # the centre: the darkest point of the low-passed density within a sigma of the detected one
+        low = gaussian(d.sum(-1), 0.5 * s)
+        near = np.hypot(xx - x, yy - y) <= max(1.0, s)
+        k = np.argmax(np.where(near, low, -np.inf))
+        cx, cy = xx.flat[k], yy.flat[k]
+        r2 = (xx - cx) ** 2 + (yy - cy) ** 2
+        sel = r2 <= (4.5 * s) ** 2
+        basis = [np.ones(sel.sum(), np.float32), (xx - cx)[sel] / s, (yy - cy)[sel] / s]
+        best = None
+        for f in _WIDTHS:
+            g = np.exp(-r2 / (2 * (f * s) ** 2)).astype(np.float32)
+            m = np.stack(basis + [g[sel]], 1)
+            coef, res, *_ = np.linalg.lstsq(m, d[sel], rcond=None)
+            err = float(((m @ coef - d[sel]) ** 2).sum())
+            if best is None or err < best[0]:
+                best = (err, coef[3], g)
+        _, a, g = best
+        if a.sum() <= 0:                          # not darker: not a spot
+            continue
+        # the redness the blob shows is haemoglobin, with the light that absorbs: at least that much goes
+        # (the redness is the part of the fit least confused by the skin's own texture, which is shading)
+        blood = max(float(a @ BASIS[1]), 0.0) / float(HAEMOGLOBIN @ BASIS[1]) * HAEMOGLOBIN
+        a = np.maximum(a, 0.5 * (a + blood))
+        excess = g[..., None] * (np.maximum(a, 0.0) * amount)
+        rgb[y0:y1, x0:x1] *= np.exp(excess)
+        changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], excess.max(-1))
+    return changed
+
+
+def find_hairs(c: np.ndarray, skin: np.ndarray, unit: float) -> np.ndarray:
+    """Soft mask (H, W) of stray hairs (thin dark lines) lying on the skin."""
+    return gaussian(_hairs(c[..., 0], unit), max(0.5, SCALES[0] * unit)) * (skin > 0.5)
 
 
 def _spread(x: np.ndarray) -> float:

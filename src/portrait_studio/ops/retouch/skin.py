@@ -76,7 +76,7 @@ def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray
     like = skin_likelihood(col, mean, inv, inner=2.0, outer=3.0)
     # on the face the colour test is lenient (spots and blotches are redder than the model, and must stay
     # in); elsewhere the colour decides, inside the person
-    lenient = skin_likelihood(col, mean, inv, inner=3.0, outer=5.0)
+    lenient = skin_likelihood(col, mean, inv, inner=4.0, outer=7.0)
     # and skin is smooth: hair, stubble and fabric have much more fine detail than the face's own skin
     shade = col[..., 0]
     fine = shade - cv2.GaussianBlur(shade, (0, 0), max(0.5, 0.006 * unit))

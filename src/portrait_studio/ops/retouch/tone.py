@@ -10,6 +10,7 @@ are orthonormal: shading, redness (haemoglobin's chroma) and the remaining chrom
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ...core.masked import gaussian, masked_gaussian
@@ -35,6 +36,7 @@ def _basis() -> np.ndarray:
 #: Rows: the shading, redness and pigment axes. ``C = D @ BASIS.T``, ``D = C @ BASIS``.
 BASIS = _basis()
 _FLOOR = 1e-4                                      # darkest linear value taken into density (−ln = 9.2)
+TINT = 0.6                                         # share of the skin's colour around a removed highlight takes
 
 
 def density(rgb: np.ndarray) -> np.ndarray:
@@ -52,7 +54,7 @@ def from_components(c: np.ndarray) -> np.ndarray:
     return (c @ BASIS).astype(np.float32)
 
 
-def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.1
+def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.15
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The white light that specular hot spots add to the skin, linear, float32 (H, W), ≥ 0, and the skin
     colour around each pixel (H, W, 3) it was measured against.
@@ -60,9 +62,10 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
     Each pixel is fitted as ``rgb = (1 + a)·base + w·(1, 1, 1)``, with `base` the skin colour around it (a
     skin-weighted blur of 4% of the face height that leaves bright pixels out): `a` is brighter or darker
     diffuse skin of the same colour, `w` the colourless light a shiny surface reflects. `w` is smoothed at
-    0.6% of the face height (so pores and their glints stay); it counts from `threshold` × the local skin
-    luminance, fully from twice that (a soft knee: a natural sheen stays); subtracting it returns the skin's
-    own colour rather than greying it (see :func:`without_shine`).
+    0.6% of the face height (so pores and their glints stay) and taken relative to its own surround (3% of
+    the face height: hot spots, not a broad sheen); a hot spot counts when its peak exceeds `threshold` ×
+    the local skin luminance, fully from twice that (a soft knee: a natural sheen stays); subtracting it
+    returns the skin's own colour rather than greying it (see :func:`without_shine`).
     """
     sigma = 0.04 * unit
     y = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -78,44 +81,59 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
     w = (bb * r1 - b1 * rb) / np.where(np.abs(det) > 1e-8, det, 1e-8)
     w = np.clip(np.where(np.abs(det) > 1e-8, w, 0.0), 0.0, 0.9 * rgb.min(-1))   # no more than is there
     w = gaussian(w.astype(np.float32), 0.006 * unit)
-    w = np.maximum(w - masked_gaussian(w, skin, 0.05 * unit), 0.0)     # hot spots, not a broad sheen
+    w = np.maximum(w - masked_gaussian(w, skin, 0.03 * unit), 0.0)     # hot spots, not a broad sheen
     ybase = base @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     # never take away more than the spot is brighter than the skin around it (no dark patches)
     w = np.minimum(w, np.maximum(gaussian(y, 0.006 * unit) - ybase, 0.0))
     # a soft knee: sheen below `threshold` of the skin's light is the skin's own, above twice that is shine
-    knee = np.clip(w / np.maximum(ybase, 1e-4) / threshold - 1.0, 0.0, 1.0)
+    # (judged on each hot spot's peak, so a shine that counts goes whole, tails included)
+    ratio = w / np.maximum(ybase, 1e-4)
+    k = max(3, int(round(0.04 * unit)) | 1)
+    peak = gaussian(cv2.dilate(ratio, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))), 0.01 * unit)
+    knee = np.clip(peak / threshold - 1.0, 0.0, 1.0)
     return (w * knee * skin).astype(np.float32), base
 
 
 def without_shine(rgb: np.ndarray, light: np.ndarray, base: np.ndarray) -> np.ndarray:
     """`rgb` (linear) with the shine's white `light` taken off, float32 (H, W, 3).
 
-    The luminance drops by the light; the colour moves toward the surrounding skin's (`base`) as far as the
-    shine dominated the pixel, because where a channel was clipped by the highlight a plain subtraction
-    would shift its hue (toward grey or blue); so a removed highlight ends in the skin's own colour.
+    The luminance drops by the light; the colour moves part of the way (:data:`TINT`) toward the
+    surrounding skin's (`base`) as far as the shine dominated the pixel, because where a channel was clipped
+    by the highlight a plain subtraction would shift its hue (toward grey or blue). Not the whole way: the
+    skin around a broad sheen (a nose bridge) is often more saturated than the skin under it, and taking
+    its colour whole made such places orange.
     """
     luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
     y = np.maximum(rgb @ luma, 1e-4)
     w = np.minimum(light, 0.9 * y)
     dimmed = rgb * (1.0 - w / y)[..., None]
     tinted = base * ((dimmed @ luma) / np.maximum(base @ luma, 1e-4))[..., None]
-    f = np.clip(w / (0.15 * y), 0.0, 1.0)[..., None]
+    f = TINT * np.clip(w / (0.15 * y), 0.0, 1.0)[..., None]
     return np.maximum((1.0 - f) * dimmed + f * tinted, 1e-4).astype(np.float32)
 
 
-def blotch_excess(c: np.ndarray, skin: np.ndarray, unit: float, axis: int, threshold: float) -> np.ndarray:
-    """How much a coordinate (redness or pigment) stands above the skin around it in blotches, float32 (H, W).
+def blotch_excess(c: np.ndarray, skin: np.ndarray, unit: float, axis: int, floor: float, *,
+                  face: np.ndarray | None = None, spreads: float = 1.0) -> np.ndarray:
+    """How much a coordinate (redness or pigment) stands above the skin around it in blotches, beyond the
+    skin's own variation, float32 (H, W), ≥ 0.
 
-    The coordinate, smoothed by 0.6% of the face height (so pores and texture are not in it), less its
-    background, a skin-weighted blur of 3.6% of the face height (blotches up to about 6% of the face height
-    across stand out of it; the face's broad colouring is in it and stays). Excess up to `threshold` is the skin's natural variation and stays; from twice that it is
-    removed whole (a soft knee between). Only well inside the skin (about 2% of the face height from its
-    edge, where the colour of what borders it, hair or lips, leaks in)."""
+    The coordinate, smoothed by 0.6% of the face height (pores and texture are not in it), less its
+    background, a skin-weighted blur of 5% of the face height (blotches up to about 8% of the face height
+    across stand out of it; the face's broad colouring, its contouring, is in it and stays). This skin's own
+    variation in that band sets the threshold: excess up to `spreads` robust spreads of it (never less than
+    `floor`, density units) is natural and stays, what lies beyond goes (a soft threshold: the excess less
+    the threshold; the spread is measured on `face`, the face's own skin, when given). Only well inside the
+    skin (about 2% of the face height from its edge, where the colour of what borders it, hair or lips,
+    leaks in)."""
     x = c[..., axis]
     centre = masked_gaussian(x, skin, 0.006 * unit)
-    e = centre - masked_gaussian(x, skin, 0.036 * unit)
+    e = centre - masked_gaussian(x, skin, 0.05 * unit)
     inside = np.clip((gaussian(skin, 0.015 * unit) - 0.6) / 0.3, 0.0, 1.0)
-    return (np.maximum(e, 0.0) * np.clip(e / threshold - 1.0, 0.0, 1.0) * skin * inside).astype(np.float32)
+    sel = (skin > 0.5) & (inside > 0.5) & (True if face is None else face > 0.5)
+    if sel.sum() > 16:
+        v = e[sel]
+        floor = max(floor, spreads * 1.4826 * float(np.median(np.abs(v - np.median(v)))))
+    return (np.maximum(e - floor, 0.0) * skin * inside).astype(np.float32)
 
 
 def mid_band(c: np.ndarray, skin: np.ndarray, unit: float, *, fine: float = 0.012, coarse: float = 0.07

@@ -49,6 +49,9 @@ _REACH = 4
 #: Around each face nothing is demoted (ears, hair against a wall of their colour): an ellipse this many
 #: times the face box's size.
 _FACE_GUARD = 1.6
+#: ...and only where the coarse matte was fairly sure of the person: where it hesitates (sparse hair over a
+#: wall of its colour), the matting decides.
+_CLAIMED = 0.75
 #: Colour histogram bins per channel of that model.
 _BINS = 16
 
@@ -136,7 +139,7 @@ def background_like(guide: np.ndarray, coarse: np.ndarray, band_px: int, face_bo
     found = cv2.morphologyEx(found, cv2.MORPH_CLOSE, disk(max(1, band_px // 2)))
     # where the segmentation itself hesitates (hair over a wall of its colour) the matting decides, not this;
     # and specks smaller than the band are the solve's business too
-    found = ((found > 0) & zone & (coarse > 0.5)).astype(np.uint8)
+    found = ((found > 0) & zone & (coarse > _CLAIMED)).astype(np.uint8)
     n, label, stats, _ = cv2.connectedComponentsWithStats(found, connectivity=8)
     big = stats[:, cv2.CC_STAT_AREA] >= band_px * band_px
     big[0] = False

@@ -1,8 +1,11 @@
 """The soft alpha matte and the decontaminated foreground, refined from the coarse person matte.
 
 The coarse matte (MediaPipe's selfie segmentation, a few hundred pixels across) knows where the person is but
-not where a hair strand ends. It is refined in three steps, each at the size that fits the time budget:
+not where a hair strand ends, and it counts as person what touches it and looks like it in shape (leaves of
+a wall on the shoulders). It is refined in four steps, each at the size that fits the time budget:
 
+0. a colour model of this very photo (:func:`background_like`) takes back from the coarse matte the blobs,
+   joined to the background, whose colour is far likelier in the photo's background than in the person;
 1. a trimap on a reduced copy (long side :data:`WORK_SIZE` px, whatever the photo's size, so a 1 MP preview
    and the 12 MP export agree): sure foreground and sure background are the coarse matte's two sides eroded
    by a band a fixed fraction of the diagonal wide; the band between is unknown;
@@ -49,7 +52,7 @@ _REACH = 4
 #: Around each face nothing is demoted (ears, hair against a wall of their colour): an ellipse this many
 #: times the face box's size.
 _FACE_GUARD = 1.6
-#: ...and only where the coarse matte was fairly sure of the person: where it hesitates (sparse hair over a
+#: And only where the coarse matte was fairly sure of the person: where it hesitates (sparse hair over a
 #: wall of its colour), the matting decides.
 _CLAIMED = 0.75
 #: Colour histogram bins per channel of that model.
@@ -87,10 +90,12 @@ def background_like(guide: np.ndarray, coarse: np.ndarray, band_px: int, face_bo
     """Where the coarse matte claims for the person what looks like the background behind it, bool (H, W).
 
     A colour model of this very photo: a joint RGB histogram of the sure background (the coarse matte's
-    outside, `band_px` clear of its edge) against one of the person's interior (eroded by twice that); a pixel
-    near the person's edge (within ``_REACH * band_px``) whose colour is ``exp(odds)`` times likelier under the background's is a candidate,
-    and candidates joined to the sure background through other candidates are returned (so a leaf touching
-    the shoulder goes, while a background-coloured patch inside the shirt stays).
+    outside, `band_px` clear of its edge) against one of the person's interior (eroded by twice that). A pixel
+    within ``_REACH * band_px`` of the person's edge whose colour is ``exp(odds)`` times likelier under the
+    background's is a candidate; candidates joined to the sure background through other candidates, where the
+    coarse matte was above :data:`_CLAIMED`, in blobs at least ``band_px`` squared in area and away from the
+    faces, are returned (so a leaf touching the shoulder goes, while a background-coloured patch inside the
+    shirt, sparse hair over the wall and the ears stay).
 
     Parameters
     ----------

@@ -160,6 +160,42 @@ def test_decontamination_removes_the_old_background():
     assert spill < 0.6 * spill_raw
 
 
+def _leaf_scene(n=256):
+    """The strands scene over a mottled green background, with a background-green leaf on the shoulder that the
+    coarse matte counts as person; the leaf's mask too."""
+    image, truth, coarse, fg = _strands_scene(n)
+    rng = np.random.default_rng(3)
+    import cv2
+    mottle = cv2.GaussianBlur(rng.random((n, n)).astype(np.float32), (0, 0), 3)[..., None]
+    bg = np.array([0.05, 0.3, 0.06], np.float32) + np.array([0.05, 0.3, 0.06], np.float32) * mottle
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    leaf = ((yy - n * 0.5) ** 2 / 0.012 + (xx - n * 0.25) ** 2 / 0.006 < n * n) & (truth < 0.5)
+    image = (fg * truth[..., None] + bg * (1 - truth[..., None])).astype(np.float32)
+    coarse = np.maximum(coarse, cv2.GaussianBlur(leaf.astype(np.float32), (0, 0), 2))
+    return image, truth, coarse, leaf
+
+
+def test_background_coloured_blob_on_the_coarse_matte_is_removed():
+    image, truth, coarse, leaf = _leaf_scene()
+    assert coarse[leaf].mean() > 0.8                                 # the coarse matte took the leaf
+    guide = np.sqrt(np.clip(image, 0, 1))
+    assert matte.background_like(guide, coarse, 6)[leaf].mean() > 0.5
+    alpha, _ = matte.refine_matte(image, coarse, work_size=256)
+    assert alpha[leaf].mean() < 0.2                                  # the leaf is gone
+    assert alpha[140:170, 110:146].min() > 0.98                     # the subject is not
+    assert alpha[(truth > 0.5) & (truth < 0.8)].mean() > 0.3        # and its soft strands are kept
+
+
+def test_subject_coloured_like_the_background_is_kept_near_a_face():
+    image, truth, coarse, leaf = _leaf_scene()
+    ys, xs = np.nonzero(leaf)
+    box = (xs.min() - 5.0, ys.min() - 5.0, xs.ptp() + 10.0, ys.ptp() + 10.0)   # a "face" over the leaf
+    guide = np.sqrt(np.clip(image, 0, 1))
+    assert not matte.background_like(guide, coarse, 6, [box])[leaf].any()
+    flat = np.full(coarse.shape + (3,), 0.4, np.float32)             # one colour everywhere: nothing to tell
+    assert not matte.background_like(flat, coarse, 6).any()
+
+
 # -- light match ------------------------------------------------------------------------------------------
 
 

@@ -1,8 +1,11 @@
 """The soft alpha matte and the decontaminated foreground, refined from the coarse person matte.
 
 The coarse matte (MediaPipe's selfie segmentation, a few hundred pixels across) knows where the person is but
-not where a hair strand ends. It is refined in three steps, each at the size that fits the time budget:
+not where a hair strand ends, and it counts as person what touches it and looks like it in shape (leaves of
+a wall on the shoulders). It is refined in four steps, each at the size that fits the time budget:
 
+0. a colour model of this very photo (:func:`background_like`) takes back from the coarse matte the blobs,
+   joined to the background, whose colour is far likelier in the photo's background than in the person;
 1. a trimap on a reduced copy (long side :data:`WORK_SIZE` px, whatever the photo's size, so a 1 MP preview
    and the 12 MP export agree): sure foreground and sure background are the coarse matte's two sides eroded
    by a band a fixed fraction of the diagonal wide; the band between is unknown;
@@ -40,6 +43,20 @@ _PRIOR = 0.05
 #: How much of the nearby solid subject's chromaticity a partly transparent pixel takes: (1 - alpha) to this
 #: power (0.1: 80% at alpha 0.9, 93% at alpha 0.5).
 _BORROW = 0.1
+#: A pixel the coarse matte calls person is demoted to background where its colour is this many times more
+#: frequent in the photo's sure background than in the person's sure interior (natural log), and it is
+#: joined to the background by such pixels (leaves of a wall touching the shoulders).
+_BACKGROUND_ODDS = float(np.log(6.0))
+#: How far inside the coarse matte's edge that may happen, in multiples of BAND.
+_REACH = 4
+#: Around each face nothing is demoted (ears, hair against a wall of their colour): an ellipse this many
+#: times the face box's size.
+_FACE_GUARD = 1.6
+#: And only where the coarse matte was fairly sure of the person: where it hesitates (sparse hair over a
+#: wall of its colour), the matting decides.
+_CLAIMED = 0.75
+#: Colour histogram bins per channel of that model.
+_BINS = 16
 
 
 def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
@@ -68,6 +85,72 @@ def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
     return t
 
 
+def background_like(guide: np.ndarray, coarse: np.ndarray, band_px: int, face_boxes=(),
+                    odds: float = _BACKGROUND_ODDS) -> np.ndarray:
+    """Where the coarse matte claims for the person what looks like the background behind it, bool (H, W).
+
+    A colour model of this very photo: a joint RGB histogram of the sure background (the coarse matte's
+    outside, `band_px` clear of its edge) against one of the person's interior (eroded by twice that). A pixel
+    within ``_REACH * band_px`` of the person's edge whose colour is ``exp(odds)`` times likelier under the
+    background's is a candidate; candidates joined to the sure background through other candidates, where the
+    coarse matte was above :data:`_CLAIMED`, in blobs at least ``band_px`` squared in area and away from the
+    faces, are returned (so a leaf touching the shoulder goes, while a background-coloured patch inside the
+    shirt, sparse hair over the wall and the ears stay).
+
+    Parameters
+    ----------
+    guide : ndarray, (H, W, 3) float in [0, 1]
+        The photo in any fixed encoding (the matting's square-root light).
+    coarse : ndarray, (H, W) float in [0, 1]
+        The coarse person matte at the same size.
+    band_px : int
+        Half-width of the matte's uncertain band, pixels.
+    face_boxes : sequence of (x, y, w, h)
+        Faces in pixels of `guide`; an ellipse :data:`_FACE_GUARD` times each box's size is never demoted.
+    """
+    from scipy import ndimage
+
+    q = _BINS
+    cells = np.minimum((guide * q).astype(np.int32), q - 1)
+    idx = (cells[..., 0] * q + cells[..., 1]) * q + cells[..., 2]
+    person = (coarse > 0.5).astype(np.uint8)
+    disk = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
+    sure_bg = (cv2.dilate(person, disk(band_px)) == 0) & (coarse < 0.05)
+    sure_fg = cv2.erode(person, disk(2 * band_px)) > 0
+    if sure_bg.sum() < 50 or sure_fg.sum() < 50:
+        return np.zeros(coarse.shape, bool)
+
+    def density(mask):
+        hist = np.bincount(idx[mask], minlength=q ** 3).astype(np.float64).reshape(q, q, q)
+        hist = ndimage.gaussian_filter(hist, 0.7)
+        return hist / hist.sum()
+    ratio = np.log((density(sure_bg) + 1e-4) / (density(sure_fg) + 1e-4)).ravel()[idx].astype(np.float32)
+    ratio = cv2.GaussianBlur(ratio, (0, 0), 1.0)
+    zone = (coarse > 0.02) & (cv2.erode(person, disk(_REACH * band_px)) == 0)
+    guard = np.zeros(coarse.shape, np.uint8)
+    for x, y, w, h in face_boxes:
+        cv2.ellipse(guard, (round(x + w / 2), round(y + h / 2)),
+                    (round(_FACE_GUARD * w / 2), round(_FACE_GUARD * h / 2)), 0, 0, 360, 1, -1)
+    zone &= guard == 0
+    joined = (ratio > odds) & zone | sure_bg | (coarse <= 0.02)
+    n, label = cv2.connectedComponents(joined.astype(np.uint8), connectivity=4)
+    keep = np.zeros(n, bool)
+    keep[np.unique(label[sure_bg])] = True
+    keep[0] = False
+    # only solid blobs (a leaf), not the thin rim where hair or the edge mixes with the background; then
+    # close the shadows between a leaf's parts, which look like the person's dark clothes
+    found = keep[label] & zone
+    found = cv2.morphologyEx(found.astype(np.uint8), cv2.MORPH_OPEN, disk(max(1, band_px // 2)))
+    found = cv2.morphologyEx(found, cv2.MORPH_CLOSE, disk(max(1, band_px // 2)))
+    # where the segmentation itself hesitates (hair over a wall of its colour) the matting decides, not this;
+    # and specks smaller than the band are the solve's business too
+    found = ((found > 0) & zone & (coarse > _CLAIMED)).astype(np.uint8)
+    n, label, stats, _ = cv2.connectedComponentsWithStats(found, connectivity=8)
+    big = stats[:, cv2.CC_STAT_AREA] >= band_px * band_px
+    big[0] = False
+    return big[label]
+
+
 def _borrow_colour(fg: np.ndarray, alpha: np.ndarray, band_px: int) -> np.ndarray:
     """Where alpha is small the foreground colour is ill-determined (little of it reaches the camera) and
     keeps a trace of the old background; give such pixels the chromaticity of the solid subject nearby
@@ -83,7 +166,7 @@ def _borrow_colour(fg: np.ndarray, alpha: np.ndarray, band_px: int) -> np.ndarra
     return (mixed * (y / np.maximum(ym, 1e-6))[..., None]).astype(np.float32)
 
 
-def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK_SIZE
+def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK_SIZE, face_boxes=()
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Full-resolution alpha and decontaminated foreground of a person.
 
@@ -95,6 +178,8 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
         The coarse person matte at any resolution (the analysis copy's is enough).
     work_size : int
         Long side of the copy the matting runs on, pixels.
+    face_boxes : sequence of (x, y, w, h)
+        The faces' boxes in pixels of `image`, guarded from :func:`background_like`.
 
     Returns
     -------
@@ -114,7 +199,10 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
     guide_small = np.sqrt(np.minimum(small, 1.0))                   # a perceptual-ish encoding for the matting
     c = cv2.resize(np.asarray(coarse, np.float32), (sw, sh), interpolation=cv2.INTER_LINEAR)
     band = max(2, round(BAND * np.hypot(sw, sh)))
+    demoted = background_like(guide_small, c, band, [tuple(v * s for v in b) for b in face_boxes])
+    c = np.where(demoted, 0.0, c).astype(np.float32)
     tri = trimap(c, band)
+    tri[cv2.erode(demoted.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 0.0   # not given back by the solve
     unknown = tri == 0.5
     if unknown.any() and (tri == 1).any() and (tri == 0).any():
         # pymatting warns, and prints when its preconditioner needs a retry: neither belongs on our output

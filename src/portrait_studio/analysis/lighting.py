@@ -33,6 +33,8 @@ _FILL_PRIOR_WEIGHT = 0.3
 _UPPER_FACE = 0.7             # the fit uses the skin down to this fraction of its height (on Yale B, people 1-10:
                               # direction error 8.5 -> 6.6 degrees median; below it, beard and lips vary in albedo)
 _RESPONSE_MARGIN = 0.9         # a gentler response is taken only when it fits the shading this much better
+_SOFTNESSES = (0.0, 0.2, 0.4, 0.6)   # light sizes tried (see softness_radius)
+_SOFT_MARGIN = 0.9            # a softer light is taken only when it fits this much better
 _MIN_PIXELS = 50               # fewer skin pixels than this: no estimate, a neutral frontal light is assumed
 _RIDGE = 1e-3                  # SH fit regulariser, relative to the data's energy (the normals cover a hemisphere)
 
@@ -236,10 +238,10 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
         i, key, fill, res = _fit_key_fill(n, lum, w, dirs, 0.0)
     az0, el0 = grid[i]
     best = None
-    for soft in (0.0, 0.2, 0.4, 0.6):
+    for soft in _SOFTNESSES:
         fgrid, fdirs = _direction_grid(1.5, (az0 - 6, az0 + 6), (el0 - 6, el0 + 6))
         j, k, f, r = _fit_key_fill(n, lum, w, fdirs, softness_radius(soft))
-        if best is None or r < best[-1] * 0.98:                              # prefer the harder light on ties
+        if best is None or r < best[-1] * _SOFT_MARGIN:                      # prefer the harder light on ties
             best = (fgrid[j], k, f, soft, r)
     (az, el), key, fill, softness, _ = best
 

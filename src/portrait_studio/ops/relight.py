@@ -150,6 +150,13 @@ def relight(portrait, *,
     if not normalise:
         # the photo's own key moved: rendered in the photo's shading units, through its response
         shade, spec = render_lights(g, new, fill * _level(est), _level(est))
+        skin = g.skin > 0.5
+        if skin.sum() > 20:
+            # the same light, moved: the exposure is opened up (never closed) so the lit side of the skin is
+            # as bright as the photo's, as a photographer would expose it
+            k = float(np.percentile(old[skin], 90)) / max(float(np.percentile(shade[skin] @ LUMA_709, 90)), 1e-6)
+            k = min(max(k, 1.0), _MAX_EXPOSURE)
+            shade, spec = shade * k, spec * k ** est.response
         spec *= _level(est) ** (est.response - 1)                 # shading units -> pixel units
         ratio = (shade / old[..., None]) ** est.response
     else:

@@ -7,7 +7,11 @@ normals (from the mesh) and the observed skin colour, two models of the irradian
   & Hanrahan 2001: 9 terms hold about 98% of a Lambertian surface's irradiance). This is what
   ``--match-light`` transfers and what :func:`environment_sh` projects a scene image onto;
 - **key + fill**: one directional key light, softened by its size, over a uniform ambient fill. Its direction
-  is the dominant light direction, and ``(key + fill) / fill`` the photographer's key-to-fill ratio.
+  is the dominant light direction, and ``(key + fill) / fill`` the photographer's key-to-fill ratio. A weak
+  prior on the fill's share settles what a near-frontal light leaves open.
+
+Both are fitted on the skin of the upper face (forehead, eyes, cheeks, nose): lower down, beard, stubble and lips
+change the albedo and the jaw's normals are the mesh's least sure.
 
 Directions are in the camera frame (x to the image's right, y up, z toward the camera): azimuth 0° is light
 from the camera, positive azimuth light from the image's right, positive elevation light from above.

@@ -7,10 +7,13 @@ and shoulders), at a reduced working resolution; the photo is multiplied by thei
 albedo (skin tone, freckles, make-up, identity) and all fine detail stay exactly as they were, and a light
 equal to the estimated one gives the photo back.
 
-What makes the new light read as studio light: attached shadows softened by the light's size, cast shadows
-from the subject's height field (the nose shadow of loop and Rembrandt light, the chin's on the neck) with
-penumbras that widen with the light's size, skin-like specular highlights (GGX, roughness of skin), the
-light's colour temperature, and the background kept, darkened, or dropped to black like a stage.
+What makes the new light read as studio light: attached shadows softened by the light's size and by the
+light that scatters under skin, cast shadows from the subject's height field (the nose shadow of loop and
+Rembrandt light, the chin's on the neck) with penumbras that widen with the light's size, skin-like specular
+highlights (GGX, roughness of skin) in place of the photo's own shine (taken off as specular, so it does not
+scale with the skin as albedo), lights from the side or behind reaching only the head's broad shape, the light's
+colour temperature, an exposure for the lit side of the face (as a photographer exposes), and the background
+kept, darkened, or dropped to black like a stage.
 
 Directions: azimuth 0° is light from the camera, positive azimuth light from the image's right, positive
 elevation light from above (degrees).

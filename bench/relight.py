@@ -163,7 +163,8 @@ def _gallery(tiles, names, path, side=360):
         s = side / max(t.shape[:2])
         t = cv2.resize(t, (round(t.shape[1] * s), round(t.shape[0] * s)), interpolation=cv2.INTER_AREA)
         t = cv2.copyMakeBorder(t, 0, side - t.shape[0], 0, side - t.shape[1], cv2.BORDER_CONSTANT)
-        cv2.putText(t, n, (8, side - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+        for colour, width in (((0, 0, 0), 5), ((255, 255, 255), 2)):     # outlined: legible on white too
+            cv2.putText(t, n, (8, side - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.7, colour, width, cv2.LINE_AA)
         row.append(t)
     grid = np.vstack([np.hstack(row[i:i + 4] + [np.zeros_like(row[0])] * (4 - len(row[i:i + 4])))
                       for i in range(0, len(row), 4)])

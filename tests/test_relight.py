@@ -132,6 +132,28 @@ def test_setups_keep_skin_hue(astronaut):
         assert np.isfinite(out).all() and out.min() >= 0
 
 
+def test_setups_keep_the_face_exposed(astronaut):
+    m = astronaut.region("skin") > 0.5
+    before = np.percentile(linear_to_lab(astronaut.image[m])[:, 0], 90)
+    for kw in ({"setup": "loop"}, {"setup": "rembrandt"}, {"setup": "split"}, {"setup": "clamshell"},
+               {"azimuth": 40, "elevation": 30}):
+        after = np.percentile(linear_to_lab(relight(astronaut, **kw).image[m])[:, 0], 90)
+        assert after > before - 2, kw                     # the lit side exposed as in the photo, not darker
+
+
+def test_photo_shine_is_taken_off_as_specular(astronaut):
+    from portrait_studio.ops.relight import _shine
+    from portrait_studio.analysis.lighting import softness_radius
+
+    g, est = astronaut.subject_geometry(), astronaut.lighting()
+    old = est.key * soft_cosine(g.normals @ direction(est.azimuth, est.elevation), softness_radius(est.softness)) \
+        + est.fill
+    shine = _shine(astronaut, g, est, old)
+    assert shine.min() >= 0 and np.isfinite(shine).all()
+    assert shine[g.skin == 0].max() == 0                                # only on skin
+    assert (shine.max(axis=2) > 0).sum() < 0.5 * (g.skin > 0.5).sum()  # highlights, not the whole face
+
+
 def test_setups_mirror_with_head_pose(astronaut, backend):
     est = astronaut.lighting()
     assert plan_lights(est, 10.0, setup="loop")[0][0].azimuth > 0          # face turned right: short side right

@@ -14,6 +14,7 @@ import pytest
 from portrait_studio import NoFaceError, ParameterError, Portrait
 from portrait_studio.analysis import environment_sh, estimate_lighting, sh_irradiance
 from portrait_studio.analysis.lighting import angles, direction, sh_basis, soft_cosine
+from portrait_studio.analysis.subject import refine_normals
 from portrait_studio.core import from_srgb8, to_srgb8
 from portrait_studio.core.colour import delta_e, linear_to_lab
 from portrait_studio.ops.relight import SETUPS, cast_visibility, plan_lights, relight_to_sh
@@ -44,6 +45,35 @@ def test_sh_of_a_directional_light_is_its_clamped_cosine():
     exact = np.maximum(n @ light, 0)
     assert np.abs(approx - exact).mean() < 0.05                           # 2nd order holds ~98% of it
     assert angles(light) == pytest.approx((30, 20), abs=1e-4)
+
+
+def test_refined_normals_explain_the_shading_of_a_sphere():
+    # a sphere lit from the upper right; the given normals are a flattened copy of its true ones
+    y, x = np.mgrid[-1:1:97j, -1:1:97j].astype(np.float32)
+    inside = x * x + y * y < 0.8
+    z = np.sqrt(np.clip(1 - x * x - y * y, 0, 1))
+    true = np.dstack([x, -y, z]) * inside[..., None] + np.float32([0, 0, 1]) * ~inside[..., None]
+    flat = true * np.float32([0.7, 0.7, 1])
+    flat /= np.linalg.norm(flat, axis=2, keepdims=True)
+    sh = sh_basis(direction(30, 20))
+    sh[0] += 0.2 / (np.pi * 0.282095)
+    lum = sh_irradiance(true, np.repeat(sh[:, None], 3, 1))[..., 0] * 0.6
+
+    def err(n):
+        return float(np.degrees(np.arccos(np.clip((n * true).sum(-1)[inside], -1, 1))).mean())
+
+    def residual(n):
+        return float(np.abs(sh_irradiance(n, np.repeat(sh[:, None], 3, 1))[..., 0] * 0.6 - lum)[inside].mean())
+    w = inside.astype(np.float32)
+    refined = refine_normals(flat, lum, sh, w, 97)
+    assert residual(refined) < 0.9 * residual(flat)          # held toward the given normals: part of the way
+    assert err(refined) < 0.95 * err(flat)
+    assert np.allclose(np.linalg.norm(refined, axis=2), 1, atol=1e-4)
+    far = ~inside & (np.abs(x) > 0.99)                               # far from where the shading is trusted
+    assert np.allclose(refined[far], flat[far], atol=1e-3)
+    # normals that already explain the shading stay; nothing to trust: nothing moves
+    assert err(refine_normals(true, lum, sh, w, 97)) < 2.0
+    assert np.array_equal(refine_normals(flat, lum, sh, np.zeros_like(w), 97), flat)
 
 
 def test_soft_light_wraps_further_and_keeps_the_lit_side():

@@ -8,9 +8,9 @@ from .faces import ANALYSIS_SIZE, Face, analysis_copy, find_faces
 from .pose import Pose, head_pose
 from .lighting import Lighting, environment_sh, estimate_lighting, sh_irradiance
 from .regions import REGIONS, face_normals, region_masks
-from .subject import SubjectGeometry, subject_geometry
+from .subject import SubjectGeometry, refine_normals, subject_geometry
 
 __all__ = ["BACKENDS", "AnalysisBackend", "Detection", "MediaPipeBackend", "get_backend", "ANALYSIS_SIZE",
            "Face", "analysis_copy", "find_faces", "Pose", "head_pose", "REGIONS", "face_normals",
            "region_masks", "Lighting", "environment_sh", "estimate_lighting", "sh_irradiance", "SubjectGeometry",
-           "subject_geometry"]
+           "refine_normals", "subject_geometry"]

@@ -2,10 +2,11 @@
 
 The photo is ``albedo × shading``. The shading of the photo's own light (estimated from the face, see
 :mod:`portrait_studio.analysis.lighting`) and of the new light are both rendered on the subject's shape
-(:mod:`portrait_studio.analysis.subject`: mesh normals on the face, an inflated person matte for hair, neck
-and shoulders), at a reduced working resolution; the photo is multiplied by their ratio, upsampled. So the
-albedo (skin tone, freckles, make-up, identity) and all fine detail stay exactly as they were, and a light
-equal to the estimated one gives the photo back.
+(:mod:`portrait_studio.analysis.subject`: mesh normals on the face, bent a little so the estimated light
+explains the photo's own shading, an inflated person matte for hair, neck and shoulders), at a reduced
+working resolution; the photo is multiplied by their ratio, upsampled. So the albedo (skin tone, freckles,
+make-up, identity) and all fine detail stay exactly as they were, and a light equal to the estimated one
+gives the photo back.
 
 What makes the new light read as studio light: attached shadows softened by the light's size and by the
 light that scatters under skin, cast shadows from the subject's height field (the nose shadow of loop and
@@ -24,15 +25,16 @@ of a scene image from :func:`portrait_studio.analysis.environment_sh`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
 import cv2
 import numpy as np
 from pydantic import AfterValidator, Field
 
-from ..analysis.lighting import (Lighting, direction, environment_sh, sh_irradiance, soft_cosine,
+from ..analysis.lighting import (Lighting, direction, environment_sh, sh_basis, sh_irradiance, soft_cosine,
                                  softness_radius)
+from ..analysis.subject import refine_normals
 from ..core import LUMA_709, to_srgb8
 from ..core.colour import kelvin_to_rgb
 from ..errors import ParameterError
@@ -134,7 +136,7 @@ def relight(portrait, *,
     Examples: ``--setup rembrandt``; ``--azimuth 45 --elevation 30 --softness 0.3 --temperature 3200``;
     ``--match-light scene.jpg``. Albedo and detail are kept: only the shading changes.
     """
-    g = portrait.subject_geometry()
+    g = _geometry(portrait)
     est = portrait.lighting()
     if match_light is not None:
         if setup or azimuth is not None or elevation is not None or lights:
@@ -185,6 +187,21 @@ def relight(portrait, *,
     spec = spec * specular - shine * np.clip(ratio, 0.0, _MAX_RATIO)
     out, ratio = _compose(portrait, g, ratio, spec, strength, bg)
     return out, {"shading": _shading_picture(ratio, portrait.shape)}
+
+
+def _geometry(portrait):
+    """The subject's geometry with its face normals refined from the photo's own shading under the estimated
+    key and fill (:func:`~portrait_studio.analysis.subject.refine_normals`): the photo's own light, as the
+    relighting takes it off, then explains the photo's shading better. Kept with these pixels."""
+    def compute():
+        g, est = portrait.subject_geometry(), portrait.lighting()
+        small = cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA)
+        lum = np.maximum(small @ LUMA_709, 0) ** (1 / est.response)
+        # key + fill as luminance SH: the key's clamped cosine to second order, the fill as a constant
+        sh = est.key * sh_basis(direction(est.azimuth, est.elevation))
+        sh[0] += est.fill / (np.pi * 0.282095)
+        return replace(g, normals=refine_normals(g.normals, lum, sh, g.skin, g.face_height))
+    return portrait.cached(("relight_geometry", id(portrait.face())), compute, per_image=True)
 
 
 def _shine(portrait, g, est: Lighting, old: np.ndarray) -> np.ndarray:
@@ -403,7 +420,7 @@ def relight_to_sh(portrait, sh: np.ndarray, *, strength: float = 1.0, background
 
 
 def _render_sh(portrait, sh, strength, background):
-    g = portrait.subject_geometry()
+    g = _geometry(portrait)
     est = portrait.lighting()
     old = sh_irradiance(g.normals, est.sh)
     new = sh_irradiance(g.normals, np.asarray(sh, np.float32))

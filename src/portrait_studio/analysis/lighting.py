@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..core import LUMA_709
 from ..core.colour import cct
 
 #: Lambertian convolution of each SH band (Ramamoorthi & Hanrahan 2001): irradiance = Σ A_l L_lm Y_lm(n).
@@ -207,14 +208,14 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
     if sel.sum() < _MIN_PIXELS:
         flat = np.zeros((9, 3), np.float32)
         flat[0] = colour / (SH_BAND_GAIN[0] * 0.282095)
-        level = float(np.median(image.reshape(-1, 3) @ np.array([0.2126, 0.7152, 0.0722])))
+        level = float(np.median(image.reshape(-1, 3) @ LUMA_709))
         return Lighting(0.0, 0.0, level, level, 0.0, colour, flat * level,
                         np.full(3, level, np.float32), 0, 1.0)
     n = normals[sel] / length[sel][:, None]
     rgb = image[sel]
     step = max(1, int(sel.sum() // 6000))                                  # ~6000 pixels are plenty
     n, rgb = n[::step], rgb[::step]
-    lum = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    lum = rgb @ LUMA_709
     # robust weights: the darkest and brightest few percent are cast shadows, speculars, hairs
     lo, hi = np.percentile(lum, [2, 99])
     w = ((lum >= lo) & (lum <= hi)).astype(np.float32)
@@ -255,9 +256,9 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
     gram = bw.T @ basis
     coef = np.linalg.solve(gram + _RIDGE * np.trace(gram) / 9 * np.eye(9, dtype=np.float32), bw.T @ rgb)
     mean_rgb = np.maximum((rgb * w[:, None]).sum(0) / max(w.sum(), 1), 1e-6)   # per channel: skin × light
-    sh = coef / mean_rgb * float(mean_rgb @ np.array([0.2126, 0.7152, 0.0722])) * colour
+    sh = coef / mean_rgb * float(mean_rgb @ LUMA_709) * colour
     peak_lum = key + fill
-    peak = mean_rgb / max(float(mean_rgb @ np.array([0.2126, 0.7152, 0.0722])), 1e-6) * peak_lum
+    peak = mean_rgb / max(float(mean_rgb @ LUMA_709), 1e-6) * peak_lum
     return Lighting(float(az), float(el), key, fill, float(softness), colour, sh.astype(np.float32),
                     peak.astype(np.float32), int(sel.sum()), float(response))
 
@@ -270,9 +271,9 @@ def _light_colour(image: np.ndarray, sclera: np.ndarray | None) -> np.ndarray:
     px = image[sclera > 0.7]
     if len(px) < 12:
         return neutral
-    lum = px @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    lum = px @ LUMA_709
     c = px[lum >= np.median(lum)].mean(0)
-    c = c / max(float(c @ np.array([0.2126, 0.7152, 0.0722])), 1e-6)
+    c = c / max(float(c @ LUMA_709), 1e-6)
     # eye whites far from any light colour (red eyes, a bad mask): do not trust them
     if c.min() <= 0 or not 1800 <= cct(c) <= 15000 or np.ptp(c) > 0.8:
         return neutral

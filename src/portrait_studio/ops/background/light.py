@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ...core import luminance
+from ...core import LUMA_709, luminance
 from ...core.colour import adaptation_matrix, cct, rgb_to_xy
 
 #: The subject's highlights: (luminance percentile, its mean level in log2 of diffuse white, its spread in
@@ -73,9 +73,9 @@ def scene_light(image: np.ndarray, weight: np.ndarray | None = None) -> SceneLig
         return SceneLight(np.ones(3, np.float32), 6504.0, -2.0)
     px = np.maximum(small[ok], 0.0)
     white = np.mean(px ** 6, axis=0) ** (1 / 6)
-    white = white / max(float(white @ np.array([0.2126, 0.7152, 0.0722])), 1e-6)
+    white = white / max(float(white @ LUMA_709), 1e-6)
     white = (1 - WHITE_TRUST) + WHITE_TRUST * white                  # pulled toward neutral
-    white = (white / (white @ np.array([0.2126, 0.7152, 0.0722]))).astype(np.float32)
+    white = (white / (white @ LUMA_709)).astype(np.float32)
     key = float(np.log2(np.exp(np.mean(np.log(np.maximum(y[ok], 1e-4))))))
     return SceneLight(white, cct(white), key)
 
@@ -193,11 +193,10 @@ def relight_to_scene(foreground: np.ndarray, portrait, old_scene: np.ndarray, ne
     from ...analysis import environment_sh
     from ..relight import relight_to_sh
 
-    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
     own = np.asarray(portrait.lighting().sh, np.float32)
     old, new = environment_sh(old_scene), environment_sh(new_scene)
-    change = new / max(float(new[0] @ luma), 1e-6) - old / max(float(old[0] @ luma), 1e-6)
-    target = own + max(float(own[0] @ luma), 1e-6) * change
+    change = new / max(float(new[0] @ LUMA_709), 1e-6) - old / max(float(old[0] @ LUMA_709), 1e-6)
+    target = own + max(float(own[0] @ LUMA_709), 1e-6) * change
     relit = relight_to_sh(portrait, target, strength=strength)
     gain = luminance(relit)
     gain /= np.maximum(luminance(portrait.image), 1e-6)

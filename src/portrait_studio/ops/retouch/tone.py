@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...core import LUMA_709
 from ...core.masked import gaussian, masked_gaussian
 
 #: Density directions (R, G, B) of melanin and haemoglobin (unit vectors).
@@ -68,7 +69,7 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
     returns the skin's own colour rather than greying it (see :func:`without_shine`).
     """
     sigma = 0.04 * unit
-    y = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    y = rgb @ LUMA_709
     yb = masked_gaussian(y, skin, sigma)
     hot = np.clip((y / np.maximum(yb, 1e-4) - 1.05) / 0.1, 0, 1)
     base = masked_gaussian(rgb, skin * (1 - hot), sigma)
@@ -82,7 +83,7 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
     w = np.clip(np.where(np.abs(det) > 1e-8, w, 0.0), 0.0, 0.9 * rgb.min(-1))   # no more than is there
     w = gaussian(w.astype(np.float32), 0.006 * unit)
     w = np.maximum(w - masked_gaussian(w, skin, 0.03 * unit), 0.0)     # hot spots, not a broad sheen
-    ybase = base @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    ybase = base @ LUMA_709
     # never take away more than the spot is brighter than the skin around it (no dark patches)
     w = np.minimum(w, np.maximum(gaussian(y, 0.006 * unit) - ybase, 0.0))
     # a soft knee: sheen below `threshold` of the skin's light is the skin's own, above twice that is shine
@@ -103,11 +104,10 @@ def without_shine(rgb: np.ndarray, light: np.ndarray, base: np.ndarray) -> np.nd
     skin around a broad sheen (a nose bridge) is often more saturated than the skin under it, and taking
     its colour whole made such places orange.
     """
-    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
-    y = np.maximum(rgb @ luma, 1e-4)
+    y = np.maximum(rgb @ LUMA_709, 1e-4)
     w = np.minimum(light, 0.9 * y)
     dimmed = rgb * (1.0 - w / y)[..., None]
-    tinted = base * ((dimmed @ luma) / np.maximum(base @ luma, 1e-4))[..., None]
+    tinted = base * ((dimmed @ LUMA_709) / np.maximum(base @ LUMA_709, 1e-4))[..., None]
     f = TINT * np.clip(w / (0.15 * y), 0.0, 1.0)[..., None]
     return np.maximum((1.0 - f) * dimmed + f * tinted, 1e-4).astype(np.float32)
 

@@ -186,8 +186,7 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
         for f in _WIDTHS:
             g = np.exp(-r2 / (2 * (f * s) ** 2)).astype(np.float32)
             m = np.stack(basis + [g[sel]], 1)
-            coef, res, *_ = np.linalg.lstsq(m, d[sel], rcond=None)
-            err = float(((m @ coef - d[sel]) ** 2).sum())
+            coef, err = _least_squares(m, d[sel])
             if best is None or err < best[0]:
                 best = (err, coef[3], g)
         _, a, g = best
@@ -201,6 +200,21 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
         rgb[y0:y1, x0:x1] *= np.exp(excess)
         changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], excess.max(-1))
     return changed
+
+
+def _least_squares(m: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares coefficients of ``m @ coef ≈ y`` and the residual sum of squares.
+
+    By the normal equations in float64: `m` has a few well-scaled columns (a constant, offsets in sigmas, a
+    blob in [0, 1]), so this is as accurate as an SVD here and several times faster on large windows.
+    """
+    m64, y64 = m.astype(np.float64), y.astype(np.float64)
+    gram, rhs = m64.T @ m64, m64.T @ y64
+    try:
+        coef = np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:                 # a degenerate window: the minimum-norm solution
+        coef = np.linalg.lstsq(m64, y64, rcond=None)[0]
+    return coef, max(float((y64 * y64).sum() - 2.0 * (coef * rhs).sum() + (coef * (gram @ coef)).sum()), 0.0)
 
 
 def find_hairs(c: np.ndarray, skin: np.ndarray, unit: float) -> np.ndarray:

@@ -40,11 +40,20 @@ def masked_gaussian(image: np.ndarray, weight: np.ndarray, sigma: float, *, floo
     if sigma <= 0:
         return image.copy()
     wb = gaussian(weight, sigma)
-    w = weight[..., None] if image.ndim == 3 else weight
-    xb = gaussian(image * w, sigma)
-    wbc = wb[..., None] if image.ndim == 3 else wb
-    plain = gaussian(image, sigma)
-    return np.where(wbc > floor, xb / np.maximum(wbc, floor), plain).astype(np.float32)
+    low = wb <= floor
+    np.maximum(wb, floor, out=wb)
+    if image.ndim == 3 and image.shape[2] > 1:
+        # the weights repeated per channel: numpy's broadcasting over a short last axis is slow
+        k = image.shape[2]
+        out = gaussian(image * cv2.merge([weight] * k), sigma)
+        np.divide(out, cv2.merge([wb] * k), out=out)
+    else:
+        extra = (1,) * (image.ndim - 2)
+        out = gaussian(image * weight.reshape(weight.shape + extra), sigma).reshape(image.shape)
+        np.divide(out, wb.reshape(wb.shape + extra), out=out)
+    if low.any():                       # no trusted pixel nearby: the plain blur
+        cv2.copyTo(gaussian(image, sigma).reshape(image.shape), low.view(np.uint8), out)
+    return out
 
 
 def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:

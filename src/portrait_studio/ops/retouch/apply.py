@@ -195,6 +195,14 @@ def _hairs_of(portrait, g: _DetailGrid) -> np.ndarray:
                            lambda: _frozen(find_hairs(g.c, g.skin, g.grid.unit))[0], per_image=True)
 
 
+def _bounds(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The slices of the smallest box holding all of `mask`'s true pixels, None if there are none."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
 def _max3(a: np.ndarray) -> np.ndarray:
     """The largest of the three channels (..., 3), as ``a.max(-1)`` but many times faster."""
     return np.maximum(np.maximum(a[..., 0], a[..., 1]), a[..., 2])
@@ -221,11 +229,13 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     # tone grid: skin map and shine
     t = _skin_grid(portrait)
     tg, regions, skin, d0 = t.grid, t.regions, t.skin, t.d0
+    d = d0
     if shine > 0:              # shine: white light taken off, as a density change like everything else
         light, base = _shine_of(portrait, t)
-        d = density(without_shine(t.work, light * amt(shine), base))
-    else:
-        d = d0
+        hot = _bounds(light > 0)           # (without_shine changes nothing where there is no shine)
+        if hot is not None:
+            d = d0.copy()
+            d[hot] = density(without_shine(t.work[hot], light[hot] * amt(shine), base[hot]))
 
     # detail grid: blemishes, eyes, teeth
     fine_change = None

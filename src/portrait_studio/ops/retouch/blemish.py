@@ -198,7 +198,10 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
         a = np.maximum(a, 0.5 * (a + blood))
         excess = g[..., None] * (np.maximum(a, 0.0) * amount)
         rgb[y0:y1, x0:x1] *= np.exp(excess)
-        changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], excess.max(-1))
+        # (the largest channel of the excess: g ≥ 0, so g times the largest amount; numpy's max over a
+        # 3-long last axis is slow)
+        top = np.multiply(g, float((np.maximum(a, 0.0) * amount).max()), dtype=np.float64)
+        changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], top)
     return changed
 
 
@@ -279,13 +282,13 @@ def rebuild(d: np.ndarray, mask: np.ndarray, skin: np.ndarray, unit: float) -> n
     h, w = mask.shape
     best_cost = np.full((h, w), np.inf, np.float32)
     best = np.zeros_like(texture)
+    bad = (mask * 2.0 + (1.0 - skin)).astype(np.float32)
     for dx, dy in ((off, 0), (-off, 0), (0, off), (0, -off)):
         m = np.float32([[1, 0, dx], [0, 1, dy]])      # output(x, y) = input(x - dx, y - dy)
         t = cv2.warpAffine(texture, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        cost = cv2.warpAffine(mask * 2.0 + (1.0 - skin), m, (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REFLECT)
+        cost = cv2.warpAffine(bad, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         better = cost < best_cost
-        best_cost = np.where(better, cost, best_cost)
-        best = np.where(better[..., None], t, best)
+        np.minimum(best_cost, cost, out=best_cost)
+        cv2.copyTo(t, better.view(np.uint8), best)    # in place where better
     filled = base + best
     return (d + mask[..., None] * (filled - d)).astype(np.float32)

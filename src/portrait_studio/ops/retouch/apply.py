@@ -24,7 +24,7 @@ from .blemish import find_hairs, find_spots, rebuild, remove_spots, spot_mask
 from .features import eye_and_teeth_change
 from .grain import add_grain
 from .skin import fit_skin_colour, skin_likelihood, skin_map
-from .tone import (BASIS, HAEMOGLOBIN, blotch_excess, components, density, from_components, mid_band,
+from .tone import (BASIS, HAEMOGLOBIN, MID_COARSE, blotch_excess, components, density, from_components, mid_band,
                    shine_light, without_shine)
 
 TONE_FACE = 200.0            # face height, pixels, on the tone grid
@@ -270,7 +270,12 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         change -= (amt(evenness) * brown)[..., None] * BASIS[2]
     if under_eye > 0:        # darker than the skin around, under the eyes, in the middle frequencies
         ue = _under_eye(tg.face(face), skin.shape, tg.unit) * amt(under_eye) * skin
-        change -= from_components(ue[..., None] * np.maximum(mid_band(c, skin, tg.unit), 0.0))
+        eb = _bounds(ue > 0)               # its band, found in a box reaching 4 blurs beyond the ellipses
+        if eb is not None:
+            m = int(np.ceil(4 * MID_COARSE * tg.unit)) + 2
+            ys, xs = slice(max(eb[0].start - m, 0), eb[0].stop + m), slice(max(eb[1].start - m, 0), eb[1].stop + m)
+            band = mid_band(c[ys, xs], skin[ys, xs], tg.unit)
+            change[ys, xs] -= from_components(ue[ys, xs, None] * np.maximum(band, 0.0))
 
     # everything at full resolution, in the box where anything changes: gains (exp of minus the density
     # change), enlarged once from each grid

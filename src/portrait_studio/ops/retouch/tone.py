@@ -37,6 +37,7 @@ def _basis() -> np.ndarray:
 #: Rows: the shading, redness and pigment axes. ``C = D @ BASIS.T``, ``D = C @ BASIS``.
 BASIS = _basis()
 _FLOOR = 1e-4                                      # darkest linear value taken into density (−ln = 9.2)
+MID_COARSE = 0.07                                  # the middle band's coarse end, fraction of the face height
 TINT = 0.6                                         # share of the skin's colour around a removed highlight takes
 
 
@@ -136,7 +137,7 @@ def blotch_excess(c: np.ndarray, skin: np.ndarray, unit: float, axis: int, floor
     return (np.maximum(e - floor, 0.0) * skin * inside).astype(np.float32)
 
 
-def mid_band(c: np.ndarray, skin: np.ndarray, unit: float, *, fine: float = 0.012, coarse: float = 0.07
+def mid_band(c: np.ndarray, skin: np.ndarray, unit: float, *, fine: float = 0.012, coarse: float = MID_COARSE
              ) -> np.ndarray:
     """The middle-frequency band of component images (H, W, 3) over the skin: blotches, redness, under-eye
     darkness; the finest band (texture, below `fine` × face height) and the coarsest (face shape, above

@@ -36,7 +36,7 @@ def fit_skin_colour(col: np.ndarray, face_skin: np.ndarray) -> tuple[np.ndarray,
     for _ in range(2):                     # drop outliers (hair, specks, shadows) and refit
         mean = px[keep].mean(0)
         inv = np.linalg.inv(np.cov(px[keep].T) + floor)
-        d2 = np.einsum("ni,ij,nj->n", px - mean, inv, px - mean)
+        d2 = _mahalanobis2(px - mean, inv)
         keep = d2 < 9.0
     cov = np.cov(px[keep].T) * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
     return mean, np.linalg.inv(cov)
@@ -46,9 +46,24 @@ def skin_likelihood(col: np.ndarray, mean: np.ndarray, inv_cov: np.ndarray, *, i
                     outer: float = 4.0) -> np.ndarray:
     """How skin-like each pixel's colour is: 1 within `inner` Mahalanobis units of the model, 0 beyond
     `outer`, linear between; float32 (H, W)."""
+    return _ramp(_distance(col, mean, inv_cov), inner, outer)
+
+
+def _mahalanobis2(d: np.ndarray, inv_cov: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis lengths of rows `d` (N, 3) (an einsum, but several times faster)."""
+    q = (d @ inv_cov) * d
+    return q[:, 0] + q[:, 1] + q[:, 2]
+
+
+def _distance(col: np.ndarray, mean: np.ndarray, inv_cov: np.ndarray) -> np.ndarray:
+    """Mahalanobis distance of each pixel's colour (H, W, 3) from the skin model, float32 (H, W)."""
     d = col.reshape(-1, 3).astype(np.float32) - mean.astype(np.float32)
-    d2 = np.einsum("ni,ij,nj->n", d, inv_cov.astype(np.float32), d).reshape(col.shape[:2])
-    return np.clip((outer - np.sqrt(d2)) / (outer - inner), 0.0, 1.0).astype(np.float32)
+    return np.sqrt(_mahalanobis2(d, inv_cov.astype(np.float32))).reshape(col.shape[:2])
+
+
+def _ramp(dist: np.ndarray, inner: float, outer: float) -> np.ndarray:
+    """1 within `inner`, 0 beyond `outer`, linear between; float32."""
+    return np.clip((outer - dist) / (outer - inner), 0.0, 1.0).astype(np.float32)
 
 
 def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray, unit: float) -> np.ndarray:
@@ -73,10 +88,11 @@ def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray
     col = components(density(work))
     face_skin = regions["skin"]
     mean, inv = fit_skin_colour(col, face_skin)
-    like = skin_likelihood(col, mean, inv, inner=2.0, outer=3.0)
+    dist = _distance(col, mean, inv)
+    like = _ramp(dist, 2.0, 3.0)
     # on the face the colour test is lenient (spots and blotches are redder than the model, and must stay
     # in); elsewhere the colour decides, inside the person
-    lenient = skin_likelihood(col, mean, inv, inner=4.0, outer=7.0)
+    lenient = _ramp(dist, 4.0, 7.0)
     # and skin is smooth: hair, stubble and fabric have much more fine detail than the face's own skin
     shade = col[..., 0]
     fine = shade - cv2.GaussianBlur(shade, (0, 0), max(0.5, 0.006 * unit))

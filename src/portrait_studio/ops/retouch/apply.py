@@ -59,6 +59,9 @@ class _Grid:
 
     def sub(self, a: np.ndarray, other: "_Grid") -> np.ndarray:
         """An array of this grid resampled onto `other` (whose box lies inside this one)."""
+        if other.full:                     # onto full resolution: the enlarged box, cut (a resize is many
+            big = self.enlarge(a)          # times faster than the equivalent affine warp)
+            return big[other.y0 - self.y0:other.y1 - self.y0, other.x0 - self.x0:other.x1 - self.x0]
         m = np.float32([[self.kx / other.kx, 0, (other.x0 - self.x0) * self.kx + 0.5 * self.kx / other.kx - 0.5],
                         [0, self.ky / other.ky, (other.y0 - self.y0) * self.ky + 0.5 * self.ky / other.ky - 0.5]])
         return cv2.warpAffine(a, m, other.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -288,7 +291,8 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
            tg.y0 + (ys.max() + 1) / tg.ky + 2]
     if fine_change is not None:
         box = [min(box[0], dg.x0), min(box[1], dg.y0), max(box[2], dg.x1), max(box[3], dg.y1)]
-    ag = _Grid(_clip_box(box, portrait.shape), face.size, face.size)        # full resolution
+    box = [max(box[0], tg.x0), max(box[1], tg.y0), min(box[2], tg.x1), min(box[3], tg.y1)]  # (the tone box
+    ag = _Grid(_clip_box(box, portrait.shape), face.size, face.size)        # holds all) full resolution
     gain = tg.sub(gain_t, ag)
     touched = np.zeros(portrait.shape, np.float32)
     touched_box = touched[ag.y0:ag.y1, ag.x0:ag.x1]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...analysis import region_masks
 from ...core.masked import gaussian
-from .blemish import find_hairs, find_spots, rebuild, remove_spots, spot_mask
+from .blemish import SpotScale, find_hairs, find_spots, rebuild, remove_spots, spot_mask, spot_scales
 from .features import eye_and_teeth_change
 from .grain import add_grain
 from .skin import fit_skin_colour, skin_likelihood, skin_map
@@ -192,6 +192,17 @@ def _detail_grid(portrait, t: _SkinGrid) -> _DetailGrid:
     return portrait.cached(("retouch detail", id(portrait.face())), compute, per_image=True)
 
 
+def _spot_scales_of(portrait, g: _DetailGrid) -> list[SpotScale]:
+    """What spot finding measures at each scale on the detail grid (:func:`.blemish.spot_scales`: the
+    image's alone, not the parameters'), kept with the image."""
+    def compute():
+        scales = spot_scales(g.c, g.skin, g.grid.unit)
+        for m in scales:
+            _frozen(m.score, m.blob, m.contrast, m.brown)
+        return scales
+    return portrait.cached(("retouch spot scales", id(portrait.face())), compute, per_image=True)
+
+
 def _hairs_of(portrait, g: _DetailGrid) -> np.ndarray:
     """Stray hairs on the detail grid (:func:`.blemish.find_hairs`), kept with the image."""
     return portrait.cached(("retouch hairs", id(portrait.face())),
@@ -248,7 +259,8 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         dg, dd, cd, dskin = g
         if blemishes > 0:
             found, kept = find_spots(cd, dskin, dg.unit, max_size=blemish_size, keep_moles=keep_moles,
-                                     mole_contrast=mole_contrast, mole_size=mole_size)
+                                     mole_contrast=mole_contrast, mole_size=mole_size,
+                                     scales=_spot_scales_of(portrait, g))
             spots, moles = dg.to_full(found), dg.to_full(kept)
             if stray_hairs:
                 hairs = _hairs_of(portrait, g)

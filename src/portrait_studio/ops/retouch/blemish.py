@@ -7,6 +7,8 @@ Everything works on optical-density coordinates (see :mod:`.tone`): shading, red
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -36,9 +38,56 @@ def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
 
 
+class SpotScale(NamedTuple):
+    """What :func:`find_spots` measures at one scale: it depends on the image alone (no parameter)."""
+    s: float                   # the scale, fraction of the face height
+    sigma: float               # the same, pixels of the grid
+    score: np.ndarray          # spot score (H, W): a spot from 1 (after the crowding test)
+    blob: np.ndarray           # scale-normalised Laplacian of the spot signal (to measure each spot's size)
+    contrast: np.ndarray       # how much darker than the skin around (pigment contrast, density units)
+    brown: np.ndarray          # bool (H, W): its chroma leans to pigment (a mole's), not to redness
+
+
+def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]:
+    """The measurements :func:`find_spots` makes at each of :data:`SCALES` (those at least 0.4 px):
+    they depend on the image alone, so a caller may keep them for another call with other parameters.
+
+    Parameters are those of :func:`find_spots`.
+    """
+    core_skin = (skin > 0.5).astype(np.float32)
+    sample = core_skin[::2, ::2] > 0
+    out = []
+    for s in SCALES:
+        sigma = s * unit
+        if sigma < 0.4:
+            continue
+        centre = gaussian(c, sigma)
+        dog = centre - masked_gaussian(c, core_skin, 3.0 * sigma)
+        # inflamed spots are extra haemoglobin: darker and redder together. They count on their redness or
+        # on their haemoglobin amount (the excess along blood's (shading, redness) direction), each in
+        # units of this skin's own spread of it in this band, never below a floor
+        along = dog[..., :2] @ _HAEM2
+        red_t = max(RED_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 1][sample]))
+        blood_t = max(SPOT_FLOOR, NOISE_K * _spread(along[::2, ::2][sample]))
+        red = np.maximum(dog[..., 1] / red_t, along / blood_t)
+        signal = centre[..., :2] @ _HAEM2 + centre[..., 0]
+        blob = -sigma ** 2 * cv2.Laplacian(signal, cv2.CV_32F)
+        dark_t = max(DARK_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 0][sample]))
+        dark = dog[..., 0] / dark_t
+        score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(centre[..., 0]))
+        crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
+        score = score * np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
+        # a mole or freckle is darker (by the contrast asked, see find_spots) and brown: its chroma leans
+        # to pigment, where a red spot's lies on the redness axis
+        brown = (dog[..., 2] >= np.maximum(0.4 * dog[..., 1], 0.06 * dog[..., 0])
+                 + 0.5 * _spread(dog[::2, ::2, 2][sample]))
+        out.append(SpotScale(s, sigma, score, blob, dog[..., 0] / np.sqrt(3.0), brown))
+    return out
+
+
 def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float = 0.016,
-               keep_moles: bool = True, mole_contrast: float = 0.12, mole_size: float = 0.004
-               ) -> tuple[np.ndarray, np.ndarray]:
+               keep_moles: bool = True, mole_contrast: float = 0.12, mole_size: float = 0.004,
+               scales: list[SpotScale] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Where the spots are, as blobs: centre and size; and the moles kept.
 
     At each scale, a spot is the excess of the smoothed density over the skin around it (a difference of
@@ -65,6 +114,9 @@ def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float 
         spot counts as a mole or freckle.
     mole_size : float
         Smallest diameter, as a fraction of the face height, of a brown spot kept as a mole or freckle.
+    scales : list of SpotScale, optional
+        :func:`spot_scales` of the same `c`, `skin` and `unit`, if the caller kept them (they depend on
+        the image only, not on the parameters); found here if not given.
 
     Returns
     -------
@@ -73,45 +125,22 @@ def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float 
     moles : ndarray, shape (M, 3)
         The same for the moles and freckles found and kept.
     """
-    core_skin = (skin > 0.5).astype(np.float32)
-    sample = core_skin[::2, ::2] > 0
+    core_skin = skin > 0.5
     best = np.zeros(c.shape[:2], np.float32)
     scale = np.zeros(c.shape[:2], np.float32)
     mole = np.zeros(c.shape[:2], bool)
     blob, sigmas = [], []          # scale-normalised Laplacian of the spot signal, to measure each spot's size
-    for s in SCALES:
-        if 2.4 * s > max_size * 1.0001:
+    for m in spot_scales(c, skin, unit) if scales is None else scales:
+        if 2.4 * m.s > max_size * 1.0001:
             break
-        sigma = s * unit
-        if sigma < 0.4:
-            continue
-        centre = gaussian(c, sigma)
-        dog = centre - masked_gaussian(c, core_skin, 3.0 * sigma)
-        # inflamed spots are extra haemoglobin: darker and redder together. They count on their redness or
-        # on their haemoglobin amount (the excess along blood's (shading, redness) direction), each in
-        # units of this skin's own spread of it in this band, never below a floor
-        along = dog[..., :2] @ _HAEM2
-        red_t = max(RED_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 1][sample]))
-        blood_t = max(SPOT_FLOOR, NOISE_K * _spread(along[::2, ::2][sample]))
-        red = np.maximum(dog[..., 1] / red_t, along / blood_t)
-        signal = centre[..., :2] @ _HAEM2 + centre[..., 0]
-        blob.append(-sigma ** 2 * cv2.Laplacian(signal, cv2.CV_32F))
-        sigmas.append(sigma)
-        dark_t = max(DARK_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 0][sample]))
-        dark = dog[..., 0] / dark_t
-        score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(centre[..., 0]))
-        crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
-        score = score * np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
-        better = score > best
-        best = np.where(better, score, best)
-        scale = np.where(better, sigma, scale)
-        # a mole or freckle: darker by the contrast asked, and brown (its chroma leans to pigment, where a
-        # red spot's lies on the redness axis)
-        is_mole = ((dog[..., 0] / np.sqrt(3.0) >= mole_contrast) & (2.4 * s >= mole_size)
-                   & (dog[..., 2] >= np.maximum(0.4 * dog[..., 1], 0.06 * dog[..., 0])
-                      + 0.5 * _spread(dog[::2, ::2, 2][sample])))
+        blob.append(m.blob)
+        sigmas.append(m.sigma)
+        better = m.score > best
+        best = np.where(better, m.score, best)
+        scale = np.where(better, m.sigma, scale)
+        is_mole = (m.contrast >= mole_contrast) & (2.4 * m.s >= mole_size) & m.brown
         mole = np.where(better, is_mole, mole)
-    peak = (best >= 1.0) & (best >= cv2.dilate(best, np.ones((3, 3), np.uint8))) & (core_skin > 0)
+    peak = (best >= 1.0) & (best >= cv2.dilate(best, np.ones((3, 3), np.uint8))) & core_skin
     ys, xs = np.nonzero(peak)
     order = np.argsort(-best[ys, xs])[:MAX_SPOTS]
     ys, xs = ys[order], xs[order]

@@ -151,6 +151,17 @@ def test_moles_kept_unless_asked(astronaut):
     assert raised > kept + 0.2, (kept, raised)
 
 
+def test_what_is_kept_with_the_image_does_not_depend_on_the_parameters(astronaut, backend):
+    # the skin map, shine and spot measurements are kept with the image: other parameters on the same
+    # portrait give what they give on a fresh one
+    retouch(astronaut)
+    other = dict(keep_moles=False, blemish_size=0.01, shine=0.5, redness=0.3, stray_hairs=False)
+    again = retouch(astronaut, **other)
+    fresh = retouch(Portrait(astronaut.image.copy(), backend=backend), **other)
+    assert np.array_equal(again.image, fresh.image)
+    assert np.array_equal(again.extras["mask"], fresh.extras["mask"])
+
+
 def test_grain_is_seeded_and_deterministic(astronaut):
     a = retouch(astronaut, grain=1.0, seed=3).image
     b = retouch(astronaut, grain=1.0, seed=3).image

@@ -9,6 +9,11 @@ Both make their changes as optical density (a per-pixel gain in linear light; sh
 light in linear light and turned into such a change); the gains are enlarged to full resolution and
 multiply the original pixels, so the photo's own finest detail is never resampled. Spots are then
 subtracted at full resolution, each in a small window around it (see :func:`.blemish.remove_spots`).
+
+What depends on the image alone, not on the parameters (the skin box and map, the shine, the detail grid's
+density, the spot measurements at each scale, the stray hairs) is kept with the image
+(:meth:`~portrait_studio.portrait.Portrait.cached`, per image), so retouching the same photo again with
+other settings, as an interactive session does, only redoes what the settings change.
 """
 from __future__ import annotations
 
@@ -153,6 +158,7 @@ class _DetailGrid(NamedTuple):
 
 
 def _frozen(*arrays):
+    """The arrays, made read-only (they are kept with the image and shared by later calls)."""
     for a in arrays:
         a.flags.writeable = False
     return arrays
@@ -288,9 +294,9 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         eb = _bounds(ue > 0)               # its band, found in a box reaching 4 blurs beyond the ellipses
         if eb is not None:
             m = int(np.ceil(4 * MID_COARSE * tg.unit)) + 2
-            ys, xs = slice(max(eb[0].start - m, 0), eb[0].stop + m), slice(max(eb[1].start - m, 0), eb[1].stop + m)
-            band = mid_band(c[ys, xs], skin[ys, xs], tg.unit)
-            change[ys, xs] -= from_components(ue[ys, xs, None] * np.maximum(band, 0.0))
+            ry, rx = slice(max(eb[0].start - m, 0), eb[0].stop + m), slice(max(eb[1].start - m, 0), eb[1].stop + m)
+            band = mid_band(c[ry, rx], skin[ry, rx], tg.unit)
+            change[ry, rx] -= from_components(ue[ry, rx, None] * np.maximum(band, 0.0))
 
     # everything at full resolution, in the box where anything changes: gains (exp of minus the density
     # change), enlarged once from each grid
@@ -303,8 +309,8 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
            tg.y0 + (ys.max() + 1) / tg.ky + 2]
     if fine_change is not None:
         box = [min(box[0], dg.x0), min(box[1], dg.y0), max(box[2], dg.x1), max(box[3], dg.y1)]
-    box = [max(box[0], tg.x0), max(box[1], tg.y0), min(box[2], tg.x1), min(box[3], tg.y1)]  # (the tone box
-    ag = _Grid(_clip_box(box, portrait.shape), face.size, face.size)        # holds all) full resolution
+    box = [max(box[0], tg.x0), max(box[1], tg.y0), min(box[2], tg.x1), min(box[3], tg.y1)]   # (all is in it)
+    ag = _Grid(_clip_box(box, portrait.shape), face.size, face.size)        # full resolution
     gain = tg.sub(gain_t, ag)
     touched = np.zeros(portrait.shape, np.float32)
     touched_box = touched[ag.y0:ag.y1, ag.x0:ag.x1]

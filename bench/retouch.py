@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
 
-CASES = ("retouch",)
+CASES = ("retouch", "retouch, first call")
 BUDGET = {"retouch": {"1 MP": 0.100, "12 MP": 1.0}}
 SPOTS = (50, 280, 101, 330, 9, 199)
 BLOTCH, SHINE = 425, 151
@@ -37,7 +37,10 @@ def time_case(case: str, size: str) -> dict:
 
     p = Portrait(from_srgb8(photo_at(SIZES[size])))
     p.face(), p.person_matte()                      # analysis cached, as in an interactive session
-    secs = median_time(lambda: retouch(p), repeat=3)
+    if case == "retouch":      # retouch's own per-image analysis (skin map, shine, spots) kept from the warm-up
+        secs = median_time(lambda: retouch(p), repeat=3)
+    else:                      # a new image of the same geometry: that analysis found again, as a one-off run
+        secs = median_time(lambda: retouch(p.replace(p.image)), repeat=3)
     return {"case": case, "size": size, "seconds": secs, "peak_mb": peak_rss_mb()}
 
 
@@ -169,7 +172,9 @@ def section() -> str:
         "tone measured on "
         "skin away from them. Baselines smooth the same skin map with a bilateral filter (d 9, 30 levels, 5 px) "
         "or a Gaussian blur (2 px). Before/after crops at 100%: bench/out/retouch/.", "", *quality, "",
-        "Speed (analysis cached: faces, mesh and person matte already computed):", "", *lines, ""])
+        "Speed (analysis cached: faces, mesh and person matte already computed; *retouch* also keeps, with "
+        "the image, what it finds from the pixels alone: skin map, shine, spot measurements, as when settings "
+        "change in an interactive session; *first call* finds them too):", "", *lines, ""])
 
 
 if __name__ == "__main__":

@@ -15,13 +15,15 @@ import numpy as np
 from ...core.masked import gaussian, masked_gaussian
 from .tone import HAEMOGLOBIN, BASIS, density
 
-_HAEM2 = (BASIS @ HAEMOGLOBIN)[:2] / np.linalg.norm((BASIS @ HAEMOGLOBIN)[:2])   # (shading, redness) of blood
+_BLOOD = BASIS @ HAEMOGLOBIN          # haemoglobin's (shading, redness, pigment) direction
 
 #: Detection scales: Gaussian sigma of a spot as fractions of the face height (spots of about 0.5% to 2%
 #: of the face height across).
 SCALES = (0.002, 0.003, 0.0045, 0.0065)
 RED_THRESHOLD = 0.035        # least redness excess over the surrounding skin (density units) that counts
 SPOT_FLOOR = 0.06            # least haemoglobin excess (darker and redder together, density units)
+BLOOD_K = 2.0                # an excess of haemoglobin counts from this many standard deviations of the skin's
+                             # own variation along it (whitened: see :func:`_along`)
 DARK_THRESHOLD = 0.1         # least shading excess (darker, density units) of a spot that is only darker
 NOISE_K = 2.5                # an excess counts from this many robust spreads of the skin's own variation
 CROWD = 0.08                 # spots covering more than this share of their neighbourhood are texture
@@ -63,14 +65,13 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
             continue
         centre = gaussian(c, sigma)
         dog = centre - masked_gaussian(c, core_skin, 3.0 * sigma)
-        # inflamed spots are extra haemoglobin: darker and redder together. They count on their redness or
-        # on their haemoglobin amount (the excess along blood's (shading, redness) direction), each in
-        # units of this skin's own spread of it in this band, never below a floor
-        along = dog[..., :2] @ _HAEM2
+        # inflamed spots are extra haemoglobin: darker and redder together. They count on their redness
+        # (in units of this skin's own spread of it in this band) or on their haemoglobin (in standard
+        # deviations of the skin's variation along blood's direction), never below a floor
         red_t = max(RED_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 1][sample]))
-        blood_t = max(SPOT_FLOOR, NOISE_K * _spread(along[::2, ::2][sample]))
-        red = np.maximum(dog[..., 1] / red_t, along / blood_t)
-        signal = centre[..., :2] @ _HAEM2 + centre[..., 0]
+        snr, amount = _along(dog, dog[::2, ::2][sample], _BLOOD)
+        red = np.maximum(dog[..., 1] / red_t, np.minimum(snr / BLOOD_K, amount / SPOT_FLOOR))
+        signal = centre @ _BLOOD + centre[..., 0]
         blob = -sigma ** 2 * cv2.Laplacian(signal, cv2.CV_32F)
         dark_t = max(DARK_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 0][sample]))
         dark = dog[..., 0] / dark_t
@@ -275,6 +276,25 @@ def _fit_blob(d: np.ndarray, dx: np.ndarray, dy: np.ndarray, s: float) -> tuple[
 def find_hairs(c: np.ndarray, skin: np.ndarray, unit: float) -> np.ndarray:
     """Soft mask (H, W) of stray hairs (thin dark lines) lying on the skin."""
     return gaussian(_hairs(c[..., 0], unit), max(0.5, SCALES[0] * unit)) * (skin > 0.5)
+
+
+def _along(x: np.ndarray, sample: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How far each pixel of `x` (H, W, 3) stands out along the direction `v`, against the variation of
+    `sample` (N, 3): the matched filter whitened by the sample's covariance (so a strongly varying
+    coordinate, such as the shading of textured skin, weighs less than a quiet one).
+
+    Returns the signal-to-noise ratio (standard deviations) and the estimated amount along `v` (the units
+    of `x`), both float32 (H, W), both 0 at the sample's median. Outliers (beyond 3 robust spreads in any
+    coordinate: spots themselves, pores' extremes) are left out of the covariance.
+    """
+    med = np.median(sample, 0) if len(sample) else np.zeros(3, np.float32)
+    mad = 1.4826 * np.median(np.abs(sample - med), 0) if len(sample) else np.zeros(3)
+    inliers = sample[(np.abs(sample - med) <= 3.0 * mad + 1e-6).all(-1)]
+    cov = np.cov(inliers.T) if len(inliers) >= 16 else np.eye(3) * 1e-2
+    w = np.linalg.solve(cov + 1e-8 * np.eye(3), v)
+    q = float(v @ w)
+    proj = (x - med.astype(np.float32)) @ w.astype(np.float32)
+    return proj / np.float32(np.sqrt(q)), proj / np.float32(q)
 
 
 def _spread(x: np.ndarray) -> float:

@@ -38,7 +38,8 @@ def _basis() -> np.ndarray:
 BASIS = _basis()
 _FLOOR = 1e-4                                      # darkest linear value taken into density (−ln = 9.2)
 MID_COARSE = 0.07                                  # the middle band's coarse end, fraction of the face height
-TINT = 0.6                                         # share of the skin's colour around a removed highlight takes
+TINT = 0.6                                         # share of the skin's colour around a mild removed highlight takes
+FULL_TINT = 0.35                                   # share of a pixel's light from which its shine's colour is all replaced
 
 
 def density(rgb: np.ndarray) -> np.ndarray:
@@ -99,18 +100,30 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
 def without_shine(rgb: np.ndarray, light: np.ndarray, base: np.ndarray) -> np.ndarray:
     """`rgb` (linear) with the shine's white `light` taken off, float32 (H, W, 3).
 
-    The luminance drops by the light; the colour moves part of the way (:data:`TINT`) toward the
-    surrounding skin's (`base`) as far as the shine dominated the pixel, because where a channel was clipped
-    by the highlight a plain subtraction would shift its hue (toward grey or blue). Not the whole way: the
-    skin around a broad sheen (a nose bridge) is often more saturated than the skin under it, and taking
-    its colour whole made such places orange.
+    The luminance drops by the light; the colour moves toward the surrounding skin's (`base`) as far as
+    the shine dominated the pixel: part of the way (:data:`TINT`) where the shine is mild, the whole way
+    where it is most of the pixel's light (from :data:`FULL_TINT` of it), since such a pixel's own colour is
+    mostly the light's and dimming it leaves a grey patch. Not the whole way everywhere: the skin around a
+    broad sheen (a nose bridge) is often more saturated than the skin under it. The skin's colour is taken
+    at the new lightness with its hue and chroma (:func:`_at_luminance`), not its chromaticity, which at a
+    higher lightness turns orange.
     """
     y = np.maximum(rgb @ LUMA_709, 1e-4)
     w = np.minimum(light, 0.9 * y)
     dimmed = rgb * (1.0 - w / y)[..., None]
-    tinted = base * ((dimmed @ LUMA_709) / np.maximum(base @ LUMA_709, 1e-4))[..., None]
-    f = TINT * np.clip(w / (0.15 * y), 0.0, 1.0)[..., None]
-    return np.maximum((1.0 - f) * dimmed + f * tinted, 1e-4).astype(np.float32)
+    tinted = _at_luminance(base, dimmed @ LUMA_709)
+    share = w / y
+    f = np.clip(share / 0.15, 0.0, 1.0) * (TINT + (1.0 - TINT) * np.clip((share - 0.15) / (FULL_TINT - 0.15), 0, 1))
+    return np.maximum((1.0 - f[..., None]) * dimmed + f[..., None] * tinted, 1e-4).astype(np.float32)
+
+
+def _at_luminance(rgb: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Linear colours (..., 3) brought to luminance `y` (...) with about the same CIE L*a*b* hue and chroma:
+    shifted equally in the three channels' cube roots (a* and b* are differences of cube roots, so they
+    stay), then scaled to `y` exactly."""
+    shift = np.cbrt(y) - np.cbrt(np.maximum(rgb @ LUMA_709, 1e-4))
+    out = np.maximum(np.cbrt(np.maximum(rgb, 0.0)) + shift[..., None], 0.0) ** 3
+    return out * (y / np.maximum(out @ LUMA_709, 1e-4))[..., None]
 
 
 def blotch_excess(c: np.ndarray, skin: np.ndarray, unit: float, axis: int, floor: float, *,

@@ -58,31 +58,53 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
     """
     core_skin = (skin > 0.5).astype(np.float32)
     sample = core_skin[::2, ::2] > 0
+    # the components weighted by the core skin, with the weight as a fourth channel: the skin around each
+    # pixel is one blur of this at each scale (a normalised convolution, see core.masked.masked_gaussian)
+    weighted = c * cv2.merge([core_skin] * 3)
+    half = cv2.resize(c, ((c.shape[1] + 1) // 2, (c.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
     out = []
     for s in SCALES:
         sigma = s * unit
         if sigma < 0.4:
             continue
         centre = gaussian(c, sigma)
-        dog = centre - masked_gaussian(c, core_skin, 3.0 * sigma)
+        dog = centre - _skin_around(weighted, core_skin, half, 3.0 * sigma)
+        shade, redness, pigment = cv2.split(dog)
+        cols = np.ascontiguousarray(dog[::2, ::2][sample].T)            # the sampled skin, (3, N)
+        med, spread = _robust(cols)
         # inflamed spots are extra haemoglobin: darker and redder together. They count on their redness
         # (in units of this skin's own spread of it in this band) or on their haemoglobin (in standard
         # deviations of the skin's variation along blood's direction), never below a floor
-        red_t = max(RED_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 1][sample]))
-        snr, amount = _along(dog, dog[::2, ::2][sample], _BLOOD)
-        red = np.maximum(dog[..., 1] / red_t, np.minimum(snr / BLOOD_K, amount / SPOT_FLOOR))
-        signal = centre @ _BLOOD + centre[..., 0]
-        blob = -sigma ** 2 * cv2.Laplacian(signal, cv2.CV_32F)
-        dark_t = max(DARK_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 0][sample]))
-        dark = dog[..., 0] / dark_t
-        score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(centre[..., 0]))
+        red_t = max(RED_THRESHOLD, NOISE_K * spread[1])
+        snr, amount = _along(dog, cols, _BLOOD, med, spread)
+        red = np.maximum(redness / red_t, np.minimum(snr / BLOOD_K, amount / SPOT_FLOOR))
+        signal = cv2.transform(centre, (_BLOOD + np.float32([1, 0, 0]))[None])      # blood plus shading
+        blob = cv2.Laplacian(signal, cv2.CV_32F, scale=-sigma ** 2)
+        dark_t = max(DARK_THRESHOLD, NOISE_K * spread[0])
+        dark = shade / dark_t
+        score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(cv2.split(centre)[0]))
         crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
-        score = score * np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
+        score *= np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
         # a mole or freckle is darker (by the contrast asked, see find_spots) and brown: its chroma leans
         # to pigment, where a red spot's lies on the redness axis
-        brown = (dog[..., 2] >= np.maximum(0.4 * dog[..., 1], 0.06 * dog[..., 0])
-                 + 0.5 * _spread(dog[::2, ::2, 2][sample]))
-        out.append(SpotScale(s, sigma, score, blob, dog[..., 0] / np.sqrt(3.0), brown))
+        brown = pigment >= np.maximum(0.4 * redness, 0.06 * shade) + 0.5 * spread[2]
+        out.append(SpotScale(s, sigma, score, blob, shade / np.sqrt(3.0), brown))
+    return out
+
+
+def _skin_around(weighted: np.ndarray, weight: np.ndarray, half: np.ndarray, sigma: float, *,
+                 floor: float = 1e-4) -> np.ndarray:
+    """The components' `weight`-ed Gaussian blur of `sigma` px (a normalised convolution, as
+    core.masked.masked_gaussian), from `weighted`, the components times the weight. Far from any skin (a
+    blurred weight below `floor`) it is the plain blur, made from the half-size copy `half` of the
+    components: there it only feeds the crowding test of :func:`spot_scales`."""
+    wb = cv2.GaussianBlur(weight, (0, 0), sigma)
+    low = wb <= floor
+    out = cv2.divide(cv2.GaussianBlur(weighted, (0, 0), sigma), cv2.merge([np.maximum(wb, floor)] * 3))
+    if low.any():
+        rest = np.sqrt(max(sigma ** 2 - 1.0, 0.25)) / 2.0       # (the area reduction blurred by about 1 px)
+        plain = cv2.resize(cv2.GaussianBlur(half, (0, 0), rest), out.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        cv2.copyTo(plain, low.view(np.uint8), out)
     return out
 
 
@@ -278,39 +300,44 @@ def find_hairs(c: np.ndarray, skin: np.ndarray, unit: float) -> np.ndarray:
     return gaussian(_hairs(c[..., 0], unit), max(0.5, SCALES[0] * unit)) * (skin > 0.5)
 
 
-def _along(x: np.ndarray, sample: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _along(x: np.ndarray, sample: np.ndarray, v: np.ndarray, med: np.ndarray, spread: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
     """How far each pixel of `x` (H, W, 3) stands out along the direction `v`, against the variation of
-    `sample` (N, 3): the matched filter whitened by the sample's covariance (so a strongly varying
-    coordinate, such as the shading of textured skin, weighs less than a quiet one).
+    `sample` (3, N) (its per-coordinate median and robust spread `med`, `spread`: :func:`_robust`): the
+    matched filter whitened by the sample's covariance (so a strongly varying coordinate, such as the
+    shading of textured skin, weighs less than a quiet one).
 
     Returns the signal-to-noise ratio (standard deviations) and the estimated amount along `v` (the units
     of `x`), both float32 (H, W), both 0 at the sample's median. Outliers (beyond 3 robust spreads in any
     coordinate: spots themselves, pores' extremes) are left out of the covariance.
     """
-    med = np.median(sample, 0) if len(sample) else np.zeros(3, np.float32)
-    mad = 1.4826 * np.median(np.abs(sample - med), 0) if len(sample) else np.zeros(3)
-    inliers = sample[(np.abs(sample - med) <= 3.0 * mad + 1e-6).all(-1)]
-    cov = np.cov(inliers.T) if len(inliers) >= 16 else np.eye(3) * 1e-2
+    inliers = sample[:, (np.abs(sample - med[:, None]) <= 3.0 * spread[:, None] + 1e-6).all(0)]
+    cov = np.cov(inliers) if inliers.shape[1] >= 16 else np.eye(3) * 1e-2
     w = np.linalg.solve(cov + 1e-8 * np.eye(3), v)
     q = float(v @ w)
-    proj = (x - med.astype(np.float32)) @ w.astype(np.float32)
+    proj = cv2.transform(x, w.astype(np.float32)[None]) - np.float32(med @ w)
     return proj / np.float32(np.sqrt(q)), proj / np.float32(q)
 
 
-def _spread(x: np.ndarray) -> float:
-    """Robust standard deviation (1.4826 × median absolute deviation) of a sample, 0 if empty."""
-    if x.size < 16:
-        return 0.0
-    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+def _robust(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and robust standard deviation (1.4826 × median absolute deviation) of each row of a sample
+    (k, N); the spread is 0 for fewer than 16 values, both are 0 for none."""
+    if not sample.shape[1]:
+        return np.zeros(len(sample), np.float32), np.zeros(len(sample), np.float32)
+    med = np.median(sample, 1)
+    if sample.shape[1] < 16:
+        return med, np.zeros_like(med)
+    return med, 1.4826 * np.median(np.abs(sample - med[:, None]), 1)
 
 
 def _curvatures(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The principal curvatures (lo ≤ hi) of an image, per pixel (Hessian eigenvalues, per pixel²)."""
-    dxx = cv2.Sobel(x, cv2.CV_32F, 2, 0, ksize=3) / 4.0
-    dyy = cv2.Sobel(x, cv2.CV_32F, 0, 2, ksize=3) / 4.0
-    dxy = cv2.Sobel(x, cv2.CV_32F, 1, 1, ksize=3) / 4.0
-    half = np.sqrt(((dxx - dyy) / 2) ** 2 + dxy ** 2)
-    return (dxx + dyy) / 2 - half, (dxx + dyy) / 2 + half
+    dxx = cv2.Sobel(x, cv2.CV_32F, 2, 0, ksize=3, scale=0.25)
+    dyy = cv2.Sobel(x, cv2.CV_32F, 0, 2, ksize=3, scale=0.25)
+    dxy = cv2.Sobel(x, cv2.CV_32F, 1, 1, ksize=3, scale=0.25)
+    mean = (dxx + dyy) * 0.5
+    half = cv2.magnitude((dxx - dyy) * 0.5, dxy)
+    return mean - half, mean + half
 
 
 def _roundness(x: np.ndarray) -> np.ndarray:

@@ -172,9 +172,10 @@ def _skin_grid(portrait) -> _SkinGrid:
         tg = _Grid(skin_box(portrait, face), face.size, TONE_FACE)
         work = tg.take(portrait.image)
         regions = tg.regions(face)
-        skin = skin_map(work, regions, tg.take(portrait.person_matte()), tg.unit)
-        _frozen(work, skin, *regions.values())
-        return _SkinGrid(tg, work, regions, skin, *_frozen(density(work)))
+        d0 = density(work)
+        skin = skin_map(work, regions, tg.take(portrait.person_matte()), tg.unit, d=d0)
+        _frozen(work, skin, d0, *regions.values())
+        return _SkinGrid(tg, work, regions, skin, d0)
     return portrait.cached(("retouch skin", id(portrait.face())), compute, per_image=True)
 
 

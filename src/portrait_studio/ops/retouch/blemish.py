@@ -219,31 +219,28 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
     """
     h, w = rgb.shape[:2]
     changed = np.zeros((h, w), np.float32) if changed is None else changed
+    ones = np.ones((1, 3), np.float32)
     for x, y, s in spots:
         r0 = int(np.ceil(4.5 * s)) + 2
         x0, x1, y0, y1 = max(0, int(x) - r0), min(w, int(x) + r0 + 1), max(0, int(y) - r0), min(h, int(y) + r0 + 1)
         if x1 - x0 < 5 or y1 - y0 < 5:
             continue
         d = density(rgb[y0:y1, x0:x1])
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        xs, ys = np.arange(x0, x1, dtype=np.float32)[None], np.arange(y0, y1, dtype=np.float32)[:, None]
         # the centre: the darkest point of the low-passed density within a sigma of the detected one
-        low = gaussian(d.sum(-1), 0.5 * s)
-        near = np.hypot(xx - x, yy - y) <= max(1.0, s)
-        k = np.argmax(np.where(near, low, -np.inf))
-        cx, cy = xx.flat[k], yy.flat[k]
-        a, g = _fit_blob(d, xx - cx, yy - cy, s)
+        low = gaussian(cv2.transform(d, ones), 0.5 * s)
+        near = (xs - x) ** 2 + (ys - y) ** 2 <= max(1.0, s) ** 2
+        iy, ix = divmod(int(np.argmax(np.where(near, low, -np.inf))), x1 - x0)
+        a, g = _fit_blob(d, xs - xs[0, ix], ys - ys[iy, 0], s)
         if a.sum() <= 0:                          # not darker: not a spot
             continue
         # the redness the blob shows is haemoglobin, with the light that absorbs: at least that much goes
         # (the redness is the part of the fit least confused by the skin's own texture, which is shading)
         blood = max(float(a @ BASIS[1]), 0.0) / float(HAEMOGLOBIN @ BASIS[1]) * HAEMOGLOBIN
-        a = np.maximum(a, 0.5 * (a + blood))
-        excess = g[..., None] * (np.maximum(a, 0.0) * amount)
-        rgb[y0:y1, x0:x1] *= np.exp(excess)
-        # (the largest channel of the excess: g ≥ 0, so g times the largest amount; numpy's max over a
-        # 3-long last axis is slow)
-        top = np.multiply(g, float((np.maximum(a, 0.0) * amount).max()), dtype=np.float64)
-        changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], top)
+        a = (np.maximum(np.maximum(a, 0.5 * (a + blood)), 0.0) * amount).astype(np.float32)
+        rgb[y0:y1, x0:x1] *= np.exp(g[..., None] * a)
+        # (the largest channel of the excess: g ≥ 0, so g times the largest amount)
+        np.maximum(changed[y0:y1, x0:x1], g * a.max(), out=changed[y0:y1, x0:x1])
     return changed
 
 
@@ -260,8 +257,8 @@ def _fit_blob(d: np.ndarray, dx: np.ndarray, dy: np.ndarray, s: float) -> tuple[
     ----------
     d : ndarray, shape (h, w, 3)
         Optical density of the window.
-    dx, dy : ndarray, shape (h, w)
-        Offsets of each pixel from the spot's centre, pixels (float32).
+    dx, dy : ndarray, shape (1, w) and (h, 1)
+        Offsets of each column and row from the spot's centre, pixels (float32).
     s : float
         The spot's size (Gaussian sigma), pixels.
 
@@ -274,9 +271,11 @@ def _fit_blob(d: np.ndarray, dx: np.ndarray, dy: np.ndarray, s: float) -> tuple[
     """
     r2 = dx ** 2 + dy ** 2
     sel = r2 <= (4.5 * s) ** 2
-    rs = r2[sel]
-    plane = np.stack([np.ones(len(rs), np.float32), dx[sel] / s, dy[sel] / s], 1).astype(np.float64)
-    blobs = np.stack([np.exp(-rs / (2 * (f * s) ** 2)) for f in _WIDTHS]).astype(np.float64)   # (k, n)
+    rs = r2[sel].astype(np.float64)
+    plane = np.ones((len(rs), 3))
+    plane[:, 1] = np.broadcast_to(dx, r2.shape)[sel] / s
+    plane[:, 2] = np.broadcast_to(dy, r2.shape)[sel] / s
+    blobs = np.exp(rs * (-0.5 / (np.asarray(_WIDTHS) * s) ** 2)[:, None])        # (k, n)
     y = d[sel].astype(np.float64)
     k = len(_WIDTHS)
     gram = np.empty((k, 4, 4))

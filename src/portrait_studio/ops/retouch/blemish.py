@@ -184,9 +184,10 @@ def spot_mask(spots: np.ndarray, shape: tuple[int, int], *, reach: float = 3.0) 
         ya, yb = max(0, int(y) - r0), min(shape[0], int(y) + r0 + 1)
         if xa >= xb or ya >= yb:
             continue
-        yy, xx = np.mgrid[ya:yb, xa:xb]
-        disk = np.clip(reach + 1.0 - np.hypot(xx - x, yy - y) / max(s, 1e-3), 0.0, 1.0).astype(np.float32)
-        m[ya:yb, xa:xb] = np.maximum(m[ya:yb, xa:xb], disk)
+        dist = np.sqrt((np.arange(xa, xb, dtype=np.float32)[None] - x) ** 2
+                       + (np.arange(ya, yb, dtype=np.float32)[:, None] - y) ** 2)
+        disk = np.clip(reach + 1.0 - dist / max(s, 1e-3), 0.0, 1.0)
+        np.maximum(m[ya:yb, xa:xb], disk, out=m[ya:yb, xa:xb])
     return m
 
 

@@ -108,6 +108,16 @@ def _clip_box(box, shape) -> tuple[int, int, int, int]:
     return (max(0, int(box[0])), max(0, int(box[1])), min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3]))))
 
 
+def _shrink(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A whole image reduced to `size` (w, h) by area averaging, by a whole factor first (OpenCV's fast
+    path; the last rows and columns short of it left out): several times faster, for a coarse look."""
+    f = int(min(a.shape[1] / size[0], a.shape[0] / size[1]))
+    if f >= 2:
+        h, w = a.shape[0] // f, a.shape[1] // f
+        a = cv2.resize(a[:h * f, :w * f], (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+
+
 def skin_box(portrait, face) -> tuple[int, int, int, int]:
     """The part of the image retouching may touch: the face with neck and ears, and skin of the face's
     colour elsewhere inside the person matte (shoulders, arms), found on a very coarse grid."""
@@ -116,9 +126,9 @@ def skin_box(portrait, face) -> tuple[int, int, int, int]:
     g = _Grid((0, 0, portrait.shape[1], portrait.shape[0]), face.size, _BODY_FACE)
     if g.full or g.unit < 20:
         return _clip_box(box, portrait.shape)
-    col = components(density(g.take(portrait.image)))
+    col = components(density(_shrink(portrait.image, g.size)))
     face_skin = g.regions(face)["skin"]
-    matte = cv2.resize(portrait.coarse_matte, g.size, interpolation=cv2.INTER_AREA)
+    matte = _shrink(portrait.coarse_matte, g.size)
     mean, inv = fit_skin_colour(col, face_skin)
     body = (skin_likelihood(col, mean, inv) * matte > 0.5).astype(np.uint8)
     body = cv2.morphologyEx(body, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))

@@ -159,10 +159,12 @@ def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float 
         blob.append(m.blob)
         sigmas.append(m.sigma)
         better = m.score > best
-        best = np.where(better, m.score, best)
-        scale = np.where(better, m.sigma, scale)
-        is_mole = (m.contrast >= mole_contrast) & (2.4 * m.s >= mole_size) & m.brown
-        mole = np.where(better, is_mole, mole)
+        np.maximum(best, m.score, out=best)
+        np.copyto(scale, np.float32(m.sigma), where=better)
+        if 2.4 * m.s >= mole_size:
+            np.copyto(mole, (m.contrast >= mole_contrast) & m.brown, where=better)
+        else:
+            mole[better] = False
     peak = (best >= 1.0) & (best >= cv2.dilate(best, np.ones((3, 3), np.uint8))) & core_skin
     ys, xs = np.nonzero(peak)
     order = np.argsort(-best[ys, xs])[:MAX_SPOTS]

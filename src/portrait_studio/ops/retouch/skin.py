@@ -34,12 +34,20 @@ def fit_skin_colour(col: np.ndarray, face_skin: np.ndarray) -> tuple[np.ndarray,
     keep = np.ones(px.shape[1], bool)
     floor = np.diag([0.01, 0.0004, 0.0004])
     for _ in range(2):                     # drop outliers (hair, specks, shadows) and refit
-        mean = px[:, keep].mean(1)
-        inv = np.linalg.inv(np.cov(px[:, keep]) + floor)
+        mean, cov = _mean_cov(px, keep)
+        inv = np.linalg.inv(cov + floor)
         d = px - mean[:, None]
         keep = ((inv @ d) * d).sum(0) < 9.0                       # squared Mahalanobis lengths
-    cov = np.cov(px[:, keep]) * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
+    cov = _mean_cov(px, keep)[1] * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
     return mean, np.linalg.inv(cov)
+
+
+def _mean_cov(px: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (as ``np.cov``) of the columns of `px` (3, N) where `keep`, by sums (no copies)."""
+    w = keep.astype(px.dtype)
+    n = w.sum()
+    mean = px @ w / n
+    return mean, ((px * w) @ px.T - n * np.outer(mean, mean)) / max(n - 1.0, 1.0)
 
 
 def skin_likelihood(col: np.ndarray, mean: np.ndarray, inv_cov: np.ndarray, *, inner: float = 2.5,

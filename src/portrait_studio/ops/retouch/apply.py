@@ -97,6 +97,15 @@ class _Grid:
     def regions(self, face) -> dict[str, np.ndarray]:
         return region_masks(self.face(face), self.size[::-1], _REGION_NAMES)
 
+    def regions_of(self, portrait, face) -> dict[str, np.ndarray]:
+        """:meth:`regions`, kept with the portrait's geometry (they depend on the face and this box only,
+        as the Portrait's own region masks), read-only."""
+        def compute():
+            masks = self.regions(face)
+            _frozen(*masks.values())
+            return masks
+        return portrait.cached(("retouch regions", id(face), self.x0, self.y0, self.x1, self.y1, self.size), compute)
+
 
 def _box_of(mask: np.ndarray, scale: float):
     ys, xs = np.nonzero(mask)
@@ -127,7 +136,7 @@ def skin_box(portrait, face) -> tuple[int, int, int, int]:
     if g.full or g.unit < 20:
         return _clip_box(box, portrait.shape)
     col = components(density(_shrink(portrait.image, g.size)))
-    face_skin = g.regions(face)["skin"]
+    face_skin = g.regions_of(portrait, face)["skin"]
     matte = _shrink(portrait.coarse_matte, g.size)
     mean, inv = fit_skin_colour(col, face_skin)
     body = (skin_likelihood(col, mean, inv) * matte > 0.5).astype(np.uint8)
@@ -181,10 +190,10 @@ def _skin_grid(portrait) -> _SkinGrid:
         face = portrait.face()
         tg = _Grid(skin_box(portrait, face), face.size, TONE_FACE)
         work = tg.take(portrait.image)
-        regions = tg.regions(face)
+        regions = tg.regions_of(portrait, face)
         d0 = density(work)
         skin = skin_map(work, regions, tg.take(portrait.person_matte()), tg.unit, d=d0)
-        _frozen(work, skin, d0, *regions.values())
+        _frozen(work, skin, d0)
         return _SkinGrid(tg, work, regions, skin, d0)
     return portrait.cached(("retouch skin", id(portrait.face())), compute, per_image=True)
 

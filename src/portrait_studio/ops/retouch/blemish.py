@@ -58,8 +58,8 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
     """
     core_skin = (skin > 0.5).astype(np.float32)
     sample = core_skin[::2, ::2] > 0
-    # the components weighted by the core skin, with the weight as a fourth channel: the skin around each
-    # pixel is one blur of this at each scale (a normalised convolution, see core.masked.masked_gaussian)
+    # the components weighted by the core skin: the skin around each pixel is a blur of this over the
+    # blurred weight at each scale (a normalised convolution, see core.masked.masked_gaussian)
     weighted = c * cv2.merge([core_skin] * 3)
     half = cv2.resize(c, ((c.shape[1] + 1) // 2, (c.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
     out = []

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ...core.masked import gaussian, masked_gaussian
+from .skin import mean_cov
 from .tone import HAEMOGLOBIN, BASIS, density
 
 _BLOOD = BASIS @ HAEMOGLOBIN          # haemoglobin's (shading, redness, pigment) direction
@@ -313,8 +314,8 @@ def _along(x: np.ndarray, sample: np.ndarray, v: np.ndarray, med: np.ndarray, sp
     of `x`), both float32 (H, W), both 0 at the sample's median. Outliers (beyond 3 robust spreads in any
     coordinate: spots themselves, pores' extremes) are left out of the covariance.
     """
-    inliers = sample[:, (np.abs(sample - med[:, None]) <= 3.0 * spread[:, None] + 1e-6).all(0)]
-    cov = np.cov(inliers) if inliers.shape[1] >= 16 else np.eye(3) * 1e-2
+    inliers = (np.abs(sample - med[:, None]) <= 3.0 * spread[:, None] + 1e-6).all(0)
+    cov = mean_cov(sample.astype(np.float64), inliers)[1] if inliers.sum() >= 16 else np.eye(3) * 1e-2
     w = np.linalg.solve(cov + 1e-8 * np.eye(3), v)
     q = float(v @ w)
     proj = cv2.transform(x, w.astype(np.float32)[None]) - np.float32(med @ w)
@@ -345,7 +346,13 @@ def _curvatures(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _roundness(x: np.ndarray) -> np.ndarray:
     """1 on round bumps (both principal curvatures clearly negative), 0 on edges and ridges, float32."""
     lo, hi = _curvatures(x)
-    return np.clip((-hi / np.maximum(-lo, 1e-6) - 0.1) / 0.2, 0.0, 1.0) * (lo < 0)
+    r = np.maximum(-lo, 1e-6)                   # (-hi / -lo - 0.1) / 0.2, clipped, in place
+    np.divide(hi, r, out=r)
+    r *= -5.0
+    r -= 0.5
+    np.clip(r, 0.0, 1.0, out=r)
+    r *= lo < 0
+    return r
 
 
 def _hairs(shading: np.ndarray, unit: float) -> np.ndarray:

@@ -34,16 +34,17 @@ def fit_skin_colour(col: np.ndarray, face_skin: np.ndarray) -> tuple[np.ndarray,
     keep = np.ones(px.shape[1], bool)
     floor = np.diag([0.01, 0.0004, 0.0004])
     for _ in range(2):                     # drop outliers (hair, specks, shadows) and refit
-        mean, cov = _mean_cov(px, keep)
+        mean, cov = mean_cov(px, keep)
         inv = np.linalg.inv(cov + floor)
         d = px - mean[:, None]
         keep = ((inv @ d) * d).sum(0) < 9.0                       # squared Mahalanobis lengths
-    cov = _mean_cov(px, keep)[1] * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
+    cov = mean_cov(px, keep)[1] * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
     return mean, np.linalg.inv(cov)
 
 
-def _mean_cov(px: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (as ``np.cov``) of the columns of `px` (3, N) where `keep`, by sums (no copies)."""
+def mean_cov(px: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (as ``np.cov``) of the columns of `px` (k, N) where `keep` (N,), by sums (no copy
+    of the kept columns), in `px`'s precision."""
     w = keep.astype(px.dtype)
     n = w.sum()
     mean = px @ w / n

@@ -44,17 +44,18 @@ FULL_TINT = 0.35                                   # share of a pixel's light fr
 
 def density(rgb: np.ndarray) -> np.ndarray:
     """Optical density ``-ln(max(rgb, 1e-4))`` of linear RGB, float32, same shape."""
-    return -np.log(np.maximum(rgb, _FLOOR)).astype(np.float32)
+    d = np.log(np.maximum(rgb, _FLOOR)).astype(np.float32, copy=False)
+    return np.negative(d, out=d)
 
 
 def components(d: np.ndarray) -> np.ndarray:
     """(shading, redness, pigment) coordinates of a density image (..., 3), see :data:`BASIS`."""
-    return (d @ BASIS.T).astype(np.float32)
+    return (d @ BASIS.T).astype(np.float32, copy=False)
 
 
 def from_components(c: np.ndarray) -> np.ndarray:
     """Density (..., 3) from (shading, redness, pigment) coordinates."""
-    return (c @ BASIS).astype(np.float32)
+    return (c @ BASIS).astype(np.float32, copy=False)
 
 
 def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.15

@@ -340,12 +340,10 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         fy, fx = dg.y0 - ag.y0, dg.x0 - ag.x0
         gain[fy:fy + dg.h, fx:fx + dg.w] *= dg.enlarge(gain_f)
         touched_box[fy:fy + dg.h, fx:fx + dg.w] += dg.enlarge(_max3(np.abs(gain_f - 1.0)))
-    # the new image: the original outside the box, the original times the gain inside it (one pass each)
-    full = np.empty_like(image)
-    full[:ag.y0], full[ag.y1:] = image[:ag.y0], image[ag.y1:]
-    full[ag.y0:ag.y1, :ag.x0], full[ag.y0:ag.y1, ag.x1:] = image[ag.y0:ag.y1, :ag.x0], image[ag.y0:ag.y1, ag.x1:]
+    # the new image: the original, times the gain inside the box
+    full = image.copy()
     out = full[ag.y0:ag.y1, ag.x0:ag.x1]
-    np.multiply(image[ag.y0:ag.y1, ag.x0:ag.x1], gain, out=out)
+    out *= gain
     if grain > 0:
         out[...] = add_grain(out, tg.sub(skin, ag), face.size, amount=amt(grain), seed=seed,
                              origin=(ag.x0, ag.y0), landmarks=face.landmarks[:, :2])

@@ -224,7 +224,7 @@ def _spot_scales_of(portrait, g: _DetailGrid) -> list[SpotScale]:
     def compute():
         scales = spot_scales(g.c, g.skin, g.grid.unit)
         for m in scales:
-            _frozen(m.score, m.blob, m.contrast, m.brown)
+            _frozen(m.score, m.blob, m.shade, m.redness, m.pigment)
         return scales
     return portrait.cached(("retouch spot scales", id(portrait.face())), compute, per_image=True)
 

@@ -47,8 +47,10 @@ class SpotScale(NamedTuple):
     sigma: float               # the same, pixels of the grid
     score: np.ndarray          # spot score (H, W): a spot from 1 (after the crowding test)
     blob: np.ndarray           # scale-normalised Laplacian of the spot signal (to measure each spot's size)
-    contrast: np.ndarray       # how much darker than the skin around (pigment contrast, density units)
-    brown: np.ndarray          # bool (H, W): its chroma leans to pigment (a mole's), not to redness
+    shade: np.ndarray          # the excess over the skin around (H, W) of shading (darker), redness and
+    redness: np.ndarray        # pigment, density units (a mole or freckle is told from them at each spot
+    pigment: np.ndarray        # found, see :func:`_moles`)
+    pigment_floor: float       # least pigment excess beyond its share of the redness and shading
 
 
 def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]:
@@ -86,10 +88,7 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
         score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(cv2.split(centre)[0]))
         crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
         score *= np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
-        # a mole or freckle is darker (by the contrast asked, see find_spots) and brown: its chroma leans
-        # to pigment, where a red spot's lies on the redness axis
-        brown = pigment >= np.maximum(0.4 * redness, 0.06 * shade) + 0.5 * spread[2]
-        out.append(SpotScale(s, sigma, score, blob, shade / np.sqrt(3.0), brown))
+        out.append(SpotScale(s, sigma, score, blob, shade, redness, pigment, 0.5 * spread[2]))
     return out
 
 
@@ -151,30 +150,42 @@ def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float 
     """
     core_skin = skin > 0.5
     best = np.zeros(c.shape[:2], np.float32)
-    scale = np.zeros(c.shape[:2], np.float32)
-    mole = np.zeros(c.shape[:2], bool)
-    blob, sigmas = [], []          # scale-normalised Laplacian of the spot signal, to measure each spot's size
+    which = np.zeros(c.shape[:2], np.uint8)   # the scale of the best score
+    used = []
     for m in spot_scales(c, skin, unit) if scales is None else scales:
         if 2.4 * m.s > max_size * 1.0001:
             break
-        blob.append(m.blob)
-        sigmas.append(m.sigma)
-        better = m.score > best
+        np.copyto(which, len(used), where=m.score > best)
         np.maximum(best, m.score, out=best)
-        np.copyto(scale, np.float32(m.sigma), where=better)
-        if 2.4 * m.s >= mole_size:
-            np.copyto(mole, (m.contrast >= mole_contrast) & m.brown, where=better)
-        else:
-            mole[better] = False
+        used.append(m)
     peak = (best >= 1.0) & (best >= cv2.dilate(best, np.ones((3, 3), np.uint8))) & core_skin
     ys, xs = np.nonzero(peak)
     order = np.argsort(-best[ys, xs])[:MAX_SPOTS]
     ys, xs = ys[order], xs[order]
+    sigmas = np.asarray([m.sigma for m in used], np.float32)
+    scale = sigmas[which[ys, xs]]
     # each spot's size: the scale where its normalised Laplacian peaks (a Gaussian blob's own sigma)
-    size = np.asarray(sigmas, np.float32)[np.argmax(np.stack(blob)[:, ys, xs], 0)] if len(ys) else scale[ys, xs]
-    found = np.stack([xs, ys, np.maximum(size, scale[ys, xs])], 1).astype(np.float32)
-    kept = mole[ys, xs] if keep_moles else np.zeros(len(ys), bool)
+    size = sigmas[np.argmax(np.stack([m.blob[ys, xs] for m in used]), 0)] if len(ys) else scale
+    found = np.stack([xs, ys, np.maximum(size, scale)], 1).astype(np.float32)
+    kept = _moles(used, which[ys, xs], ys, xs, mole_contrast, mole_size) if keep_moles else np.zeros(len(ys), bool)
     return found[~kept], found[kept]
+
+
+def _moles(used: list[SpotScale], which: np.ndarray, ys: np.ndarray, xs: np.ndarray, mole_contrast: float,
+           mole_size: float) -> np.ndarray:
+    """Which of the spots at ``(ys, xs)`` (each best at scale ``used[which]``) are moles or freckles: at
+    least `mole_size` across, darker than the skin around by `mole_contrast`, and brown: their chroma leans
+    to pigment, where a red spot's lies on the redness axis."""
+    mole = np.zeros(len(ys), bool)
+    for i, m in enumerate(used):
+        at = np.flatnonzero(which == i)
+        if not len(at) or 2.4 * m.s < mole_size:
+            continue
+        y, x = ys[at], xs[at]
+        shade, redness, pigment = m.shade[y, x], m.redness[y, x], m.pigment[y, x]
+        brown = pigment >= np.maximum(0.4 * redness, 0.06 * shade) + m.pigment_floor
+        mole[at] = (shade / np.sqrt(3.0) >= mole_contrast) & brown
+    return mole
 
 
 def spot_mask(spots: np.ndarray, shape: tuple[int, int], *, reach: float = 3.0) -> np.ndarray:

@@ -3,7 +3,7 @@
 - The *tone grid* (the face about 200 px high) covers all the skin to retouch: the face with neck and ears,
   and skin of the same colour elsewhere in the person (shoulders, arms). The skin map, shine and the
   middle-frequency tone evening are found there; they are smooth, so this grid is fine enough.
-- The *detail grid* (the face at most 240 px high) covers the face: spots are found there (their centres
+- The *detail grid* (the face at most 230 px high) covers the face: spots are found there (their centres
   and sizes), stray hairs rebuilt, and eyes and teeth treated.
 Both make their changes as optical density (a per-pixel gain in linear light; shine is measured as white
 light in linear light and turned into such a change); the gains are enlarged to full resolution and
@@ -33,7 +33,7 @@ from .tone import (BASIS, HAEMOGLOBIN, MID_COARSE, blotch_excess, components, de
                    shine_light, without_shine)
 
 TONE_FACE = 200.0            # face height, pixels, on the tone grid
-DETAIL_FACE = 240.0          # face height, pixels, on the detail grid (never above full resolution)
+DETAIL_FACE = 230.0          # face height, pixels, on the detail grid (never above full resolution)
 _BODY_FACE = 60.0            # face height on the grid where skin beyond the face is looked for
 RED_BLOTCH = 0.015           # least redness a blotch exceeds the skin around by before it is evened (density)
 BROWN_BLOTCH = 0.015         # the same for pigment

@@ -23,7 +23,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
 
 CASES = ("retouch", "retouch, first call")
-BUDGET = {"retouch": {"1 MP": 0.100, "12 MP": 1.0}}
+BUDGET = {case: {"1 MP": 0.100, "12 MP": 1.0} for case in CASES}     # (the first call is the goal)
 SPOTS = (50, 280, 101, 330, 9, 199)
 BLOTCH, SHINE = 425, 151
 TEXTURE = (117, 346, 187, 411, 108, 337)

@@ -259,3 +259,27 @@ def test_a_strong_highlight_takes_the_colour_of_the_skin_around():
     assert chroma[1] < 0.75 * chroma[0]                              # the highlight greys the skin ...
     assert abs(chroma[2] - chroma[0]) < 0.15 * chroma[0]             # ... its removal gives its chroma back
     assert lab[2][0] < lab[1][0] - 5                                 # and takes the light off
+
+
+def test_a_new_image_of_the_same_geometry_is_retouched_as_a_fresh_one(astronaut, backend):
+    # the face's region masks on retouch's grids are kept with the geometry (handed on by replace): the
+    # same pixels under a new image give what a fresh portrait gives, and the kept masks stay unchanged
+    first = retouch(astronaut)
+    new = retouch(astronaut.replace(astronaut.image.copy()))
+    fresh = retouch(Portrait(astronaut.image.copy(), backend=backend))
+    assert np.array_equal(new.image, fresh.image) and np.array_equal(new.image, first.image)
+    assert np.array_equal(new.extras["mask"], fresh.extras["mask"])
+
+
+def test_the_skin_colour_statistics_match_numpy():
+    from portrait_studio.ops.retouch.blemish import _robust
+    from portrait_studio.ops.retouch.skin import mean_cov
+
+    rng = np.random.default_rng(5)
+    x = rng.normal([[0.5], [-1.0], [2.0]], [[1.0], [0.1], [3.0]], (3, 400))
+    keep = rng.random(400) > 0.3
+    mean, cov = mean_cov(x, keep)
+    assert np.allclose(mean, x[:, keep].mean(1)) and np.allclose(cov, np.cov(x[:, keep]))
+    med, spread = _robust(x.astype(np.float32))
+    assert np.allclose(med, np.median(x, 1), atol=1e-5)
+    assert np.allclose(spread, 1.4826 * np.median(np.abs(x - np.median(x, 1)[:, None]), 1), rtol=1e-4)

@@ -1,6 +1,6 @@
 """retouch: texture-preserving skin retouching (blemishes, tone evening, shine, grain, eyes and teeth).
 
-The analysis runs on a reduced copy of the face's neighbourhood (the face about 600 px high), in optical
+The analysis runs on reduced copies of the face's neighbourhood (the face 200 to 230 px high), in optical
 density (``-ln`` of linear light, where pigments and shading add) for the skin and in linear light for
 shine (which is added light); the corrections are then enlarged and applied to the full-resolution pixels
 as one density change (a per-pixel gain in linear light). The image's own finest

@@ -3,7 +3,7 @@
 - The *tone grid* (the face about 200 px high) covers all the skin to retouch: the face with neck and ears,
   and skin of the same colour elsewhere in the person (shoulders, arms). The skin map, shine and the
   middle-frequency tone evening are found there; they are smooth, so this grid is fine enough.
-- The *detail grid* (the face at most 300 px high) covers the face: spots are found there (their centres
+- The *detail grid* (the face at most 230 px high) covers the face: spots are found there (their centres
   and sizes), stray hairs rebuilt, and eyes and teeth treated.
 Both make their changes as optical density (a per-pixel gain in linear light; shine is measured as white
 light in linear light and turned into such a change); the gains are enlarged to full resolution and
@@ -33,7 +33,7 @@ from .tone import (BASIS, HAEMOGLOBIN, MID_COARSE, blotch_excess, components, de
                    shine_light, without_shine)
 
 TONE_FACE = 200.0            # face height, pixels, on the tone grid
-DETAIL_FACE = 300.0          # face height, pixels, on the detail grid (never above full resolution)
+DETAIL_FACE = 230.0          # face height, pixels, on the detail grid (never above full resolution)
 _BODY_FACE = 60.0            # face height on the grid where skin beyond the face is looked for
 RED_BLOTCH = 0.015           # least redness a blotch exceeds the skin around by before it is evened (density)
 BROWN_BLOTCH = 0.015         # the same for pigment
@@ -97,6 +97,15 @@ class _Grid:
     def regions(self, face) -> dict[str, np.ndarray]:
         return region_masks(self.face(face), self.size[::-1], _REGION_NAMES)
 
+    def regions_of(self, portrait, face) -> dict[str, np.ndarray]:
+        """:meth:`regions`, kept with the portrait's geometry (they depend on the face and this box only,
+        as the Portrait's own region masks), read-only."""
+        def compute():
+            masks = self.regions(face)
+            _frozen(*masks.values())
+            return masks
+        return portrait.cached(("retouch regions", id(face), self.x0, self.y0, self.x1, self.y1, self.size), compute)
+
 
 def _box_of(mask: np.ndarray, scale: float):
     ys, xs = np.nonzero(mask)
@@ -108,6 +117,16 @@ def _clip_box(box, shape) -> tuple[int, int, int, int]:
     return (max(0, int(box[0])), max(0, int(box[1])), min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3]))))
 
 
+def _shrink(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A whole image reduced to `size` (w, h) by area averaging, by a whole factor first (OpenCV's fast
+    path; the last rows and columns short of it left out): several times faster, for a coarse look."""
+    f = int(min(a.shape[1] / size[0], a.shape[0] / size[1]))
+    if f >= 2:
+        h, w = a.shape[0] // f, a.shape[1] // f
+        a = cv2.resize(a[:h * f, :w * f], (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+
+
 def skin_box(portrait, face) -> tuple[int, int, int, int]:
     """The part of the image retouching may touch: the face with neck and ears, and skin of the face's
     colour elsewhere inside the person matte (shoulders, arms), found on a very coarse grid."""
@@ -116,9 +135,9 @@ def skin_box(portrait, face) -> tuple[int, int, int, int]:
     g = _Grid((0, 0, portrait.shape[1], portrait.shape[0]), face.size, _BODY_FACE)
     if g.full or g.unit < 20:
         return _clip_box(box, portrait.shape)
-    col = components(density(g.take(portrait.image)))
-    face_skin = g.regions(face)["skin"]
-    matte = cv2.resize(portrait.coarse_matte, g.size, interpolation=cv2.INTER_AREA)
+    col = components(density(_shrink(portrait.image, g.size)))
+    face_skin = g.regions_of(portrait, face)["skin"]
+    matte = _shrink(portrait.coarse_matte, g.size)
     mean, inv = fit_skin_colour(col, face_skin)
     body = (skin_likelihood(col, mean, inv) * matte > 0.5).astype(np.uint8)
     body = cv2.morphologyEx(body, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -171,10 +190,11 @@ def _skin_grid(portrait) -> _SkinGrid:
         face = portrait.face()
         tg = _Grid(skin_box(portrait, face), face.size, TONE_FACE)
         work = tg.take(portrait.image)
-        regions = tg.regions(face)
-        skin = skin_map(work, regions, tg.take(portrait.person_matte()), tg.unit)
-        _frozen(work, skin, *regions.values())
-        return _SkinGrid(tg, work, regions, skin, *_frozen(density(work)))
+        regions = tg.regions_of(portrait, face)
+        d0 = density(work)
+        skin = skin_map(work, regions, tg.take(portrait.person_matte()), tg.unit, d=d0)
+        _frozen(work, skin, d0)
+        return _SkinGrid(tg, work, regions, skin, d0)
     return portrait.cached(("retouch skin", id(portrait.face())), compute, per_image=True)
 
 
@@ -204,7 +224,7 @@ def _spot_scales_of(portrait, g: _DetailGrid) -> list[SpotScale]:
     def compute():
         scales = spot_scales(g.c, g.skin, g.grid.unit)
         for m in scales:
-            _frozen(m.score, m.blob, m.contrast, m.brown)
+            _frozen(m.score, m.blob, m.shade, m.redness, m.pigment)
         return scales
     return portrait.cached(("retouch spot scales", id(portrait.face())), compute, per_image=True)
 
@@ -320,12 +340,10 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
         fy, fx = dg.y0 - ag.y0, dg.x0 - ag.x0
         gain[fy:fy + dg.h, fx:fx + dg.w] *= dg.enlarge(gain_f)
         touched_box[fy:fy + dg.h, fx:fx + dg.w] += dg.enlarge(_max3(np.abs(gain_f - 1.0)))
-    # the new image: the original outside the box, the original times the gain inside it (one pass each)
-    full = np.empty_like(image)
-    full[:ag.y0], full[ag.y1:] = image[:ag.y0], image[ag.y1:]
-    full[ag.y0:ag.y1, :ag.x0], full[ag.y0:ag.y1, ag.x1:] = image[ag.y0:ag.y1, :ag.x0], image[ag.y0:ag.y1, ag.x1:]
+    # the new image: the original, times the gain inside the box
+    full = image.copy()
     out = full[ag.y0:ag.y1, ag.x0:ag.x1]
-    np.multiply(image[ag.y0:ag.y1, ag.x0:ag.x1], gain, out=out)
+    out *= gain
     if grain > 0:
         out[...] = add_grain(out, tg.sub(skin, ag), face.size, amount=amt(grain), seed=seed,
                              origin=(ag.x0, ag.y0), landmarks=face.landmarks[:, :2])

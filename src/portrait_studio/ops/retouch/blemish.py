@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ...core.masked import gaussian, masked_gaussian
+from .skin import mean_cov
 from .tone import HAEMOGLOBIN, BASIS, density
 
 _BLOOD = BASIS @ HAEMOGLOBIN          # haemoglobin's (shading, redness, pigment) direction
@@ -46,8 +47,10 @@ class SpotScale(NamedTuple):
     sigma: float               # the same, pixels of the grid
     score: np.ndarray          # spot score (H, W): a spot from 1 (after the crowding test)
     blob: np.ndarray           # scale-normalised Laplacian of the spot signal (to measure each spot's size)
-    contrast: np.ndarray       # how much darker than the skin around (pigment contrast, density units)
-    brown: np.ndarray          # bool (H, W): its chroma leans to pigment (a mole's), not to redness
+    shade: np.ndarray          # the excess over the skin around (H, W) of shading (darker), redness and
+    redness: np.ndarray        # pigment, density units (a mole or freckle is told from them at each spot
+    pigment: np.ndarray        # found, see :func:`_moles`)
+    pigment_floor: float       # least pigment excess beyond its share of the redness and shading
 
 
 def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]:
@@ -58,31 +61,50 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
     """
     core_skin = (skin > 0.5).astype(np.float32)
     sample = core_skin[::2, ::2] > 0
+    # the components weighted by the core skin: the skin around each pixel is a blur of this over the
+    # blurred weight at each scale (a normalised convolution, see core.masked.masked_gaussian)
+    weighted = c * cv2.merge([core_skin] * 3)
+    half = cv2.resize(c, ((c.shape[1] + 1) // 2, (c.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
     out = []
     for s in SCALES:
         sigma = s * unit
         if sigma < 0.4:
             continue
         centre = gaussian(c, sigma)
-        dog = centre - masked_gaussian(c, core_skin, 3.0 * sigma)
+        dog = centre - _skin_around(weighted, core_skin, half, 3.0 * sigma)
+        shade, redness, pigment = cv2.split(dog)
+        cols = np.ascontiguousarray(dog[::2, ::2][sample].T)            # the sampled skin, (3, N)
+        med, spread = _robust(cols)
         # inflamed spots are extra haemoglobin: darker and redder together. They count on their redness
         # (in units of this skin's own spread of it in this band) or on their haemoglobin (in standard
         # deviations of the skin's variation along blood's direction), never below a floor
-        red_t = max(RED_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 1][sample]))
-        snr, amount = _along(dog, dog[::2, ::2][sample], _BLOOD)
-        red = np.maximum(dog[..., 1] / red_t, np.minimum(snr / BLOOD_K, amount / SPOT_FLOOR))
-        signal = centre @ _BLOOD + centre[..., 0]
-        blob = -sigma ** 2 * cv2.Laplacian(signal, cv2.CV_32F)
-        dark_t = max(DARK_THRESHOLD, NOISE_K * _spread(dog[::2, ::2, 0][sample]))
-        dark = dog[..., 0] / dark_t
-        score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(centre[..., 0]))
+        red_t = max(RED_THRESHOLD, NOISE_K * spread[1])
+        snr, amount = _along(dog, cols, _BLOOD, med, spread)
+        red = np.maximum(redness / red_t, np.minimum(snr / BLOOD_K, amount / SPOT_FLOOR))
+        signal = cv2.transform(centre, (_BLOOD + np.float32([1, 0, 0]))[None])      # blood plus shading
+        blob = cv2.Laplacian(signal, cv2.CV_32F, scale=-sigma ** 2)
+        dark_t = max(DARK_THRESHOLD, NOISE_K * spread[0])
+        dark = shade / dark_t
+        score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(cv2.split(centre)[0]))
         crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
-        score = score * np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
-        # a mole or freckle is darker (by the contrast asked, see find_spots) and brown: its chroma leans
-        # to pigment, where a red spot's lies on the redness axis
-        brown = (dog[..., 2] >= np.maximum(0.4 * dog[..., 1], 0.06 * dog[..., 0])
-                 + 0.5 * _spread(dog[::2, ::2, 2][sample]))
-        out.append(SpotScale(s, sigma, score, blob, dog[..., 0] / np.sqrt(3.0), brown))
+        score *= np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
+        out.append(SpotScale(s, sigma, score, blob, shade, redness, pigment, 0.5 * spread[2]))
+    return out
+
+
+def _skin_around(weighted: np.ndarray, weight: np.ndarray, half: np.ndarray, sigma: float, *,
+                 floor: float = 1e-4) -> np.ndarray:
+    """The components' `weight`-ed Gaussian blur of `sigma` px (a normalised convolution, as
+    core.masked.masked_gaussian), from `weighted`, the components times the weight. Far from any skin (a
+    blurred weight below `floor`) it is the plain blur, made from the half-size copy `half` of the
+    components: there it only feeds the crowding test of :func:`spot_scales`."""
+    wb = cv2.GaussianBlur(weight, (0, 0), sigma)
+    low = wb <= floor
+    out = cv2.divide(cv2.GaussianBlur(weighted, (0, 0), sigma), cv2.merge([np.maximum(wb, floor)] * 3))
+    if low.any():
+        rest = np.sqrt(max(sigma ** 2 - 1.0, 0.25)) / 2.0       # (the area reduction blurred by about 1 px)
+        plain = cv2.resize(cv2.GaussianBlur(half, (0, 0), rest), out.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        cv2.copyTo(plain, low.view(np.uint8), out)
     return out
 
 
@@ -128,28 +150,42 @@ def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float 
     """
     core_skin = skin > 0.5
     best = np.zeros(c.shape[:2], np.float32)
-    scale = np.zeros(c.shape[:2], np.float32)
-    mole = np.zeros(c.shape[:2], bool)
-    blob, sigmas = [], []          # scale-normalised Laplacian of the spot signal, to measure each spot's size
+    which = np.zeros(c.shape[:2], np.uint8)   # the scale of the best score
+    used = []
     for m in spot_scales(c, skin, unit) if scales is None else scales:
         if 2.4 * m.s > max_size * 1.0001:
             break
-        blob.append(m.blob)
-        sigmas.append(m.sigma)
-        better = m.score > best
-        best = np.where(better, m.score, best)
-        scale = np.where(better, m.sigma, scale)
-        is_mole = (m.contrast >= mole_contrast) & (2.4 * m.s >= mole_size) & m.brown
-        mole = np.where(better, is_mole, mole)
+        np.copyto(which, len(used), where=m.score > best)
+        np.maximum(best, m.score, out=best)
+        used.append(m)
     peak = (best >= 1.0) & (best >= cv2.dilate(best, np.ones((3, 3), np.uint8))) & core_skin
     ys, xs = np.nonzero(peak)
     order = np.argsort(-best[ys, xs])[:MAX_SPOTS]
     ys, xs = ys[order], xs[order]
+    sigmas = np.asarray([m.sigma for m in used], np.float32)
+    scale = sigmas[which[ys, xs]]
     # each spot's size: the scale where its normalised Laplacian peaks (a Gaussian blob's own sigma)
-    size = np.asarray(sigmas, np.float32)[np.argmax(np.stack(blob)[:, ys, xs], 0)] if len(ys) else scale[ys, xs]
-    found = np.stack([xs, ys, np.maximum(size, scale[ys, xs])], 1).astype(np.float32)
-    kept = mole[ys, xs] if keep_moles else np.zeros(len(ys), bool)
+    size = sigmas[np.argmax(np.stack([m.blob[ys, xs] for m in used]), 0)] if len(ys) else scale
+    found = np.stack([xs, ys, np.maximum(size, scale)], 1).astype(np.float32)
+    kept = _moles(used, which[ys, xs], ys, xs, mole_contrast, mole_size) if keep_moles else np.zeros(len(ys), bool)
     return found[~kept], found[kept]
+
+
+def _moles(used: list[SpotScale], which: np.ndarray, ys: np.ndarray, xs: np.ndarray, mole_contrast: float,
+           mole_size: float) -> np.ndarray:
+    """Which of the spots at ``(ys, xs)`` (each best at scale ``used[which]``) are moles or freckles: at
+    least `mole_size` across, darker than the skin around by `mole_contrast`, and brown: their chroma leans
+    to pigment, where a red spot's lies on the redness axis."""
+    mole = np.zeros(len(ys), bool)
+    for i, m in enumerate(used):
+        at = np.flatnonzero(which == i)
+        if not len(at) or 2.4 * m.s < mole_size:
+            continue
+        y, x = ys[at], xs[at]
+        shade, redness, pigment = m.shade[y, x], m.redness[y, x], m.pigment[y, x]
+        brown = pigment >= np.maximum(0.4 * redness, 0.06 * shade) + m.pigment_floor
+        mole[at] = (shade / np.sqrt(3.0) >= mole_contrast) & brown
+    return mole
 
 
 def spot_mask(spots: np.ndarray, shape: tuple[int, int], *, reach: float = 3.0) -> np.ndarray:
@@ -162,9 +198,10 @@ def spot_mask(spots: np.ndarray, shape: tuple[int, int], *, reach: float = 3.0) 
         ya, yb = max(0, int(y) - r0), min(shape[0], int(y) + r0 + 1)
         if xa >= xb or ya >= yb:
             continue
-        yy, xx = np.mgrid[ya:yb, xa:xb]
-        disk = np.clip(reach + 1.0 - np.hypot(xx - x, yy - y) / max(s, 1e-3), 0.0, 1.0).astype(np.float32)
-        m[ya:yb, xa:xb] = np.maximum(m[ya:yb, xa:xb], disk)
+        dist = np.sqrt((np.arange(xa, xb, dtype=np.float32)[None] - x) ** 2
+                       + (np.arange(ya, yb, dtype=np.float32)[:, None] - y) ** 2)
+        disk = np.clip(reach + 1.0 - dist / max(s, 1e-3), 0.0, 1.0)
+        np.maximum(m[ya:yb, xa:xb], disk, out=m[ya:yb, xa:xb])
     return m
 
 
@@ -197,31 +234,28 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
     """
     h, w = rgb.shape[:2]
     changed = np.zeros((h, w), np.float32) if changed is None else changed
+    ones = np.ones((1, 3), np.float32)
     for x, y, s in spots:
         r0 = int(np.ceil(4.5 * s)) + 2
         x0, x1, y0, y1 = max(0, int(x) - r0), min(w, int(x) + r0 + 1), max(0, int(y) - r0), min(h, int(y) + r0 + 1)
         if x1 - x0 < 5 or y1 - y0 < 5:
             continue
         d = density(rgb[y0:y1, x0:x1])
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        xs, ys = np.arange(x0, x1, dtype=np.float32)[None], np.arange(y0, y1, dtype=np.float32)[:, None]
         # the centre: the darkest point of the low-passed density within a sigma of the detected one
-        low = gaussian(d.sum(-1), 0.5 * s)
-        near = np.hypot(xx - x, yy - y) <= max(1.0, s)
-        k = np.argmax(np.where(near, low, -np.inf))
-        cx, cy = xx.flat[k], yy.flat[k]
-        a, g = _fit_blob(d, xx - cx, yy - cy, s)
+        low = gaussian(cv2.transform(d, ones), 0.5 * s)
+        near = (xs - x) ** 2 + (ys - y) ** 2 <= max(1.0, s) ** 2
+        iy, ix = divmod(int(np.argmax(np.where(near, low, -np.inf))), x1 - x0)
+        a, g = _fit_blob(d, xs - xs[0, ix], ys - ys[iy, 0], s)
         if a.sum() <= 0:                          # not darker: not a spot
             continue
         # the redness the blob shows is haemoglobin, with the light that absorbs: at least that much goes
         # (the redness is the part of the fit least confused by the skin's own texture, which is shading)
         blood = max(float(a @ BASIS[1]), 0.0) / float(HAEMOGLOBIN @ BASIS[1]) * HAEMOGLOBIN
-        a = np.maximum(a, 0.5 * (a + blood))
-        excess = g[..., None] * (np.maximum(a, 0.0) * amount)
-        rgb[y0:y1, x0:x1] *= np.exp(excess)
-        # (the largest channel of the excess: g ≥ 0, so g times the largest amount; numpy's max over a
-        # 3-long last axis is slow)
-        top = np.multiply(g, float((np.maximum(a, 0.0) * amount).max()), dtype=np.float64)
-        changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], top)
+        a = (np.maximum(np.maximum(a, 0.5 * (a + blood)), 0.0) * amount).astype(np.float32)
+        rgb[y0:y1, x0:x1] *= np.exp(g[..., None] * a)
+        # (the largest channel of the excess: g ≥ 0, so g times the largest amount)
+        np.maximum(changed[y0:y1, x0:x1], g * a.max(), out=changed[y0:y1, x0:x1])
     return changed
 
 
@@ -238,8 +272,8 @@ def _fit_blob(d: np.ndarray, dx: np.ndarray, dy: np.ndarray, s: float) -> tuple[
     ----------
     d : ndarray, shape (h, w, 3)
         Optical density of the window.
-    dx, dy : ndarray, shape (h, w)
-        Offsets of each pixel from the spot's centre, pixels (float32).
+    dx, dy : ndarray, shape (1, w) and (h, 1)
+        Offsets of each column and row from the spot's centre, pixels (float32).
     s : float
         The spot's size (Gaussian sigma), pixels.
 
@@ -252,9 +286,11 @@ def _fit_blob(d: np.ndarray, dx: np.ndarray, dy: np.ndarray, s: float) -> tuple[
     """
     r2 = dx ** 2 + dy ** 2
     sel = r2 <= (4.5 * s) ** 2
-    rs = r2[sel]
-    plane = np.stack([np.ones(len(rs), np.float32), dx[sel] / s, dy[sel] / s], 1).astype(np.float64)
-    blobs = np.stack([np.exp(-rs / (2 * (f * s) ** 2)) for f in _WIDTHS]).astype(np.float64)   # (k, n)
+    rs = r2[sel].astype(np.float64)
+    plane = np.ones((len(rs), 3))
+    plane[:, 1] = np.broadcast_to(dx, r2.shape)[sel] / s
+    plane[:, 2] = np.broadcast_to(dy, r2.shape)[sel] / s
+    blobs = np.exp(rs * (-0.5 / (np.asarray(_WIDTHS) * s) ** 2)[:, None])        # (k, n)
     y = d[sel].astype(np.float64)
     k = len(_WIDTHS)
     gram = np.empty((k, 4, 4))
@@ -278,45 +314,56 @@ def find_hairs(c: np.ndarray, skin: np.ndarray, unit: float) -> np.ndarray:
     return gaussian(_hairs(c[..., 0], unit), max(0.5, SCALES[0] * unit)) * (skin > 0.5)
 
 
-def _along(x: np.ndarray, sample: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _along(x: np.ndarray, sample: np.ndarray, v: np.ndarray, med: np.ndarray, spread: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
     """How far each pixel of `x` (H, W, 3) stands out along the direction `v`, against the variation of
-    `sample` (N, 3): the matched filter whitened by the sample's covariance (so a strongly varying
-    coordinate, such as the shading of textured skin, weighs less than a quiet one).
+    `sample` (3, N) (its per-coordinate median and robust spread `med`, `spread`: :func:`_robust`): the
+    matched filter whitened by the sample's covariance (so a strongly varying coordinate, such as the
+    shading of textured skin, weighs less than a quiet one).
 
     Returns the signal-to-noise ratio (standard deviations) and the estimated amount along `v` (the units
     of `x`), both float32 (H, W), both 0 at the sample's median. Outliers (beyond 3 robust spreads in any
     coordinate: spots themselves, pores' extremes) are left out of the covariance.
     """
-    med = np.median(sample, 0) if len(sample) else np.zeros(3, np.float32)
-    mad = 1.4826 * np.median(np.abs(sample - med), 0) if len(sample) else np.zeros(3)
-    inliers = sample[(np.abs(sample - med) <= 3.0 * mad + 1e-6).all(-1)]
-    cov = np.cov(inliers.T) if len(inliers) >= 16 else np.eye(3) * 1e-2
+    inliers = (np.abs(sample - med[:, None]) <= 3.0 * spread[:, None] + 1e-6).all(0)
+    cov = mean_cov(sample.astype(np.float64), inliers)[1] if inliers.sum() >= 16 else np.eye(3) * 1e-2
     w = np.linalg.solve(cov + 1e-8 * np.eye(3), v)
     q = float(v @ w)
-    proj = (x - med.astype(np.float32)) @ w.astype(np.float32)
+    proj = cv2.transform(x, w.astype(np.float32)[None]) - np.float32(med @ w)
     return proj / np.float32(np.sqrt(q)), proj / np.float32(q)
 
 
-def _spread(x: np.ndarray) -> float:
-    """Robust standard deviation (1.4826 × median absolute deviation) of a sample, 0 if empty."""
-    if x.size < 16:
-        return 0.0
-    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+def _robust(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and robust standard deviation (1.4826 × median absolute deviation) of each row of a sample
+    (k, N); the spread is 0 for fewer than 16 values, both are 0 for none."""
+    if not sample.shape[1]:
+        return np.zeros(len(sample), np.float32), np.zeros(len(sample), np.float32)
+    med = np.median(sample, 1)
+    if sample.shape[1] < 16:
+        return med, np.zeros_like(med)
+    return med, 1.4826 * np.median(np.abs(sample - med[:, None]), 1)
 
 
 def _curvatures(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The principal curvatures (lo ≤ hi) of an image, per pixel (Hessian eigenvalues, per pixel²)."""
-    dxx = cv2.Sobel(x, cv2.CV_32F, 2, 0, ksize=3) / 4.0
-    dyy = cv2.Sobel(x, cv2.CV_32F, 0, 2, ksize=3) / 4.0
-    dxy = cv2.Sobel(x, cv2.CV_32F, 1, 1, ksize=3) / 4.0
-    half = np.sqrt(((dxx - dyy) / 2) ** 2 + dxy ** 2)
-    return (dxx + dyy) / 2 - half, (dxx + dyy) / 2 + half
+    dxx = cv2.Sobel(x, cv2.CV_32F, 2, 0, ksize=3, scale=0.25)
+    dyy = cv2.Sobel(x, cv2.CV_32F, 0, 2, ksize=3, scale=0.25)
+    dxy = cv2.Sobel(x, cv2.CV_32F, 1, 1, ksize=3, scale=0.25)
+    mean = (dxx + dyy) * 0.5
+    half = cv2.magnitude((dxx - dyy) * 0.5, dxy)
+    return mean - half, mean + half
 
 
 def _roundness(x: np.ndarray) -> np.ndarray:
     """1 on round bumps (both principal curvatures clearly negative), 0 on edges and ridges, float32."""
     lo, hi = _curvatures(x)
-    return np.clip((-hi / np.maximum(-lo, 1e-6) - 0.1) / 0.2, 0.0, 1.0) * (lo < 0)
+    r = np.maximum(-lo, 1e-6)                   # (-hi / -lo - 0.1) / 0.2, clipped, in place
+    np.divide(hi, r, out=r)
+    r *= -5.0
+    r -= 0.5
+    np.clip(r, 0.0, 1.0, out=r)
+    r *= lo < 0
+    return r
 
 
 def _hairs(shading: np.ndarray, unit: float) -> np.ndarray:

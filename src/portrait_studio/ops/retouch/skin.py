@@ -26,20 +26,29 @@ def fit_skin_colour(col: np.ndarray, face_skin: np.ndarray) -> tuple[np.ndarray,
     face_skin : ndarray, shape (H, W)
         The mesh's face-skin mask in [0, 1].
     """
-    px = col[face_skin > 0.9].reshape(-1, 3).astype(np.float64)
-    if len(px) < 50:
-        px = col[face_skin > 0.2].reshape(-1, 3).astype(np.float64)
-    if len(px) < 10:
+    px = col[face_skin > 0.9].T.astype(np.float64)              # (3, N): one row per coordinate
+    if px.shape[1] < 50:
+        px = col[face_skin > 0.2].T.astype(np.float64)
+    if px.shape[1] < 10:
         return np.array([1.5, 0.5, 0.3]), np.diag([1.0, 1 / 0.04, 1 / 0.04])
-    keep = np.ones(len(px), bool)
+    keep = np.ones(px.shape[1], bool)
     floor = np.diag([0.01, 0.0004, 0.0004])
     for _ in range(2):                     # drop outliers (hair, specks, shadows) and refit
-        mean = px[keep].mean(0)
-        inv = np.linalg.inv(np.cov(px[keep].T) + floor)
-        d2 = _mahalanobis2(px - mean, inv)
-        keep = d2 < 9.0
-    cov = np.cov(px[keep].T) * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
+        mean, cov = mean_cov(px, keep)
+        inv = np.linalg.inv(cov + floor)
+        d = px - mean[:, None]
+        keep = ((inv @ d) * d).sum(0) < 9.0                       # squared Mahalanobis lengths
+    cov = mean_cov(px, keep)[1] * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
     return mean, np.linalg.inv(cov)
+
+
+def mean_cov(px: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (as ``np.cov``) of the columns of `px` (k, N) where `keep` (N,), by sums (no copy
+    of the kept columns), in `px`'s precision."""
+    w = keep.astype(px.dtype)
+    n = w.sum()
+    mean = px @ w / n
+    return mean, ((px * w) @ px.T - n * np.outer(mean, mean)) / max(n - 1.0, 1.0)
 
 
 def skin_likelihood(col: np.ndarray, mean: np.ndarray, inv_cov: np.ndarray, *, inner: float = 2.5,
@@ -66,7 +75,8 @@ def _ramp(dist: np.ndarray, inner: float, outer: float) -> np.ndarray:
     return np.clip((outer - dist) / (outer - inner), 0.0, 1.0).astype(np.float32)
 
 
-def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray, unit: float) -> np.ndarray:
+def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray, unit: float, *,
+             d: np.ndarray | None = None) -> np.ndarray:
     """The soft skin map of a (reduced) crop, float32 (H, W) in [0, 1].
 
     Parameters
@@ -79,13 +89,15 @@ def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray
         The person matte on the same grid.
     unit : float
         The face's height in pixels of this grid (sizes are fractions of it).
+    d : ndarray, shape (H, W, 3), optional
+        The optical density of `work` (:func:`.tone.density`), if the caller has it.
 
     Returns
     -------
     ndarray
         1 on skin, 0 on eyes, brows, lips, mouth, hair, nostrils, clothes and background.
     """
-    col = components(density(work))
+    col = components(density(work) if d is None else d)
     face_skin = regions["skin"]
     mean, inv = fit_skin_colour(col, face_skin)
     dist = _distance(col, mean, inv)
@@ -112,7 +124,7 @@ def skin_map(work: np.ndarray, regions: dict[str, np.ndarray], matte: np.ndarray
     skin = cv2.morphologyEx(cv2.morphologyEx(skin, cv2.MORPH_CLOSE, disk), cv2.MORPH_OPEN, disk)
     # never the features: eyes, brows, lips, mouth, grown by 2% of the face height
     g = max(3, int(round(0.04 * unit)) | 1)
-    features = np.maximum.reduce([regions[n] for n in ("eyes", "brows", "lips", "mouth")])
+    features = np.maximum(np.maximum(regions["eyes"], regions["brows"]), np.maximum(regions["lips"], regions["mouth"]))
     features = cv2.dilate((features > 0.05).astype(np.float32),
                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (g, g)))
     skin = skin * (1.0 - features) * dark

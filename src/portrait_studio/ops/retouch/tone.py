@@ -44,17 +44,18 @@ FULL_TINT = 0.35                                   # share of a pixel's light fr
 
 def density(rgb: np.ndarray) -> np.ndarray:
     """Optical density ``-ln(max(rgb, 1e-4))`` of linear RGB, float32, same shape."""
-    return -np.log(np.maximum(rgb, _FLOOR)).astype(np.float32)
+    d = np.log(np.maximum(rgb, _FLOOR)).astype(np.float32, copy=False)
+    return np.negative(d, out=d)
 
 
 def components(d: np.ndarray) -> np.ndarray:
     """(shading, redness, pigment) coordinates of a density image (..., 3), see :data:`BASIS`."""
-    return (d @ BASIS.T).astype(np.float32)
+    return (d @ BASIS.T).astype(np.float32, copy=False)
 
 
 def from_components(c: np.ndarray) -> np.ndarray:
     """Density (..., 3) from (shading, redness, pigment) coordinates."""
-    return (c @ BASIS).astype(np.float32)
+    return (c @ BASIS).astype(np.float32, copy=False)
 
 
 def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.15
@@ -76,14 +77,13 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
     hot = np.clip((y / np.maximum(yb, 1e-4) - 1.05) / 0.1, 0, 1)
     base = masked_gaussian(rgb, skin * (1 - hot), sigma)
     r = rgb - base
-    bb = (base * base).sum(-1)
-    b1 = base.sum(-1)
-    rb = (r * base).sum(-1)
-    r1 = r.sum(-1)
+    bb, b1, rb, r1 = (_sum3(x) for x in (base * base, base, r * base, r))
     det = bb * 3.0 - b1 * b1
-    w = (bb * r1 - b1 * rb) / np.where(np.abs(det) > 1e-8, det, 1e-8)
-    w = np.clip(np.where(np.abs(det) > 1e-8, w, 0.0), 0.0, 0.9 * rgb.min(-1))   # no more than is there
-    w = gaussian(w.astype(np.float32), 0.006 * unit)
+    solvable = np.abs(det) > 1e-8
+    w = np.where(solvable, (bb * r1 - b1 * rb) / np.where(solvable, det, 1e-8), 0.0)
+    lowest = np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+    w = np.clip(w, 0.0, 0.9 * lowest)                                  # no more than is there
+    w = gaussian(w, 0.006 * unit)
     w = np.maximum(w - masked_gaussian(w, skin, 0.03 * unit), 0.0)     # hot spots, not a broad sheen
     ybase = base @ LUMA_709
     # never take away more than the spot is brighter than the skin around it (no dark patches)
@@ -95,6 +95,11 @@ def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: fl
     peak = gaussian(cv2.dilate(ratio, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))), 0.01 * unit)
     knee = np.clip(peak / threshold - 1.0, 0.0, 1.0)
     return (w * knee * skin).astype(np.float32), base
+
+
+def _sum3(x: np.ndarray) -> np.ndarray:
+    """The sum of the three channels (H, W, 3), float32 (H, W) (as ``x.sum(-1)``, many times faster)."""
+    return cv2.transform(x, np.ones((1, 3), np.float32))
 
 
 def without_shine(rgb: np.ndarray, light: np.ndarray, base: np.ndarray) -> np.ndarray:

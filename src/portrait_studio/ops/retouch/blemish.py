@@ -116,8 +116,10 @@ def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float 
     At each scale, a spot is the excess of the smoothed density over the skin around it (a difference of
     Gaussians, 1 to 3 sigma). The thresholds are relative to this skin's own variation in that band: an
     excess counts from :data:`NOISE_K` robust spreads of it (never below a floor), so a textured or noisy
-    skin does not light up. Red spots count on redness; spots only darker than the skin must also be round
-    (pores, creases and hair edges are not). A spot is a local maximum of the best score over the scales;
+    skin does not light up. Red spots count on redness, or on haemoglobin in standard deviations of the
+    skin's own variation along blood's direction (whitened, so the strong shading texture of skin weighs
+    less than its quieter colour); spots only darker than the skin must also be round (pores, creases and
+    hair edges are not). A spot is a local maximum of the best score over the scales;
     where candidates crowd (hair, stubble, the edge of brows) they are texture and stay.
 
     Parameters

@@ -58,7 +58,7 @@ def from_components(c: np.ndarray) -> np.ndarray:
     return (c @ BASIS).astype(np.float32, copy=False)
 
 
-def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.15
+def shine_light(rgb: np.ndarray, skin: np.ndarray, unit: float, *, threshold: float = 0.12
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The white light that specular hot spots add to the skin, linear, float32 (H, W), ≥ 0, and the skin
     colour around each pixel (H, W, 3) it was measured against.

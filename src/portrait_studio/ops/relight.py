@@ -195,13 +195,19 @@ def _geometry(portrait):
     relighting takes it off, then explains the photo's shading better. Kept with these pixels."""
     def compute():
         g, est = portrait.subject_geometry(), portrait.lighting()
-        small = cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA)
-        lum = np.maximum(small @ LUMA_709, 0) ** (1 / est.response)
+        lum = _shading_luminance(portrait, g.size, est)
         # key + fill as luminance SH: the key's clamped cosine to second order, the fill as a constant
         sh = est.key * sh_basis(direction(est.azimuth, est.elevation))
         sh[0] += est.fill / (np.pi * 0.282095)
         return replace(g, normals=refine_normals(g.normals, lum, sh, g.skin, g.face_height))
     return portrait.cached(("relight_geometry", id(portrait.face())), compute, per_image=True)
+
+
+def _shading_luminance(portrait, size: tuple[int, int], est: Lighting) -> np.ndarray:
+    """The photo's luminance at the working `size` (w, h), in the estimated light's shading units (through
+    the photo's response), float32 (h, w)."""
+    small = cv2.resize(portrait.image, size, interpolation=cv2.INTER_AREA)
+    return np.maximum(small @ LUMA_709, 0) ** (1 / est.response)
 
 
 def _shine(portrait, g, est: Lighting, old: np.ndarray) -> np.ndarray:
@@ -212,9 +218,7 @@ def _shine(portrait, g, est: Lighting, old: np.ndarray) -> np.ndarray:
     lobe) is shine. Its colour is the light's, not the skin's.
     """
     def compute():
-        small = cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA)
-        lum = np.maximum(small @ LUMA_709, 0) ** (1 / est.response)
-        albedo = lum / np.maximum(old, 1e-4)
+        albedo = _shading_luminance(portrait, g.size, est) / np.maximum(old, 1e-4)
         skin = (g.skin > 0.5).astype(np.float32)
         sigma = _SHINE_SCALE * g.face_height
 

@@ -1,6 +1,7 @@
 """Writing linear-light images as sRGB files, carrying the source's metadata, atomically."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import pathlib
@@ -97,12 +98,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
             raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
         if fmt == "JPEG":
             raise ParameterError(f"{path}: JPEG has no transparency; write the cut-out as .png, .tif, .webp or .heic")
-    if path.is_dir():
-        raise InputError(path, "is a folder", "give a file name with an image extension")
-    if path.exists() and not overwrite:
-        raise InputError(path, "already exists", "pass --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise InputError(path, f"folder {path.parent} does not exist", "create it first")
+    _check_target(path, overwrite)
 
     pixels = to_srgb8(image) if depth == 8 else np.round(linear_to_srgb(image) * 65535).astype(np.uint16)
     if alpha is not None:
@@ -110,10 +106,29 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
         pixels = np.dstack([pixels, np.round(np.clip(alpha, 0.0, 1.0) * top).astype(pixels.dtype)])
     meta = {"icc_profile": _srgb_icc(), "exif": _exif_out(metadata and metadata.exif, strip_private),
             "xmp": None if strip_private or not metadata else _xmp_out(metadata.xmp)}
+    with _replacing(path) as tmp:
+        _WRITERS.get(fmt, _write_pillow)(tmp, pixels, meta, fmt=fmt, quality=quality)
+    return path
+
+
+def _check_target(path: pathlib.Path, overwrite: bool) -> None:
+    """Refuse an output path that is a folder, exists (unless `overwrite`) or lies in a missing folder."""
+    if path.is_dir():
+        raise InputError(path, "is a folder", "give a file name with an image extension")
+    if path.exists() and not overwrite:
+        raise InputError(path, "already exists", "pass --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise InputError(path, f"folder {path.parent} does not exist", "create it first")
+
+
+@contextlib.contextmanager
+def _replacing(path: pathlib.Path):
+    """Yield a temporary file beside `path` (created empty, so it honours the umask) to be written; on success
+    it is renamed over `path`, on any failure it is removed and an OSError becomes an InputError."""
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))   # honours the umask
-        _WRITERS.get(fmt, _write_pillow)(tmp, pixels, meta, fmt=fmt, quality=quality)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        yield tmp
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
@@ -121,7 +136,6 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
             raise InputError(path, f"cannot be written ({e.strerror or e})",
                              "check that the folder is writable and has free space") from e
         raise
-    return path
 
 
 @functools.lru_cache(maxsize=1)
@@ -174,27 +188,16 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, overwrite: bool = F
     mask = np.asarray(mask, np.float32)
     if mask.ndim != 2:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
-    if path.exists() and not overwrite:
-        raise InputError(path, "already exists", "pass --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise InputError(path, f"folder {path.parent} does not exist", "create it first")
+    _check_target(path, overwrite)
     tiff = path.suffix.lower() != ".png"
     pixels = np.round(np.clip(mask, 0.0, 1.0) * (65535 if tiff else 255)).astype(np.uint16 if tiff else np.uint8)
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
-    try:
+    with _replacing(path) as tmp:
         if tiff:
             import tifffile
 
             tifffile.imwrite(tmp, pixels, photometric="minisblack", compression="zlib", metadata=None)
         elif not cv2.imwrite(str(tmp), pixels):
             raise OSError("OpenCV could not encode the PNG")
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise InputError(path, f"cannot be written ({e.strerror or e})",
-                             "check that the folder is writable and has free space") from e
-        raise
     return path
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..core import LUMA_709
 from ..core.colour import cct
+from ..core.stats import robust_sigma
 
 #: Lambertian convolution of each SH band (Ramamoorthi & Hanrahan 2001): irradiance = Σ A_l L_lm Y_lm(n).
 SH_BAND_GAIN = np.array([np.pi] + [2 * np.pi / 3] * 3 + [np.pi / 4] * 5, np.float32)
@@ -238,7 +239,7 @@ def estimate_lighting(image: np.ndarray, normals: np.ndarray, skin: np.ndarray,
     for _ in range(2):
         pred = key * soft_cosine(n @ dirs[i], 0.0) + fill
         r = lum - pred
-        s = 1.4826 * np.median(np.abs(r[w > 0])) + 1e-6
+        s = robust_sigma(r[w > 0], centre=False) + 1e-6
         w = w * (np.abs(r) < 3 * s) if (np.abs(r) < 3 * s).sum() > _MIN_PIXELS else w
         i, key, fill, res = _fit_key_fill(n, lum, w, dirs, 0.0)
     az0, el0 = grid[i]

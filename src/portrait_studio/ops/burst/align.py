@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ...core import luminance
+from ...core.stats import robust_sigma
 
 #: Long side of the grey copy that motion is found on, pixels (about 0.4 MP for a 4:3 frame).
 ALIGN_SIZE = 768
@@ -172,7 +173,7 @@ def _local_flow(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
     to8 = lambda a: cv2.convertScaleAbs(a, alpha=scale)       # noqa: E731  (DIS works on 8-bit grey)
     dis = cv2.DISOpticalFlow_create(DIS_PRESET)
     flow = dis.calc(to8(ref_s), to8(img_s), None)
-    sigma = _MAD * float(np.median(np.abs(ref - img))) / np.sqrt(2)   # noise of one copy (moving parts are outliers)
+    sigma = float(robust_sigma(ref - img, centre=False)) / np.sqrt(2)   # noise of one copy (moving parts are outliers)
     energy = _gradient_energy(ref_s)
     texture = np.clip((energy / (max(sigma, 1e-6) ** 2 * _noise_energy()) - 3.0) / 6.0, 0.0, 1.0)
     h, w = ref.shape
@@ -183,8 +184,6 @@ def _local_flow(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
     helps = np.clip((before / np.maximum(after, 1e-12) - 2.0), 0.0, 1.0)    # 0 below a halving, 1 from a third
     return flow * (texture * helps)[..., None]
 
-
-_MAD = 1.4826
 
 
 def _gradient_energy(grey: np.ndarray) -> np.ndarray:

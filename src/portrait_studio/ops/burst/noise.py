@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_MAD = 1.4826                      # MAD to standard deviation for normal noise
+from ...core.stats import robust_sigma
+
 _SAMPLES = 40_000                  # samples used for a fit
 
 
@@ -98,7 +99,7 @@ def fit_noise(level: np.ndarray, diff: np.ndarray, *, pair: bool = True, bins: i
             continue
         d = diff[idx]
         xs.append(float(np.median(level[idx])))
-        vs.append(float((_MAD * np.median(np.abs(d - np.median(d)))) ** 2))
+        vs.append(float(robust_sigma(d)) ** 2)
     x, v = np.array(xs), np.array(vs) / (2.0 if pair else 1.0)
     if x.size >= 2 and np.ptp(x) > 1e-6:
         a, b = np.polyfit(x, v, 1)

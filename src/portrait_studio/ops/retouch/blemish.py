@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ...core.masked import gaussian, masked_gaussian
+from ...core.stats import robust_sigma
 from .skin import mean_cov
 from .tone import HAEMOGLOBIN, BASIS, density
 
@@ -343,7 +344,7 @@ def _robust(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     med = np.median(sample, 1)
     if sample.shape[1] < 16:
         return med, np.zeros_like(med)
-    return med, 1.4826 * np.median(np.abs(sample - med[:, None]), 1)
+    return med, robust_sigma(sample, axis=1)
 
 
 def _curvatures(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

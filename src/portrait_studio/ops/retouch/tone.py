@@ -15,6 +15,7 @@ import numpy as np
 
 from ...core import LUMA_709
 from ...core.masked import gaussian, masked_gaussian
+from ...core.stats import robust_sigma
 
 #: Density directions (R, G, B) of melanin and haemoglobin (unit vectors).
 MELANIN = np.array([0.41, 0.56, 0.72], np.float32) / np.linalg.norm([0.41, 0.56, 0.72])
@@ -150,8 +151,7 @@ def blotch_excess(c: np.ndarray, skin: np.ndarray, unit: float, axis: int, floor
     inside = np.clip((gaussian(skin, 0.015 * unit) - 0.6) / 0.3, 0.0, 1.0)
     sel = (skin > 0.5) & (inside > 0.5) & (True if face is None else face > 0.5)
     if sel.sum() > 16:
-        v = e[sel]
-        floor = max(floor, spreads * 1.4826 * float(np.median(np.abs(v - np.median(v)))))
+        floor = max(floor, spreads * float(robust_sigma(e[sel])))
     return (np.maximum(e - floor, 0.0) * skin * inside).astype(np.float32)
 
 

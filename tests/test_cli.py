@@ -51,6 +51,12 @@ def test_ops_and_generated_help():
     assert code == 0 and "--ev X" in out and "stops" in out and "≤ 8" in out and "default 0.0" in out
     code, out, _ = portrait("ops", "--json")
     assert json.loads(out)["resize"]["properties"]["long_edge"]["maximum"] == 65535
+    for name in json.loads(out):                    # every operation's help prints (a % in a description once broke it)
+        code, out_, err = portrait(name, "--help")
+        assert code == 0 and "usage:" in out_, (name, err)
+    code, out, _ = portrait("retouch", "--help")
+    assert "10% less light" in out
+    assert portrait("--help")[0] == 0
 
 
 def test_operation_writes_output_and_keeps_metadata(photo, tmp_path):

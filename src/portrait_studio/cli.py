@@ -44,7 +44,12 @@ def _help(field: FieldInfo) -> str:
                 bounds.append(f"{sign} {getattr(m, attr)}")
     text = field.description or ""
     extra = ", ".join(bounds + [f"default {field.default!r}" if field.default is not None else "default: none"])
-    return f"{text} ({extra})" if text else extra
+    return _literal(f"{text} ({extra})" if text else extra)
+
+
+def _literal(text: str) -> str:
+    """Help text as argparse prints it: its % signs escaped (argparse %-formats help strings)."""
+    return text.replace("%", "%%")
 
 
 def add_schema_flags(parser: argparse.ArgumentParser, model) -> None:
@@ -128,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FOLDER", default="out", help="folder for the results (default ./out)")
 
     for name, op in operations().items():
-        p = sub.add_parser(name, parents=[common, output], help=op.summary, description=op.func.__doc__ and
+        p = sub.add_parser(name, parents=[common, output], help=_literal(op.summary), description=op.func.__doc__ and
                            op.func.__doc__.split("\n\n")[0].strip(), formatter_class=argparse.RawDescriptionHelpFormatter)
         if op.frames:
             p.add_argument("input", metavar="INPUT", nargs="+",

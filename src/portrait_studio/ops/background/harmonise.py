@@ -109,7 +109,7 @@ def _contract_problem(inputs, outputs) -> str | None:
     channels = [_dim(a.shape[1]) for a in inputs]
     if len(inputs) == 1 and channels[0] not in (4, None):
         return f"its one input has {channels[0]} channels, not 4 (the composite and the mask)"
-    if len(inputs) == 2 and not ({3, 1} >= set(channels) - {None} and channels.count(3) < 2 and channels.count(1) < 2):
+    if len(inputs) == 2 and sorted(c for c in channels if c is not None) not in ([], [1], [3], [1, 3]):
         return f"its two inputs have {channels} channels, not 3 (the composite) and 1 (the mask)"
     if _dim(outputs[0].shape[1]) not in (3, None):
         return f"its output has {outputs[0].shape[1]} channels, not 3"
@@ -137,7 +137,7 @@ def load(model: str | os.PathLike) -> Harmoniser:
     image, mask = inputs[0], (inputs[1] if len(inputs) == 2 else None)
     if mask is not None and (_dim(image.shape[1]) == 1 or _dim(mask.shape[1]) == 3):
         image, mask = mask, image
-    fallback = (spec.size if spec and spec.size else DEFAULT_SIZE)
+    fallback = spec.size if spec and spec.size else DEFAULT_SIZE
     size = tuple(_dim(d) or fallback for d in image.shape[2:])
     out_size = tuple(_dim(d) for d in outputs[0].shape[2:])
     if any(o is not None and o != s for o, s in zip(out_size, size)):

@@ -104,8 +104,8 @@ def _contract_problem(inputs, outputs) -> str | None:
     for arg in (*inputs, outputs[0]):
         if arg.type != "tensor(float)":
             return f"{arg.name!r} is {arg.type}, not float32"
-        if len(arg.shape) != 4 or _dim(arg.shape[0]) not in (1, None):
-            return f"{arg.name!r} has shape {list(arg.shape)}, not (1, C, S, S)"
+        if len(arg.shape or ()) != 4 or _dim(arg.shape[0]) not in (1, None):
+            return f"{arg.name!r} has shape {list(arg.shape or ())}, not (1, C, S, S)"
     channels = [_dim(a.shape[1]) for a in inputs]
     if len(inputs) == 1 and channels[0] not in (4, None):
         return f"its one input has {channels[0]} channels, not 4 (the composite and the mask)"

@@ -5,10 +5,12 @@
     python bench/background.py gallery                       # five subjects on three backgrounds, bench/out/
 
 Quality figures need ../shared/data (or DATA=folder): portraits/ for harmonisation and spill, depth/ for the
-iPhone portrait-effects mattes.
+iPhone portrait-effects mattes. PORTRAIT_HARMONISER=model.onnx (or a registered name) adds the harmonisation
+figure of that learned harmoniser (``--harmoniser``).
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import sys
 import tempfile
@@ -23,6 +25,7 @@ CASES = ("matte cached", "first call")
 BUDGET = {"matte cached": {"1 MP": 0.150, "12 MP": 2.0}, "first call": {"12 MP": 2.0}}
 OUT = ROOT / "bench" / "out"
 RELIGHT = 0.5                     # the --relight strength measured against harmonisation
+HARMONISER = os.environ.get("PORTRAIT_HARMONISER")   # a learned harmoniser to measure (optional)
 
 
 def time_case(case: str, size: str) -> dict:
@@ -82,7 +85,9 @@ def harmonisation(n: int = 20) -> dict:
     seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
     rng = np.random.default_rng(5)
     tmp = pathlib.Path(tempfile.mkdtemp())
-    ratios, plain, relit, psnr = [], [], [], []
+    ratios, plain, relit, learned, psnr = [], [], [], [], []
+    runs = [(1.0, 0.0, None, ratios), (0.0, 0.0, None, plain), (1.0, RELIGHT, None, relit)]
+    runs += [(1.0, 0.0, HARMONISER, learned)] if HARMONISER else []
     for f in sorted((DATA / "portraits").glob("*.jpg"))[:n]:
         photo = cv2.imread(str(f))[:, :, ::-1].copy()
         a = seg.process(photo).segmentation_mask.astype(np.float32)
@@ -96,14 +101,15 @@ def harmonisation(n: int = 20) -> dict:
         m = a > 0.5
         before = ((comp[m].astype(float) - photo[m]) ** 2).mean()
         p = Portrait(from_srgb8(comp))
-        for match, relight, store in ((1.0, 0.0, ratios), (0.0, 0.0, plain), (1.0, RELIGHT, relit)):
-            res = to_srgb8(op(p, image=str(plate), match_light=match, relight=relight).image)
+        for match, relight, model, store in runs:
+            res = to_srgb8(op(p, image=str(plate), match_light=match, relight=relight, harmoniser=model).image)
             after = ((res[m].astype(float) - photo[m]) ** 2).mean()
             store.append(after / before)
-            if match:
+            if store is ratios:
                 psnr.append((10 * np.log10(255 ** 2 / before), 10 * np.log10(255 ** 2 / after)))
     return {"ratio": float(np.mean(ratios)), "ratio_unmatched": float(np.mean(plain)),
             "ratio_relit": float(np.mean(relit)), "n": len(ratios),
+            "ratio_learned": float(np.mean(learned)) if learned else None,
             "psnr_before": float(np.mean([p[0] for p in psnr])), "psnr_after": float(np.mean([p[1] for p in psnr]))}
 
 
@@ -253,6 +259,9 @@ def section() -> str:
             f"{h['ratio']:.2f} | {h['ratio_unmatched']:.2f} without light match | ≤ 0.40 |",
             f"| harmonisation with `--relight {RELIGHT}` (relit for the change from the old scene to the new) | "
             f"{h['ratio_relit']:.2f} | {h['ratio']:.2f} without | not worse |",
+            f"| harmonisation with a learned harmoniser (`--harmoniser`, set by PORTRAIT_HARMONISER) | "
+            + (f"{h['ratio_learned']:.2f} ({pathlib.Path(HARMONISER).name}) | {h['ratio']:.2f} statistical | ≤ 0.40 |"
+               if HARMONISER else "no model installed | – | ≤ 0.40 |"),
             f"| harmonisation: foreground PSNR, composite → result | {h['psnr_before']:.1f} → "
             f"{h['psnr_after']:.1f} dB | – | – |",
             f"| spill: chroma difference (Δa*b*) edge band vs nearby interior, {s['n']} portraits | "

@@ -419,3 +419,47 @@ def test_relight_to_scene_lights_the_side_the_scene_is_bright(astronaut):
     assert gain[:, :mid][skin[:, :mid]].mean() > 1.1 * gain[:, mid:][skin[:, mid:]].mean()
     lit = skin & (fg.min(-1) > 0.05)                                # only the light changes, not the colour
     assert np.allclose(out[lit] / fg[lit], gain[lit][:, None], rtol=1e-3)
+
+
+# -- an optional learned harmoniser (tiny models built by tests/test_models.py) ---------------------------
+
+
+@pytest.fixture()
+def tiny_harmoniser(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from test_models import gain_model
+    return gain_model(tmp_path / "tiny.onnx")
+
+
+def test_harmoniser_changes_only_the_subject(astronaut, tiny_harmoniser):
+    from portrait_studio.core import srgb_to_linear
+    from portrait_studio.schema import get_operation
+    from test_models import GAINS
+    op = get_operation("background")
+    kw = dict(backdrop="brown-canvas", light_wrap=0.0, grain=False, harmoniser=str(tiny_harmoniser))
+    plain, full, half = (op(astronaut, match_light=k, **kw) for k in (0.0, 1.0, 0.5))
+    alpha = plain.extras["matte"]
+    assert np.array_equal(full.extras["matte"], alpha)               # the alpha is the model's to keep
+    away = alpha == 0
+    assert np.array_equal(full.image[away], plain.image[away])      # so is the background
+    inside = (alpha > 0.99) & (plain.image.min(-1) > 0.02) & (plain.image.max(-1) < 0.5)
+    gain = np.median(full.image[inside] / plain.image[inside], axis=0)
+    # a gain on the sRGB values is about its 2.2th power on linear light
+    expect = [float(srgb_to_linear(np.float32(0.5 * g)) / srgb_to_linear(np.float32(0.5))) for g in GAINS]
+    assert gain == pytest.approx(expect, rel=0.05)
+    assert np.median(half.image[inside] / plain.image[inside], axis=0) == pytest.approx(1 + (gain - 1) / 2, rel=0.01)
+
+
+def test_cli_background_with_a_harmoniser(photo, tmp_path, tiny_harmoniser):
+    from test_cli import assert_refused, portrait
+    out, scene_picture = tmp_path / "harmonised.jpg", tmp_path / "scene.png"
+    Image.fromarray(np.random.default_rng(4).integers(40, 220, (96, 128, 3), dtype=np.uint8)).save(scene_picture)
+    code, _, err = portrait("background", photo, "-o", out, "--image", scene_picture, "--harmoniser", tiny_harmoniser)
+    assert code == 0, err
+    assert Image.open(out).size == (512, 512)
+    bad = tmp_path / "bad.jpg"
+    code, o, e = portrait("background", photo, "-o", bad, "--image", scene_picture,
+                          "--harmoniser", tmp_path / "missing.onnx")
+    assert_refused(code, o, e, bad)
+    assert "missing.onnx" in e and "no such model file" in e

@@ -3,7 +3,8 @@
 The steps, each in its own module: the soft matte and the decontaminated foreground (:mod:`.matte`); the new
 background placed to cover the frame with its horizon at the camera's eye level (:mod:`.scene`); the lens
 match, the background defocused by the thin-lens circle of confusion (:mod:`portrait_studio.core.lens`);
-the light match, light wrap and grain (:mod:`.light`); then the composite, in linear light.
+the light match, light wrap and grain (:mod:`.light`), or an optional learned harmoniser (:mod:`.harmonise`);
+then the composite, in linear light.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ...core import lens
 from ...core.guided import sample_bilinear
 from ...errors import InputError, ParameterError
 from ...schema import operation
-from . import light, matte, scene
+from . import harmonise, light, matte, scene
 
 #: Smallest background picture accepted, pixels per side.
 MIN_BACKGROUND_PX = 64
@@ -102,6 +103,10 @@ def background(portrait, *,
                    "camera's eye level, from the head pose and the face's position)."))] = None,
                match_light: Annotated[float, Field(ge=0, le=1, description=(
                    "How far the subject's colour temperature and exposure are adapted to the new scene."))] = 1.0,
+               harmoniser: Annotated[str | None, Field(description=(
+                   "A learned harmonisation model: a registered name or a path to an .onnx file (needs "
+                   "portrait-studio[onnx]); replaces the statistical exposure and colour match, scaled by "
+                   "match-light."))] = None,
                relight: Annotated[float, Field(ge=0, le=1, description=(
                    "How far the subject is relit for the change of light direction and spread from the photo's "
                    "own scene to the new one (the relight technique's lighting from an environment; needs a face "
@@ -135,6 +140,7 @@ def background(portrait, *,
         raise ParameterError(f"background: colour must be #rrggbb, r,g,b (0-255), white, black or grey "
                              f"(got {colour!r})")
     picture, picture_focal = _read_background(image) if image is not None else (None, None)
+    model = harmonise.load(harmoniser) if harmoniser is not None else None
 
     alpha, fg = refined_matte(portrait)
     extras = {"matte": alpha}
@@ -174,7 +180,10 @@ def background(portrait, *,
 
     # light and colour: the subject adapted to the new scene (before the lens: the blur keeps the scene's light)
     fg_small, adapted = image_small, False
-    if match_light > 0 and not keep:              # keeping the photo's own scene: its light already agrees
+    matching = match_light > 0 and not keep     # keeping the photo's own scene: its light already agrees
+    if matching and model is not None:          # the learned harmoniser, as one global colour transform
+        m = harmonise.transform(model, image_small, alpha_small, bg, strength=match_light)
+    elif matching:                              # the statistical match of exposure and colour
         old, new = light.scene_light(image_small, 1.0 - alpha_small), light.scene_light(bg)
         # the subject read at the size its statistics were measured at (highlights average away when smaller)
         read = min(1.0, light.STATS_SIZE / max(h, w))
@@ -188,6 +197,7 @@ def background(portrait, *,
                        cv2.resize(alpha, rhw, interpolation=cv2.INTER_AREA))
         outline = face.landmarks[FACE_OVAL, :2] * read if face is not None else None
         m, _ = light.light_transform(old, new, light.subject_light(*subject, outline), strength=match_light)
+    if matching:
         fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
         own_scene = scene.painted_out(image_small, alpha_small) if relight > 0 else None
         fg, adapted = light.relight_to_scene(fg, portrait, own_scene, bg, strength=relight), True

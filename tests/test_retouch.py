@@ -101,6 +101,24 @@ def test_spots_are_found_and_moles_kept_apart():
     assert near(spots, 110, 100) and len(moles) == 0
 
 
+def test_shadow_edges_and_bluish_dark_spots_are_not_blemishes():
+    """A darker-only spot counts when it stands out on every side and is no less red than the skin: the dark
+    side of a shadow's edge (a nose's, a fold's) and a bluish dot (a vein, a shadow) stay; a grey-brown
+    darker spot goes."""
+    skin = _skin_patch(2, 200)
+    yy, xx = np.mgrid[:200, :200]
+    shadow = (1.0 / (1.0 + np.exp(-(xx - 100.0) / 2.5)))[..., None]         # the right half in shadow
+    dark = _blob(skin.shape, (40, 60), 3.0)                                    # greyish, a little red
+    bluish = _blob(skin.shape, (40, 140), 3.0)
+    d = (0.5 * shadow * np.ones(3) + 0.45 * dark * (np.ones(3) + 0.3 * HAEMOGLOBIN)
+         + bluish * np.array([0.5, 0.35, 0.2]))
+    img = (skin * np.exp(-d)).astype(np.float32)
+    spots, _ = find_spots(components(density(img)), np.ones(img.shape[:2], np.float32), 1000.0)
+    near = lambda x, y: len(spots) and np.hypot(spots[:, 0] - x, spots[:, 1] - y).min() < 4  # noqa: E731
+    assert near(40, 60) and not near(40, 140)
+    assert not ((np.abs(spots[:, 0] - 100) < 12) & (np.abs(spots[:, 1] - 100) < 90)).any(), spots
+
+
 def test_skin_map_on_development_portraits(shared_data, backend):
     for name in ("011.jpg", "051.jpg", "081.jpg"):
         p = Portrait.read(shared_data / "portraits" / name, backend=backend)

@@ -86,7 +86,9 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
         blob = cv2.Laplacian(signal, cv2.CV_32F, scale=-sigma ** 2)
         dark_t = max(DARK_THRESHOLD, NOISE_K * spread[0])
         dark = shade / dark_t
-        score = np.maximum(red, np.minimum(dark, 1.0 + np.maximum(red, 0.0)) * _roundness(cv2.split(centre)[0]))
+        # a spot only darker must stand out on every side (not the dark side of a shadow's edge or a
+        # crease) and be no less red than the skin (a shadow, a vein), to count
+        score = np.maximum(red, np.minimum(dark, 1.0 + red) * _isolated(cv2.split(centre)[0], sigma))
         crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
         score *= np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
         out.append(SpotScale(s, sigma, score, blob, shade, redness, pigment, 0.5 * spread[2]))
@@ -119,8 +121,9 @@ def find_spots(c: np.ndarray, skin: np.ndarray, unit: float, *, max_size: float 
     excess counts from :data:`NOISE_K` robust spreads of it (never below a floor), so a textured or noisy
     skin does not light up. Red spots count on redness, or on haemoglobin in standard deviations of the
     skin's own variation along blood's direction (whitened, so the strong shading texture of skin weighs
-    less than its quieter colour); spots only darker than the skin must also be round (pores, creases and
-    hair edges are not). A spot is a local maximum of the best score over the scales;
+    less than its quieter colour); spots only darker than the skin must also stand out of it on every side
+    (the dark side of a shadow's edge, a crease or a hair's edge does so across one direction only) and be no
+    less red than it (a shadow, a vein). A spot is a local maximum of the best score over the scales;
     where candidates crowd (hair, stubble, the edge of brows) they are texture and stay.
 
     Parameters
@@ -357,16 +360,25 @@ def _curvatures(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean - half, mean + half
 
 
-def _roundness(x: np.ndarray) -> np.ndarray:
-    """1 on round bumps (both principal curvatures clearly negative), 0 on edges and ridges, float32."""
-    lo, hi = _curvatures(x)
-    r = np.maximum(-lo, 1e-6)                   # (-hi / -lo - 0.1) / 0.2, clipped, in place
-    np.divide(hi, r, out=r)
-    r *= -5.0
-    r -= 0.5
-    np.clip(r, 0.0, 1.0, out=r)
-    r *= lo < 0
-    return r
+def _isolated(x: np.ndarray, sigma: float, *, reach: float = 2.5, share: float = 0.5) -> np.ndarray:
+    """1 where `x` stands above its surroundings on every side, as a spot does; 0 where it does so across one
+    direction only, as the dark side of an edge or a crease does; float32, same shape.
+
+    The excess of `x` over its values `reach` × `sigma` pixels away in 8 directions (whole-pixel shifts): the
+    smallest of the 8 must be at least `share` of their mean (a ramp from 0 where it is none)."""
+    d = reach * sigma
+    pad = int(np.ceil(d)) + 1
+    h, w = x.shape
+    big = cv2.copyMakeBorder(x, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    low, total = None, np.zeros_like(x)
+    for a in np.arange(8) * (np.pi / 4):
+        dy, dx = pad + int(round(d * np.sin(a))), pad + int(round(d * np.cos(a)))
+        e = x - big[dy:dy + h, dx:dx + w]
+        total += e
+        low = e if low is None else np.minimum(low, e)
+    total *= share / 8.0
+    out = np.divide(low, total, out=np.zeros_like(x), where=total > 0)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def _hairs(shading: np.ndarray, unit: float) -> np.ndarray:

@@ -185,7 +185,6 @@ def _local_flow(ref: np.ndarray, img: np.ndarray) -> np.ndarray:
     return flow * (texture * helps)[..., None]
 
 
-
 def _gradient_energy(grey: np.ndarray) -> np.ndarray:
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)

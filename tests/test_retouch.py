@@ -119,6 +119,21 @@ def test_shadow_edges_and_bluish_dark_spots_are_not_blemishes():
     assert not ((np.abs(spots[:, 0] - 100) < 12) & (np.abs(spots[:, 1] - 100) < 90)).any(), spots
 
 
+def test_the_red_band_along_a_shadows_edge_is_not_spots():
+    """Skin is redder just inside a shadow's edge (light scattered under it): that band is not a row of red
+    spots, while a red spot on plain skin still is one."""
+    skin = _skin_patch(3, 200)
+    xx = np.mgrid[:200, :200][1]
+    shadow = 1.0 / (1.0 + np.exp(-(xx - 100.0) / 2.5))
+    band = np.exp(-((xx - 103.0) / 4.0) ** 2)
+    red = _blob(skin.shape, (40, 60), 2.5)
+    d = 0.6 * shadow[..., None] * np.ones(3) + (0.25 * band[..., None] + 0.5 * red) * HAEMOGLOBIN
+    img = (skin * np.exp(-d)).astype(np.float32)
+    spots, _ = find_spots(components(density(img)), np.ones(img.shape[:2], np.float32), 1000.0)
+    assert np.hypot(spots[:, 0] - 40, spots[:, 1] - 60).min() < 4
+    assert not ((np.abs(spots[:, 0] - 101) < 14) & (np.abs(spots[:, 1] - 100) < 90)).any(), spots
+
+
 def test_skin_map_on_development_portraits(shared_data, backend):
     for name in ("011.jpg", "051.jpg", "081.jpg"):
         p = Portrait.read(shared_data / "portraits" / name, backend=backend)

@@ -27,6 +27,8 @@ SPOT_FLOOR = 0.06            # least haemoglobin excess (darker and redder toget
 BLOOD_K = 2.0                # an excess of haemoglobin counts from this many standard deviations of the skin's
                              # own variation along it (whitened: see :func:`_along`)
 DARK_THRESHOLD = 0.1         # least shading excess (darker, density units) of a spot that is only darker
+EDGE_K = 3.0                 # a shading gradient from this many times the skin's typical one (at a spot's
+                             # scale) is a shadow's edge
 NOISE_K = 2.5                # an excess counts from this many robust spreads of the skin's own variation
 CROWD = 0.08                 # spots covering more than this share of their neighbourhood are texture
                              # (hair, stubble, brows), not blemishes
@@ -88,6 +90,10 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
         dark = shade / dark_t
         # a spot only darker must stand out on every side (not the dark side of a shadow's edge or a
         # crease) and be no less red than the skin (a shadow, a vein), to count
+        # along a shadow's edge skin is redder (light scattered under it): there a red spot must stand out
+        # on every side too
+        edge = _edge(cv2.split(c)[0], sigma, sample)
+        red *= 1.0 - edge * (1.0 - _isolated(signal, sigma, share=0.3))
         score = np.maximum(red, np.minimum(dark, 1.0 + red) * _isolated(cv2.split(centre)[0], sigma))
         crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
         score *= np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
@@ -358,6 +364,19 @@ def _curvatures(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = (dxx + dyy) * 0.5
     half = cv2.magnitude((dxx - dyy) * 0.5, dxy)
     return mean - half, mean + half
+
+
+def _edge(shading: np.ndarray, sigma: float, sample: np.ndarray) -> np.ndarray:
+    """How surely each pixel lies on a shadow's edge at the scale `sigma` (px), float32 in [0, 1]: the
+    gradient of the shading smoothed at 3 `sigma`, from :data:`EDGE_K` (0) to ``EDGE_K + 2`` (1) times its
+    median over the sampled skin (`sample`: a mask of the half-size grid)."""
+    x = gaussian(shading, 3.0 * sigma)
+    g = cv2.magnitude(cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3))
+    typical = float(np.median(g[::2, ::2][sample])) if sample.any() else 0.0
+    g /= max(typical, 1e-9)
+    g -= EDGE_K
+    g *= 0.5
+    return np.clip(g, 0.0, 1.0, out=g)
 
 
 def _isolated(x: np.ndarray, sigma: float, *, reach: float = 2.5, share: float = 0.5) -> np.ndarray:

@@ -78,15 +78,42 @@ def add_extra_flags(parser: argparse.ArgumentParser, extras) -> None:
 
 # -- the parser ------------------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (like every other error), pointing to --help."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{PROG}: error: {message}; see '{self.prog} --help'\n")
+
+
+def _at_least(low: int, what: str):
+    """An argparse type: an integer ≥ `low`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not {what}")
+        return value
+    return parse
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options")
-    g.add_argument("--face", type=int, metavar="N", default=None,
+    g.add_argument("--face", type=_at_least(0, "a face number (0 or more)"), metavar="N", default=None,
                    help="which face to work on, 0 = the largest (default)")
-    g.add_argument("--max-pixels", type=int, metavar="N", default=DEFAULT_MAX_PIXELS,
+    g.add_argument("--max-pixels", type=_at_least(1, "a number of pixels (1 or more)"), metavar="N", default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})")
     g.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
+
+
+def _quality(text: str) -> int:
+    value = _at_least(1, "a quality from 1 to 100")(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"{value} is not a quality from 1 to 100")
+    return value
 
 
 def _output(required: bool = True) -> argparse.ArgumentParser:
@@ -95,7 +122,7 @@ def _output(required: bool = True) -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=required, metavar="OUT",
                    help="where to write the result (.jpg, .png, .tif, .heic, .webp)")
     g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    g.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/HEIC/WebP quality 1-100 (default 95)")
+    g.add_argument("--quality", type=_quality, default=95, metavar="Q", help="JPEG/HEIC/WebP quality 1-100 (default 95)")
     g.add_argument("--strip-private", action="store_true",
                    help="remove GPS position, serial numbers, owner names and XMP from the output's metadata")
     return p
@@ -104,7 +131,7 @@ def _output(required: bool = True) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     from .schema import operations
 
-    parser = argparse.ArgumentParser(prog=PROG, description="portrait-studio: a local-first AI portrait studio.")
+    parser = _Parser(prog=PROG, description="portrait-studio: a local-first AI portrait studio.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common, output = _common(), _output()

@@ -181,15 +181,16 @@ def _read(args):
     return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
 
 
-def _refuse_existing(args, paths) -> None:
-    """Refuse before any work when an output exists (so a refusal never leaves some outputs written)."""
-    import os
+def _check_outputs(args, images, masks=()) -> None:
+    """Refuse before any work an output that could not be written (unknown format, missing folder, a folder,
+    an existing file without --overwrite), so a refusal never comes after the work or leaves some outputs
+    written. Side results are masks (.png or .tif)."""
+    from .io import check_output
 
-    from .errors import InputError
-
-    for path in paths:
-        if path and os.path.exists(path) and not args.overwrite:
-            raise InputError(path, "already exists", "pass --overwrite to replace it")
+    for path in images:
+        check_output(path, overwrite=args.overwrite)
+    for path in masks:
+        check_output(path, overwrite=args.overwrite, mask=True)
 
 
 def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None) -> None:
@@ -225,6 +226,8 @@ def _summary(portrait) -> str:
 
 
 def cmd_analyze(args) -> None:
+    if args.overlay:
+        _check_outputs(args, [args.overlay])
     portrait = _read(args)
     if args.overlay:
         from .io import write_image
@@ -255,6 +258,7 @@ def cmd_run(args) -> None:
     from .pipeline import apply_recipe, load_recipe
 
     steps = load_recipe(args.recipe)               # validate the whole recipe before reading the photo
+    _check_outputs(args, [args.output])
     _write(args, apply_recipe(_read(args), steps))
 
 
@@ -271,10 +275,10 @@ def cmd_operation(args) -> None:
         source = Frames.read(args.input, max_pixels=args.max_pixels)
         numbered = _numbered(args.output)
         outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
-        _refuse_existing(args, [*outputs, *extras.values()])
+        _check_outputs(args, outputs, extras.values())
     else:
         numbered = None
-        _refuse_existing(args, [args.output, *extras.values()])
+        _check_outputs(args, [args.output], extras.values())
         source = _read(args)
     result = op(source, progress=_progress() if op.progress else None, **dict(params))
     if not hasattr(result, "image"):                  # several outputs, one per input frame

@@ -82,10 +82,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
         If `bit_depth` or `quality` is out of range for the format.
     """
     path = pathlib.Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(path, f"unknown output format {path.suffix or '(no extension)'}",
-                         f"use one of {', '.join(SUPPORTED_WRITE)}")
+    fmt = _format(path)
     depth, allowed = bit_depth or (16 if fmt == "TIFF" else 8), _DEPTHS.get(fmt, (8,))
     if depth not in allowed:
         raise ParameterError(f"bit_depth={depth} is not available for {fmt}; use {' or '.join(map(str, allowed))}")
@@ -109,6 +106,35 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     with _replacing(path) as tmp:
         _WRITERS.get(fmt, _write_pillow)(tmp, pixels, meta, fmt=fmt, quality=quality)
     return path
+
+
+def check_output(path: str | os.PathLike, *, overwrite: bool = False, mask: bool = False) -> pathlib.Path:
+    """Refuse an output before any work is done, as :func:`write_image` (or, with `mask`, :func:`write_mask`)
+    would refuse it when writing: an unknown extension, a folder, an existing file unless `overwrite`, or
+    a missing folder.
+
+    Raises
+    ------
+    InputError
+        Naming the path, the problem and the fix.
+    """
+    path = pathlib.Path(path)
+    _mask_format(path) if mask else _format(path)
+    _check_target(path, overwrite)
+    return path
+
+
+def _format(path: pathlib.Path) -> str:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(path, f"unknown output format {path.suffix or '(no extension)'}",
+                         f"use one of {', '.join(SUPPORTED_WRITE)}")
+    return fmt
+
+
+def _mask_format(path: pathlib.Path) -> None:
+    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+        raise InputError(path, "a mask is written as .png or .tif", "give the file a .png or .tif extension")
 
 
 def _check_target(path: pathlib.Path, overwrite: bool) -> None:
@@ -183,8 +209,7 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, overwrite: bool = F
     """Write a mask or matte, float32 (H, W) in [0, 1], as a grey PNG (8 bit) or TIFF (16 bit), linearly
     (0 black, 1 white, no tone curve), atomically; see :func:`write_image` for the errors."""
     path = pathlib.Path(path)
-    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
-        raise InputError(path, "a mask is written as .png or .tif", "give the file a .png or .tif extension")
+    _mask_format(path)
     mask = np.asarray(mask, np.float32)
     if mask.ndim != 2:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")

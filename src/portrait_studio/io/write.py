@@ -257,10 +257,9 @@ def _write_tiff(tmp: pathlib.Path, pixels: np.ndarray, meta: dict, **_) -> None:
     extratags = [(t, "s", 0, tags[t], True) for t in (271, 272, 315, 33432) if t in tags]
     if meta["xmp"]:
         extratags.append((700, "B", len(meta["xmp"]), meta["xmp"], True))
-    if pixels.shape[2] == 4:
-        extratags.append((338, "H", 1, 2, True))          # ExtraSamples: unassociated alpha
-    tifffile.imwrite(tmp, pixels, photometric="rgb", compression="zlib", predictor=True, metadata=None,
-                     iccprofile=meta["icc_profile"], software=tags.get(305, False),
+    alpha = ["unassalpha"] if pixels.shape[2] == 4 else None  # ExtraSamples (not an extratag: tifffile warns)
+    tifffile.imwrite(tmp, pixels, photometric="rgb", extrasamples=alpha, compression="zlib", predictor=True,
+                     metadata=None, iccprofile=meta["icc_profile"], software=tags.get(305, False),
                      datetime=tags.get(306, False), extratags=extratags)
 
 

@@ -229,12 +229,12 @@ def cmd_analyze(args) -> None:
     if args.overlay:
         _check_outputs(args, [args.overlay])
     portrait = _read(args)
+    if args.face is not None:
+        portrait.face()                            # refuse a face index that does not exist
     if args.overlay:
         from .io import write_image
         from .overlay import draw_overlay
 
-        if args.face is not None:
-            portrait.face()                        # refuse a face index that does not exist
         write_image(args.overlay, draw_overlay(portrait), portrait.metadata, overwrite=args.overwrite,
                     strip_private=True)
     print(json.dumps(portrait.describe()) if args.json else _summary(portrait))

@@ -319,7 +319,13 @@ def _progress():
 
 
 def cmd_demo(args) -> None:
+    import os
+
     from .demo import run_demo
+    from .errors import InputError
+
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise InputError(args.output, "is a file, not a folder", "give a folder for the results (-o FOLDER)")
 
     for line in run_demo(args.input, args.output, max_pixels=args.max_pixels, face_index=args.face):
         print(line)

@@ -278,6 +278,13 @@ def test_bad_side_output_is_refused_before_any_work(op, kind, files, run, tmp_pa
     _refused(run(*args), out, names=side)
 
 
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_one_file_for_two_outputs_is_refused(overwrite, files, run, tmp_path):
+    out = tmp_path / "out.png"
+    _refused(run("retouch", files["photo.jpg"], "-o", out, "--save-mask", tmp_path / "." / "out.png", *overwrite),
+             out, names=tmp_path / "." / "out.png")
+
+
 def test_cutout_as_tiff_writes_no_warning(files, run, tmp_path):
     out = tmp_path / "cut.tif"
     code, _, err = run("background", files["photo.jpg"], "-o", out, "--cutout")

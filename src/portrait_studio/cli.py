@@ -184,9 +184,17 @@ def _read(args):
 def _check_outputs(args, images, masks=()) -> None:
     """Refuse before any work an output that could not be written (unknown format, missing folder, a folder,
     an existing file without --overwrite), so a refusal never comes after the work or leaves some outputs
-    written. Side results are masks (.png or .tif)."""
+    written, and two outputs that are one file. Side results are masks (.png or .tif)."""
+    import os
+
+    from .errors import InputError
     from .io import check_output
 
+    seen = set()
+    for path in [*images, *masks]:
+        if os.path.realpath(path) in seen:
+            raise InputError(path, "is given for two outputs", "give each output its own file name")
+        seen.add(os.path.realpath(path))
     for path in images:
         check_output(path, overwrite=args.overwrite)
     for path in masks:

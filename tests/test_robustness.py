@@ -73,6 +73,12 @@ def files(tmp_path_factory, astronaut_rgb8):
     cv2.imwrite(str(paths["rgb16.png"]), rgb[..., ::-1].astype(np.uint16) * 257)
     paths["rgb16.tif"] = d / "rgb16.tif"
     tifffile.imwrite(paths["rgb16.tif"], rgb.astype(np.uint16) * 257, photometric="rgb")
+    tifffile.imwrite(d / "float32.tif", rgb.astype(np.float32) / 255, photometric="rgb")   # Pillow cannot open it
+    tifffile.imwrite(d / "extra-channels.tif", np.dstack([rgb, rgb[..., :2]]).astype(np.uint16) * 257,
+                     photometric="rgb", extrasamples=[0, 0])
+    nan = rgb.astype(np.float32) / 255
+    nan[0, 0] = np.nan
+    tifffile.imwrite(d / "nan.tif", nan, photometric="rgb")
     alpha = np.tile(np.linspace(0, 255, SIZE[0]).astype(np.uint8), (SIZE[1], 1))
     save("rgba.png", Image.fromarray(np.dstack([rgb, alpha])))
     save("grey.png", im.convert("L"))
@@ -137,7 +143,7 @@ def _command(op, path, out, *extra):
 
 # --------------------------------------------------------------------------------- odd but valid files
 
-ODD = ["cmyk.jpg", "rgb16.png", "rgb16.tif", "rgba.png", "grey.png", "grey-alpha.png", "exif6.jpg", "exif8.jpg",
+ODD = ["cmyk.jpg", "rgb16.png", "rgb16.tif", "float32.tif", "extra-channels.tif", "rgba.png", "grey.png", "grey-alpha.png", "exif6.jpg", "exif8.jpg",
        "adobe-rgb.jpg", "p3.png", "tiny.png", "elongated.png", "photo.heic"]
 
 
@@ -176,6 +182,17 @@ def test_odd_input_keeps_the_face_upright(files, run, tmp_path):
         assert np.abs(box - boxes["photo.jpg"]).max() < 0.1 * boxes["photo.jpg"][2], name
 
 
+def test_tiffs_pillow_cannot_open_are_read_by_tifffile(files, tmp_path):
+    """32-bit float and integer samples, extra channels: the same picture as the 16-bit TIFF."""
+    ref, _ = read_image(files["rgb16.tif"])
+    u32 = tmp_path / "uint32.tif"
+    tifffile.imwrite(u32, tifffile.imread(files["rgb16.tif"]).astype(np.uint32) * 65537, photometric="rgb")
+    for path in (files["float32.tif"], files["extra-channels.tif"], u32):
+        image, meta = read_image(path)
+        assert meta.format == "TIFF" and meta.bit_depth in (16, 32) and "read by tifffile" in meta.notes
+        np.testing.assert_allclose(image, ref, atol=1e-5, err_msg=path.name)
+
+
 def test_burst_of_odd_frames(files, run, tmp_path):
     out = tmp_path / "merged.tif"
     frames = [files[n] for n in ("exif6.jpg", "rgb16.png", "cmyk.jpg", "p3.png")]
@@ -188,7 +205,7 @@ def test_burst_of_odd_frames(files, run, tmp_path):
 # --------------------------------------------------------------------------------- broken input files
 
 BROKEN = ["missing.jpg", "empty.jpg", "truncated.jpg", "truncated.png", "text.jpg", "folder.jpg", "bomb.png",
-          "bomb-warning.png", "too-many-pixels"]
+          "bomb-warning.png", "nan.tif", "too-many-pixels"]
 IN_TEST_CLI = {"analyze", "exposure"}, {"missing.jpg", "empty.jpg", "truncated.jpg", "text.jpg", "folder.jpg",
                                         "bomb.png", "too-many-pixels"}
 

@@ -1,6 +1,7 @@
 """Reading photos into the linear-light convention, with their metadata."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import pathlib
@@ -90,7 +91,17 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     InputError
         If the file is missing, a folder, empty, unreadable, not an image, corrupt or too large.
     """
-    path = pathlib.Path(path)
+    with warnings.catch_warnings(record=True) as caught:     # a decoder's complaints become notes, not noise
+        warnings.simplefilter("always")
+        image, metadata = _read_image(pathlib.Path(path), max_pixels)
+    said = dict.fromkeys(f"decoder warning: {str(w.message).strip()}" for w in caught
+                         if not issubclass(w.category, Image.DecompressionBombWarning))
+    if said:
+        metadata = dataclasses.replace(metadata, notes=metadata.notes + tuple(said))
+    return image, metadata
+
+
+def _read_image(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, Metadata]:
     if not path.exists():
         raise InputError(path, "no such file", "check the path")
     if path.is_dir():

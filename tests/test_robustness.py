@@ -98,6 +98,15 @@ def files(tmp_path_factory, astronaut_rgb8):
         save("photo.heic", im, quality=90)
     except (ImportError, OSError, ValueError):
         pass                                                 # no HEIC encoder here: that case skips
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    save("corrupt-exif.jpg", im, exif=exif, quality=95)
+    data = bytearray(paths["corrupt-exif.jpg"].read_bytes())
+    start = data.find(b"Exif\0\0") + 14                        # the first IFD entry: garbage
+    data[start:start + 24] = b"\xff" * 24
+    paths["corrupt-exif.jpg"].write_bytes(bytes(data))
+    tifffile.imwrite(d / "photo.tif", rgb, photometric="rgb")          # tags first: cut in them, Pillow warns
+    (d / "truncated.tif").write_bytes((d / "photo.tif").read_bytes()[:100])
     data = paths["photo.jpg"].read_bytes()
     (d / "truncated.jpg").write_bytes(data[: len(data) // 3])
     data = paths["rgba.png"].read_bytes()
@@ -144,7 +153,7 @@ def _command(op, path, out, *extra):
 # --------------------------------------------------------------------------------- odd but valid files
 
 ODD = ["cmyk.jpg", "rgb16.png", "rgb16.tif", "float32.tif", "extra-channels.tif", "rgba.png", "grey.png", "grey-alpha.png", "exif6.jpg", "exif8.jpg",
-       "adobe-rgb.jpg", "p3.png", "tiny.png", "elongated.png", "photo.heic"]
+       "adobe-rgb.jpg", "p3.png", "corrupt-exif.jpg", "tiny.png", "elongated.png", "photo.heic"]
 
 
 @pytest.mark.parametrize("name", ODD)
@@ -195,7 +204,7 @@ def test_tiffs_pillow_cannot_open_are_read_by_tifffile(files, tmp_path):
 
 def test_burst_of_odd_frames(files, run, tmp_path):
     out = tmp_path / "merged.tif"
-    frames = [files[n] for n in ("exif6.jpg", "rgb16.png", "cmyk.jpg", "p3.png")]
+    frames = [files[n] for n in ("exif6.jpg", "rgb16.png", "cmyk.jpg", "p3.png", "corrupt-exif.jpg")]
     code, _, err = run("burst", *frames, "-o", out)
     assert code == 0 and err == "", err
     image, _ = read_image(out)
@@ -204,7 +213,7 @@ def test_burst_of_odd_frames(files, run, tmp_path):
 
 # --------------------------------------------------------------------------------- broken input files
 
-BROKEN = ["missing.jpg", "empty.jpg", "truncated.jpg", "truncated.png", "text.jpg", "folder.jpg", "bomb.png",
+BROKEN = ["missing.jpg", "empty.jpg", "truncated.jpg", "truncated.png", "truncated.tif", "text.jpg", "folder.jpg", "bomb.png",
           "bomb-warning.png", "nan.tif", "too-many-pixels"]
 IN_TEST_CLI = {"analyze", "exposure"}, {"missing.jpg", "empty.jpg", "truncated.jpg", "text.jpg", "folder.jpg",
                                         "bomb.png", "too-many-pixels"}
@@ -358,7 +367,7 @@ def test_help_of_the_other_commands(command, run):
 
 # --------------------------------------------------------------------------------- bursts
 
-BROKEN_FRAMES = ["missing.jpg", "empty.jpg", "truncated.png", "text.jpg", "bomb.png", "bomb-warning.png",
+BROKEN_FRAMES = ["missing.jpg", "empty.jpg", "truncated.png", "truncated.tif", "text.jpg", "bomb.png", "bomb-warning.png",
                  "tiny.png"]
 
 

@@ -152,8 +152,9 @@ def _command(op, path, out, *extra):
 
 # --------------------------------------------------------------------------------- odd but valid files
 
-ODD = ["cmyk.jpg", "rgb16.png", "rgb16.tif", "float32.tif", "extra-channels.tif", "rgba.png", "grey.png", "grey-alpha.png", "exif6.jpg", "exif8.jpg",
-       "adobe-rgb.jpg", "p3.png", "corrupt-exif.jpg", "tiny.png", "elongated.png", "photo.heic"]
+ODD = ["cmyk.jpg", "rgb16.png", "rgb16.tif", "float32.tif", "extra-channels.tif", "rgba.png", "grey.png",
+       "grey-alpha.png", "exif6.jpg", "exif8.jpg", "adobe-rgb.jpg", "p3.png", "corrupt-exif.jpg", "tiny.png",
+       "elongated.png", "photo.heic"]
 
 
 @pytest.mark.parametrize("name", ODD)
@@ -213,8 +214,8 @@ def test_burst_of_odd_frames(files, run, tmp_path):
 
 # --------------------------------------------------------------------------------- broken input files
 
-BROKEN = ["missing.jpg", "empty.jpg", "truncated.jpg", "truncated.png", "truncated.tif", "text.jpg", "folder.jpg", "bomb.png",
-          "bomb-warning.png", "nan.tif", "too-many-pixels"]
+BROKEN = ["missing.jpg", "empty.jpg", "truncated.jpg", "truncated.png", "truncated.tif", "text.jpg",
+          "folder.jpg", "bomb.png", "bomb-warning.png", "nan.tif", "too-many-pixels"]
 IN_TEST_CLI = {"analyze", "exposure"}, {"missing.jpg", "empty.jpg", "truncated.jpg", "text.jpg", "folder.jpg",
                                         "bomb.png", "too-many-pixels"}
 
@@ -367,8 +368,8 @@ def test_help_of_the_other_commands(command, run):
 
 # --------------------------------------------------------------------------------- bursts
 
-BROKEN_FRAMES = ["missing.jpg", "empty.jpg", "truncated.png", "truncated.tif", "text.jpg", "bomb.png", "bomb-warning.png",
-                 "tiny.png"]
+BROKEN_FRAMES = ["missing.jpg", "empty.jpg", "truncated.png", "truncated.tif", "text.jpg",
+                 "bomb.png", "bomb-warning.png", "tiny.png"]
 
 
 @pytest.mark.parametrize("name", BROKEN_FRAMES)

@@ -85,14 +85,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message}; see '{self.prog} --help'\n")
 
 
-def _at_least(low: int, what: str):
-    """An argparse type: an integer ≥ `low`."""
+def _integer(what: str, low: int, high: int | None = None):
+    """An argparse type: an integer from `low` to `high` (or more), described as `what` when refused."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-        if value < low:
+        if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"{value} is not {what}")
         return value
     return parse
@@ -101,19 +101,13 @@ def _at_least(low: int, what: str):
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options")
-    g.add_argument("--face", type=_at_least(0, "a face number (0 or more)"), metavar="N", default=None,
+    g.add_argument("--face", type=_integer("a face number (0 or more)", 0), metavar="N", default=None,
                    help="which face to work on, 0 = the largest (default)")
-    g.add_argument("--max-pixels", type=_at_least(1, "a number of pixels (1 or more)"), metavar="N", default=DEFAULT_MAX_PIXELS,
+    g.add_argument("--max-pixels", type=_integer("a number of pixels (1 or more)", 1), metavar="N",
+                   default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})")
     g.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
-
-
-def _quality(text: str) -> int:
-    value = _at_least(1, "a quality from 1 to 100")(text)
-    if value > 100:
-        raise argparse.ArgumentTypeError(f"{value} is not a quality from 1 to 100")
-    return value
 
 
 def _output(required: bool = True) -> argparse.ArgumentParser:
@@ -122,7 +116,8 @@ def _output(required: bool = True) -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=required, metavar="OUT",
                    help="where to write the result (.jpg, .png, .tif, .heic, .webp)")
     g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    g.add_argument("--quality", type=_quality, default=95, metavar="Q", help="JPEG/HEIC/WebP quality 1-100 (default 95)")
+    g.add_argument("--quality", type=_integer("a quality from 1 to 100", 1, 100), default=95, metavar="Q",
+                   help="JPEG/HEIC/WebP quality 1-100 (default 95)")
     g.add_argument("--strip-private", action="store_true",
                    help="remove GPS position, serial numbers, owner names and XMP from the output's metadata")
     return p
@@ -182,9 +177,9 @@ def _read(args):
 
 
 def _check_outputs(args, images, masks=()) -> None:
-    """Refuse before any work an output that could not be written (unknown format, missing folder, a folder,
-    an existing file without --overwrite), so a refusal never comes after the work or leaves some outputs
-    written, and two outputs that are one file. Side results are masks (.png or .tif)."""
+    """Refuse, before any work, an output that could not be written (unknown format, missing folder, a folder,
+    an existing file without --overwrite) or that two outputs share, so a refusal never comes after the work
+    or leaves some outputs written. Side results (`masks`) are .png or .tif."""
     import os
 
     from .errors import InputError

@@ -6,5 +6,5 @@ sRGB, upright; :func:`write_image` encodes to sRGB JPEG, PNG, TIFF, WebP or HEIC
 from .read import DEFAULT_MAX_PIXELS, RAW_EXTENSIONS, SUPPORTED_READ, Metadata, read_image
 from .write import SUPPORTED_WRITE, check_output, write_image, write_mask
 
-__all__ = ["read_image", "write_image", "write_mask", "check_output", "Metadata", "DEFAULT_MAX_PIXELS", "SUPPORTED_READ", "SUPPORTED_WRITE",
-           "RAW_EXTENSIONS"]
+__all__ = ["read_image", "write_image", "write_mask", "Metadata", "DEFAULT_MAX_PIXELS", "SUPPORTED_READ", "SUPPORTED_WRITE",
+           "RAW_EXTENSIONS", "check_output"]

@@ -392,6 +392,16 @@ def test_burst_refusals(files, run, tmp_path):
     assert "reference 2" in err
 
 
+def test_burst_never_writes_over_a_frame_it_still_has_to_read(files, run, tmp_path):
+    frames = [tmp_path / f"f-{i:02d}.png" for i in range(3)]
+    for f in frames:
+        shutil.copy(files["rgb16.png"], f)
+    inputs = _snapshot(*frames)
+    err = _refused(run("burst", *frames, "-o", tmp_path / "f-%02d.png", "--window", "3", "--overwrite"),
+                   inputs=inputs)
+    assert "input frames" in err and str(frames[0]) in err
+
+
 # --------------------------------------------------------------------------------- recipes and the demo
 
 RECIPES = {"bad-yaml.yaml": "steps: [exposure: {ev: 1}\n", "bad-json.json": '{"steps": [',

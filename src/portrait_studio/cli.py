@@ -176,20 +176,25 @@ def _read(args):
     return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
 
 
-def _check_outputs(args, images, masks=()) -> None:
+def _check_outputs(args, images, masks=(), frames=()) -> None:
     """Refuse, before any work, an output that could not be written (unknown format, missing folder, a folder,
     an existing file without --overwrite) or that two outputs share, so a refusal never comes after the work
-    or leaves some outputs written. Side results (`masks`) are .png or .tif."""
+    or leaves some outputs written. Side results (`masks`) are .png or .tif. `frames` are inputs read as the
+    work goes, which no output may replace, even with --overwrite."""
     import os
 
     from .errors import InputError
     from .io import check_output
 
-    seen = set()
+    inputs, seen = {os.path.realpath(f) for f in frames}, set()
     for path in [*images, *masks]:
-        if os.path.realpath(path) in seen:
+        real = os.path.realpath(path)
+        if real in inputs:
+            raise InputError(path, "is one of the input frames, which are read as the work goes",
+                             "write the results to other files")
+        if real in seen:
             raise InputError(path, "is given for two outputs", "give each output its own file name")
-        seen.add(os.path.realpath(path))
+        seen.add(real)
     for path in images:
         check_output(path, overwrite=args.overwrite)
     for path in masks:
@@ -278,7 +283,7 @@ def cmd_operation(args) -> None:
         source = Frames.read(args.input, max_pixels=args.max_pixels)
         numbered = _numbered(args.output)
         outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
-        _check_outputs(args, outputs, extras.values())
+        _check_outputs(args, outputs, extras.values(), frames=[s.path for s in source.sources])
     else:
         numbered = None
         _check_outputs(args, [args.output], extras.values())

@@ -312,6 +312,17 @@ def test_one_file_for_two_outputs_is_refused(overwrite, files, run, tmp_path):
              out, names=tmp_path / "." / "out.png")
 
 
+@pytest.mark.parametrize("ext,side", [(".webp", 16384), (".jpg", 65501)])
+def test_too_large_for_the_format_is_refused(ext, side, tmp_path):
+    from portrait_studio.errors import InputError
+    from portrait_studio.io import write_image
+
+    with pytest.raises(InputError, match="px a side.*write it as .png or .tif"):
+        write_image(tmp_path / f"wide{ext}", np.zeros((2, side, 3), np.float32))
+    assert os.listdir(tmp_path) == []
+    write_image(tmp_path / "wide.png", np.zeros((2, side, 3), np.float32))        # PNG has no such limit
+
+
 def test_cutout_as_tiff_writes_no_warning(files, run, tmp_path):
     out = tmp_path / "cut.tif"
     code, _, err = run("background", files["photo.jpg"], "-o", out, "--cutout")

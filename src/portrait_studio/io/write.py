@@ -22,6 +22,7 @@ _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".ti
             ".webp": "WEBP", ".heic": "HEIF", ".heif": "HEIF"}
 SUPPORTED_WRITE = tuple(_FORMATS)
 _DEPTHS = {"PNG": (8, 16), "TIFF": (8, 16)}                 # other formats: 8 only
+_MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}                  # the encoders' limits, pixels a side
 
 #: EXIF tags describing the source's pixel layout (stale once re-encoded), dropped always.
 _LAYOUT = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325,
@@ -76,8 +77,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     Raises
     ------
     InputError
-        If the extension is unknown, the file exists (and not `overwrite`), the folder is missing, or
-        the file cannot be written.
+        If the extension is unknown, the image is too large for the format (JPEG: 65500 px a side, WebP:
+        16383), the file exists (and not `overwrite`), the folder is missing, or the file cannot be written.
     ParameterError
         If `bit_depth` or `quality` is out of range for the format.
     """
@@ -89,6 +90,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     if not 1 <= quality <= 100:
         raise ParameterError(f"quality={quality} is out of range; use 1 to 100")
     image = as_image(image)
+    if max(image.shape[:2]) > _MAX_SIDE.get(fmt, np.inf):
+        raise InputError(path, f"{image.shape[1]}×{image.shape[0]} px is more than {fmt} allows "
+                         f"({_MAX_SIDE[fmt]} px a side)", "write it as .png or .tif, or make it smaller")
     if alpha is not None:
         alpha = np.asarray(alpha, np.float32)
         if alpha.shape != image.shape[:2]:

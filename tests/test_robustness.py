@@ -247,6 +247,16 @@ def test_broken_second_image_is_refused(flag, name, files, run, tmp_path):
         assert "64 px" in err
 
 
+@pytest.mark.parametrize("flag", ["background --image", "relight --match-light"])
+def test_max_pixels_holds_for_the_second_image(flag, files, run, tmp_path):
+    op, option = flag.split()
+    out, photo = tmp_path / "out.jpg", files["photo.jpg"]
+    limit = str(SIZE[0] * SIZE[1])                                # the photo fits; coffee (600×400) does not
+    err = _refused(run(op, photo, "-o", out, option, files["coffee.png"], "--max-pixels", limit), out,
+                   names=files["coffee.png"])
+    assert "exceeds the limit" in err
+
+
 @pytest.mark.parametrize("op", ["relight", "retouch", "background"])
 @pytest.mark.parametrize("name", ["flat.png", "coffee.png"])
 def test_no_face_where_one_is_needed(op, name, files, run, tmp_path):

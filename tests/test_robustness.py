@@ -192,6 +192,19 @@ def test_odd_input_keeps_the_face_upright(files, run, tmp_path):
         assert np.abs(box - boxes["photo.jpg"]).max() < 0.1 * boxes["photo.jpg"][2], name
 
 
+@pytest.mark.parametrize("op", [name for name, op in operations().items() if op.extras and not op.frames])
+def test_side_results_of_a_rotated_photo_are_upright(op, files, run, tmp_path):
+    extras = operations()[op].extras
+    sides = {name: tmp_path / f"{name}.png" for name in extras}
+    args = [op, files["exif8.jpg"], "-o", tmp_path / "out.png", *(["--cutout"] if "alpha" in extras else [])]
+    for name, path in sides.items():
+        args += [f"--save-{name.replace('_', '-')}", path]
+    code, _, err = run(*args)
+    assert code == 0 and err == "", err
+    for path in [tmp_path / "out.png", *sides.values()]:
+        assert Image.open(path).size == SIZE, path.name
+
+
 def test_tiffs_pillow_cannot_open_are_read_by_tifffile(files, tmp_path):
     """32-bit float and integer samples, extra channels: the same picture as the 16-bit TIFF."""
     ref, _ = read_image(files["rgb16.tif"])

@@ -346,6 +346,12 @@ def test_too_large_for_the_format_is_refused(ext, side, tmp_path):
     write_image(tmp_path / "wide.png", np.zeros((2, side, 3), np.float32))        # PNG has no such limit
 
 
+def test_a_side_result_the_parameters_do_not_make_is_refused(files, run, tmp_path):
+    out, alpha = tmp_path / "out.png", tmp_path / "alpha.png"
+    err = _refused(run("background", files["photo.jpg"], "-o", out, "--save-alpha", alpha), out, alpha)
+    assert "with --cutout" in err
+
+
 def test_cutout_as_tiff_writes_no_warning(files, run, tmp_path):
     out = tmp_path / "cut.tif"
     code, _, err = run("background", files["photo.jpg"], "-o", out, "--cutout")

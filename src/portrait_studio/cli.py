@@ -302,7 +302,8 @@ def cmd_operation(args) -> None:
     if missing:
         from .errors import ParameterError
 
-        raise ParameterError(f"{op.name} made no {', '.join(missing)} with these parameters")
+        raise ParameterError(f"{op.name} made no {', '.join(f'{n} ({op.extras[n]})' for n in missing)} with these "
+                             f"parameters; see 'portrait {op.name} --help'")
     _write(args, result, extras, path=numbered(0) if numbered else None)  # one picture: the first number
 
 

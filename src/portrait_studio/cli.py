@@ -78,12 +78,33 @@ def add_extra_flags(parser: argparse.ArgumentParser, extras) -> None:
 
 # -- the parser ------------------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (like every other error), pointing to --help."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{PROG}: error: {message}; see '{self.prog} --help'\n")
+
+
+def _integer(what: str, low: int, high: int | None = None):
+    """An argparse type: an integer from `low` to `high` (or more), described as `what` when refused."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is not {what}")
+        return value
+    return parse
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options")
-    g.add_argument("--face", type=int, metavar="N", default=None,
+    g.add_argument("--face", type=_integer("a face number (0 or more)", 0), metavar="N", default=None,
                    help="which face to work on, 0 = the largest (default)")
-    g.add_argument("--max-pixels", type=int, metavar="N", default=DEFAULT_MAX_PIXELS,
+    g.add_argument("--max-pixels", type=_integer("a number of pixels (1 or more)", 1), metavar="N",
+                   default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})")
     g.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
@@ -95,7 +116,8 @@ def _output(required: bool = True) -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=required, metavar="OUT",
                    help="where to write the result (.jpg, .png, .tif, .heic, .webp)")
     g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    g.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/HEIC/WebP quality 1-100 (default 95)")
+    g.add_argument("--quality", type=_integer("a quality from 1 to 100", 1, 100), default=95, metavar="Q",
+                   help="JPEG/HEIC/WebP quality 1-100 (default 95)")
     g.add_argument("--strip-private", action="store_true",
                    help="remove GPS position, serial numbers, owner names and XMP from the output's metadata")
     return p
@@ -104,7 +126,7 @@ def _output(required: bool = True) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     from .schema import operations
 
-    parser = argparse.ArgumentParser(prog=PROG, description="portrait-studio: a local-first AI portrait studio.")
+    parser = _Parser(prog=PROG, description="portrait-studio: a local-first AI portrait studio.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common, output = _common(), _output()
@@ -154,15 +176,29 @@ def _read(args):
     return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
 
 
-def _refuse_existing(args, paths) -> None:
-    """Refuse before any work when an output exists (so a refusal never leaves some outputs written)."""
+def _check_outputs(args, images, masks=(), frames=()) -> None:
+    """Refuse, before any work, an output that could not be written (unknown format, missing folder, a folder,
+    an existing file without --overwrite) or that two outputs share, so a refusal never comes after the work
+    or leaves some outputs written. Side results (`masks`) are .png or .tif. `frames` are inputs read as the
+    work goes, which no output may replace, even with --overwrite."""
     import os
 
     from .errors import InputError
+    from .io import check_output
 
-    for path in paths:
-        if path and os.path.exists(path) and not args.overwrite:
-            raise InputError(path, "already exists", "pass --overwrite to replace it")
+    inputs, seen = {os.path.realpath(f) for f in frames}, set()
+    for path in [*images, *masks]:
+        real = os.path.realpath(path)
+        if real in inputs:
+            raise InputError(path, "is one of the input frames, which are read as the work goes",
+                             "write the results to other files")
+        if real in seen:
+            raise InputError(path, "is given for two outputs", "give each output its own file name")
+        seen.add(real)
+    for path in images:
+        check_output(path, overwrite=args.overwrite)
+    for path in masks:
+        check_output(path, overwrite=args.overwrite, mask=True)
 
 
 def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None) -> None:
@@ -198,13 +234,15 @@ def _summary(portrait) -> str:
 
 
 def cmd_analyze(args) -> None:
+    if args.overlay:
+        _check_outputs(args, [args.overlay])
     portrait = _read(args)
+    if args.face is not None:
+        portrait.face()                            # refuse a face index that does not exist
     if args.overlay:
         from .io import write_image
         from .overlay import draw_overlay
 
-        if args.face is not None:
-            portrait.face()                        # refuse a face index that does not exist
         write_image(args.overlay, draw_overlay(portrait), portrait.metadata, overwrite=args.overwrite,
                     strip_private=True)
     print(json.dumps(portrait.describe()) if args.json else _summary(portrait))
@@ -228,6 +266,7 @@ def cmd_run(args) -> None:
     from .pipeline import apply_recipe, load_recipe
 
     steps = load_recipe(args.recipe)               # validate the whole recipe before reading the photo
+    _check_outputs(args, [args.output])
     _write(args, apply_recipe(_read(args), steps))
 
 
@@ -244,10 +283,10 @@ def cmd_operation(args) -> None:
         source = Frames.read(args.input, max_pixels=args.max_pixels)
         numbered = _numbered(args.output)
         outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
-        _refuse_existing(args, [*outputs, *extras.values()])
+        _check_outputs(args, outputs, extras.values(), frames=[s.path for s in source.sources])
     else:
         numbered = None
-        _refuse_existing(args, [args.output, *extras.values()])
+        _check_outputs(args, [args.output], extras.values())
         source = _read(args)
     result = op(source, progress=_progress() if op.progress else None, **dict(params))
     if not hasattr(result, "image"):                  # several outputs, one per input frame
@@ -263,7 +302,8 @@ def cmd_operation(args) -> None:
     if missing:
         from .errors import ParameterError
 
-        raise ParameterError(f"{op.name} made no {', '.join(missing)} with these parameters")
+        raise ParameterError(f"{op.name} made no {', '.join(f'{n} ({op.extras[n]})' for n in missing)} with these "
+                             f"parameters; see 'portrait {op.name} --help'")
     _write(args, result, extras, path=numbered(0) if numbered else None)  # one picture: the first number
 
 
@@ -288,7 +328,13 @@ def _progress():
 
 
 def cmd_demo(args) -> None:
+    import os
+
     from .demo import run_demo
+    from .errors import InputError
+
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise InputError(args.output, "is a file, not a folder", "give a folder for the results (-o FOLDER)")
 
     for line in run_demo(args.input, args.output, max_pixels=args.max_pixels, face_index=args.face):
         print(line)

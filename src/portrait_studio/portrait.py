@@ -38,6 +38,9 @@ class Portrait:
         Which face operations work on, 0 being the largest; default the largest.
     history : tuple of dict, optional
         The operations applied so far, ``{"op": name, "params": {...}}`` each, oldest first.
+    max_pixels : int
+        The largest picture operations read besides this one (a background, a light to match): the limit
+        this one was read with.
 
     Examples
     --------
@@ -51,8 +54,9 @@ class Portrait:
 
     def __init__(self, image: np.ndarray, metadata: Metadata | None = None, *, path: str | None = None,
                  backend: AnalysisBackend | None = None, face_index: int | None = None,
-                 history: tuple[dict, ...] = ()):
+                 history: tuple[dict, ...] = (), max_pixels: int = DEFAULT_MAX_PIXELS):
         self.image = as_image(image)
+        self.max_pixels = max_pixels
         self.metadata = metadata
         self.path = path if path is not None else "<image>"
         self.face_index = face_index
@@ -68,7 +72,8 @@ class Portrait:
              backend: AnalysisBackend | None = None, face_index: int | None = None) -> "Portrait":
         """Read a photo (see :func:`portrait_studio.io.read_image`); analysis waits until it is asked for."""
         image, metadata = read_image(path, max_pixels=max_pixels)
-        return cls(image, metadata, path=os.fspath(path), backend=backend, face_index=face_index)
+        return cls(image, metadata, path=os.fspath(path), backend=backend, face_index=face_index,
+                   max_pixels=max_pixels)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -92,7 +97,7 @@ class Portrait:
         if geometry_kept and image.shape != self.image.shape:
             raise ValueError(f"geometry_kept needs the same shape, got {image.shape} for {self.image.shape}")
         new = Portrait(image, self.metadata, path=self.path, backend=self._backend, face_index=self.face_index,
-                       history=self.history + ((step,) if step else ()))
+                       history=self.history + ((step,) if step else ()), max_pixels=self.max_pixels)
         if geometry_kept:
             new._cache = self._cache
         return new
@@ -248,7 +253,7 @@ class Frames(Sequence):
             return Frames(self.sources[index], max_pixels=self.max_pixels, backend=self.backend)
         src = self.sources[index]
         image, metadata = read_frame(src, max_pixels=self.max_pixels)
-        return Portrait(image, metadata, path=src.name, backend=self.backend)
+        return Portrait(image, metadata, path=src.name, backend=self.backend, max_pixels=self.max_pixels)
 
     def names(self) -> list[str]:
         """How messages call each frame (its path, with ``[i]`` inside a multi-image HEIC)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,10 +131,12 @@ def _probe_size(src: FrameSource, max_pixels: int) -> tuple[int, int]:
         return im.size
     _register_heif()
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            _check_size(path, w, h, max_pixels)
-            orientation = im.getexif().get(0x0112, 1)
-    except (UnidentifiedImageError, *_DECODE_ERRORS):
+        with warnings.catch_warnings():                 # the size is checked below; read_image notes the rest
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                w, h = im.size
+                _check_size(path, w, h, max_pixels)
+                orientation = im.getexif().get(0x0112, 1)
+    except (UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS):
         return read_image(path, max_pixels=max_pixels)[0].shape[1::-1]   # RAW under another name, or its error
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

@@ -1,6 +1,7 @@
 """Reading photos into the linear-light convention, with their metadata."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import pathlib
@@ -90,7 +91,17 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     InputError
         If the file is missing, a folder, empty, unreadable, not an image, corrupt or too large.
     """
-    path = pathlib.Path(path)
+    with warnings.catch_warnings(record=True) as caught:     # a decoder's complaints become notes, not noise
+        warnings.simplefilter("always")
+        image, metadata = _read_image(pathlib.Path(path), max_pixels)
+    said = dict.fromkeys(f"decoder warning: {str(w.message).strip()}" for w in caught
+                         if not issubclass(w.category, Image.DecompressionBombWarning))
+    if said:
+        metadata = dataclasses.replace(metadata, notes=metadata.notes + tuple(said))
+    return image, metadata
+
+
+def _read_image(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, Metadata]:
     if not path.exists():
         raise InputError(path, "no such file", "check the path")
     if path.is_dir():
@@ -118,6 +129,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
             try:
                 return _read_raw(path, max_pixels)
             except raw_errors:
+                if _is_tiff(path):                      # float, 32-bit or many-channel TIFF: not for Pillow
+                    return _read_tifffile(path, max_pixels)
                 raise InputError(path, "not a readable image (JPEG, PNG, TIFF, WebP, HEIC or camera RAW "
                                  "expected)", "check the file, or convert it to one of these") from e
         with im:
@@ -266,11 +279,46 @@ def _tiff_pixels(path: pathlib.Path) -> tuple[np.ndarray, str, int]:
         a = page.asarray()
         if page.axes.startswith("S"):                      # planar (separate) samples
             a = np.moveaxis(a, 0, -1)
+        a = a[..., None] if a.ndim == 2 else a
         if page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
-            a = np.iinfo(a.dtype).max - a
+            a = (np.iinfo(a.dtype).max if np.issubdtype(a.dtype, np.integer) else 1.0) - a
         a = _normalise(a)
-        mode = "CMYK" if page.photometric == tifffile.PHOTOMETRIC.SEPARATED else _MODES[a.shape[2]]
+        if page.photometric == tifffile.PHOTOMETRIC.SEPARATED:
+            mode = "CMYK"
+        else:                                               # colour (and alpha) first; other extra samples go
+            extra = page.extrasamples
+            alpha = bool(extra) and extra[0] in (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)
+            colour = "RGB" if page.photometric == tifffile.PHOTOMETRIC.RGB and a.shape[2] >= 3 else "L"
+            mode = colour + ("A" if alpha else "")
         return a[..., :len(mode)], mode, page.bitspersample
+
+
+def _is_tiff(path: pathlib.Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+
+
+def _read_tifffile(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, Metadata]:
+    """A TIFF Pillow cannot open (32-bit integer or float samples, extra channels) through tifffile: colour
+    and alpha channels kept, float samples taken as encoded like 8/16-bit ones (their ICC profile, else sRGB)."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        _check_size(path, page.imagewidth, page.imagelength, max_pixels)
+        icc, orientation = page.iccprofile, page.tags.valueof(274, 1)
+    pixels, mode, depth = _tiff_pixels(path)
+    if not np.isfinite(pixels).all():
+        raise InputError(path, "holds samples that are not numbers (NaN or infinite)", "re-export it without them")
+    notes = ["read by tifffile"]
+    if mode.endswith("A"):
+        pixels, mode = pixels[..., :-1], mode[:-1]
+        notes.append("alpha channel ignored")
+    image, profile = _to_linear(pixels, mode, icc, notes)
+    if orientation in range(2, 9):
+        image = _orient(image, orientation)
+        notes.append(f"EXIF orientation {orientation} applied")
+    return np.ascontiguousarray(image, np.float32), Metadata("TIFF", depth, profile, icc=icc, notes=tuple(notes))
 
 
 def _cv2_pixels(path: pathlib.Path) -> tuple[np.ndarray, str, int]:

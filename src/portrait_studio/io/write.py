@@ -22,6 +22,7 @@ _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".ti
             ".webp": "WEBP", ".heic": "HEIF", ".heif": "HEIF"}
 SUPPORTED_WRITE = tuple(_FORMATS)
 _DEPTHS = {"PNG": (8, 16), "TIFF": (8, 16)}                 # other formats: 8 only
+_MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}                  # the encoders' limits, pixels a side
 
 #: EXIF tags describing the source's pixel layout (stale once re-encoded), dropped always.
 _LAYOUT = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325,
@@ -76,22 +77,22 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     Raises
     ------
     InputError
-        If the extension is unknown, the file exists (and not `overwrite`), the folder is missing, or
-        the file cannot be written.
+        If the extension is unknown, the image is too large for the format (JPEG: 65500 px a side, WebP:
+        16383), the file exists (and not `overwrite`), the folder is missing, or the file cannot be written.
     ParameterError
         If `bit_depth` or `quality` is out of range for the format.
     """
     path = pathlib.Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(path, f"unknown output format {path.suffix or '(no extension)'}",
-                         f"use one of {', '.join(SUPPORTED_WRITE)}")
+    fmt = _format(path)
     depth, allowed = bit_depth or (16 if fmt == "TIFF" else 8), _DEPTHS.get(fmt, (8,))
     if depth not in allowed:
         raise ParameterError(f"bit_depth={depth} is not available for {fmt}; use {' or '.join(map(str, allowed))}")
     if not 1 <= quality <= 100:
         raise ParameterError(f"quality={quality} is out of range; use 1 to 100")
     image = as_image(image)
+    if max(image.shape[:2]) > _MAX_SIDE.get(fmt, np.inf):
+        raise InputError(path, f"{image.shape[1]}×{image.shape[0]} px is more than {fmt} allows "
+                         f"({_MAX_SIDE[fmt]} px a side)", "write it as .png or .tif, or make it smaller")
     if alpha is not None:
         alpha = np.asarray(alpha, np.float32)
         if alpha.shape != image.shape[:2]:
@@ -109,6 +110,35 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     with _replacing(path) as tmp:
         _WRITERS.get(fmt, _write_pillow)(tmp, pixels, meta, fmt=fmt, quality=quality)
     return path
+
+
+def check_output(path: str | os.PathLike, *, overwrite: bool = False, mask: bool = False) -> pathlib.Path:
+    """Refuse an output before any work is done, as :func:`write_image` (or, with `mask`, :func:`write_mask`)
+    would refuse it when writing: an unknown extension, a folder, an existing file unless `overwrite`, or
+    a missing folder.
+
+    Raises
+    ------
+    InputError
+        Naming the path, the problem and the fix.
+    """
+    path = pathlib.Path(path)
+    _mask_format(path) if mask else _format(path)
+    _check_target(path, overwrite)
+    return path
+
+
+def _format(path: pathlib.Path) -> str:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(path, f"unknown output format {path.suffix or '(no extension)'}",
+                         f"use one of {', '.join(SUPPORTED_WRITE)}")
+    return fmt
+
+
+def _mask_format(path: pathlib.Path) -> None:
+    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+        raise InputError(path, "a mask is written as .png or .tif", "give the file a .png or .tif extension")
 
 
 def _check_target(path: pathlib.Path, overwrite: bool) -> None:
@@ -183,8 +213,7 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, overwrite: bool = F
     """Write a mask or matte, float32 (H, W) in [0, 1], as a grey PNG (8 bit) or TIFF (16 bit), linearly
     (0 black, 1 white, no tone curve), atomically; see :func:`write_image` for the errors."""
     path = pathlib.Path(path)
-    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
-        raise InputError(path, "a mask is written as .png or .tif", "give the file a .png or .tif extension")
+    _mask_format(path)
     mask = np.asarray(mask, np.float32)
     if mask.ndim != 2:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
@@ -232,10 +261,9 @@ def _write_tiff(tmp: pathlib.Path, pixels: np.ndarray, meta: dict, **_) -> None:
     extratags = [(t, "s", 0, tags[t], True) for t in (271, 272, 315, 33432) if t in tags]
     if meta["xmp"]:
         extratags.append((700, "B", len(meta["xmp"]), meta["xmp"], True))
-    if pixels.shape[2] == 4:
-        extratags.append((338, "H", 1, 2, True))          # ExtraSamples: unassociated alpha
-    tifffile.imwrite(tmp, pixels, photometric="rgb", compression="zlib", predictor=True, metadata=None,
-                     iccprofile=meta["icc_profile"], software=tags.get(305, False),
+    alpha = ["unassalpha"] if pixels.shape[2] == 4 else None  # ExtraSamples (not an extratag: tifffile warns)
+    tifffile.imwrite(tmp, pixels, photometric="rgb", extrasamples=alpha, compression="zlib", predictor=True,
+                     metadata=None, iccprofile=meta["icc_profile"], software=tags.get(305, False),
                      datetime=tags.get(306, False), extratags=extratags)
 
 

@@ -399,7 +399,8 @@ def light_sh(source, portrait=None) -> np.ndarray:
         if portrait is not None and _same_file(source, portrait.path):
             source = portrait                      # the photo's own light: its own (cached) estimate
         else:
-            source = Portrait.read(source, backend=portrait.backend if portrait is not None else None)
+            source = (Portrait.read(source, max_pixels=portrait.max_pixels, backend=portrait.backend)
+                      if portrait is not None else Portrait.read(source))
     if source.faces:
         return source.lighting().sh
     return environment_sh(source.image)

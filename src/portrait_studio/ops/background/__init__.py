@@ -52,11 +52,11 @@ def refined_matte(portrait) -> tuple[np.ndarray, np.ndarray]:
     return portrait.cached(("background-matte", matte.WORK_SIZE), refine, per_image=True)
 
 
-def _read_background(path: str) -> tuple[np.ndarray, float | None]:
+def _read_background(path: str, max_pixels: int) -> tuple[np.ndarray, float | None]:
     """The background picture (linear) and its 35 mm-equivalent focal length if its EXIF says."""
     from ...io import read_image
 
-    picture, meta = read_image(path)
+    picture, meta = read_image(path, max_pixels=max_pixels)
     h, w = picture.shape[:2]
     if min(h, w) < MIN_BACKGROUND_PX:
         raise InputError(path, f"is only {w}×{h} pixels; a background needs at least {MIN_BACKGROUND_PX} px "
@@ -139,7 +139,7 @@ def background(portrait, *,
     if colour is not None and fill is None:
         raise ParameterError(f"background: colour must be #rrggbb, r,g,b (0-255), white, black or grey "
                              f"(got {colour!r})")
-    picture, picture_focal = _read_background(image) if image is not None else (None, None)
+    picture, picture_focal = _read_background(image, portrait.max_pixels) if image is not None else (None, None)
     model = harmonise.load(harmoniser) if harmoniser is not None else None
 
     alpha, fg = refined_matte(portrait)

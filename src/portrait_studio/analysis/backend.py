@@ -85,23 +85,23 @@ class MediaPipeBackend:
         graph = self._graphs.get(key)
         if graph is None:
             s = self._mp.solutions
-            with _native_logs_silenced():   # start-up notes
-                if key == "detect-short":
-                    graph = s.face_detection.FaceDetection(model_selection=0, min_detection_confidence=self.min_confidence)
-                elif key == "detect-long":
-                    graph = s.face_detection.FaceDetection(model_selection=1, min_detection_confidence=self.min_confidence)
-                elif key == "mesh":
-                    graph = s.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1,
-                                                 min_detection_confidence=self.min_confidence)
-                else:
-                    graph = s.selfie_segmentation.SelfieSegmentation(model_selection=0)
+            if key == "detect-short":
+                graph = s.face_detection.FaceDetection(model_selection=0, min_detection_confidence=self.min_confidence)
+            elif key == "detect-long":
+                graph = s.face_detection.FaceDetection(model_selection=1, min_detection_confidence=self.min_confidence)
+            elif key == "mesh":
+                graph = s.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1,
+                                             min_detection_confidence=self.min_confidence)
+            else:
+                graph = s.selfie_segmentation.SelfieSegmentation(model_selection=0)
             self._graphs[key] = graph
         return graph
 
     def _run(self, key: str, rgb8: np.ndarray):
-        graph = self._graph(key)
-        with _native_logs_silenced():   # warnings on the first frames
-            return graph.process(rgb8)
+        # one silenced span from the graph's start to its first result: a new graph opens its calculators on
+        # worker threads, which may write their start-up notes after the constructor has returned
+        with _native_logs_silenced():
+            return self._graph(key).process(rgb8)
 
     def detect_faces(self, rgb8: np.ndarray, *, long_range: bool) -> list[Detection]:
         h, w = rgb8.shape[:2]

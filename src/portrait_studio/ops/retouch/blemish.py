@@ -64,17 +64,14 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
     """
     core_skin = (skin > 0.5).astype(np.float32)
     sample = core_skin[::2, ::2] > 0
-    # the components weighted by the core skin: the skin around each pixel is a blur of this over the
-    # blurred weight at each scale (a normalised convolution, see core.masked.masked_gaussian)
-    weighted = c * cv2.merge([core_skin] * 3)
-    half = cv2.resize(c, ((c.shape[1] + 1) // 2, (c.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
+    shading = np.ascontiguousarray(c[..., 0])
     out = []
     for s in SCALES:
         sigma = s * unit
         if sigma < 0.4:
             continue
         centre = gaussian(c, sigma)
-        dog = centre - _skin_around(weighted, core_skin, half, 3.0 * sigma)
+        dog = centre - masked_gaussian(c, core_skin, 3.0 * sigma)           # over the skin around
         shade, redness, pigment = cv2.split(dog)
         cols = np.ascontiguousarray(dog[::2, ::2][sample].T)            # the sampled skin, (3, N)
         med, spread = _robust(cols)
@@ -88,32 +85,15 @@ def spot_scales(c: np.ndarray, skin: np.ndarray, unit: float) -> list[SpotScale]
         blob = cv2.Laplacian(signal, cv2.CV_32F, scale=-sigma ** 2)
         dark_t = max(DARK_THRESHOLD, NOISE_K * spread[0])
         dark = shade / dark_t
-        # a spot only darker must stand out on every side (not the dark side of a shadow's edge or a
-        # crease) and be no less red than the skin (a shadow, a vein), to count
         # along a shadow's edge skin is redder (light scattered under it): there a red spot must stand out
         # on every side too
-        edge = _edge(cv2.split(c)[0], sigma, sample)
-        red *= 1.0 - edge * (1.0 - _isolated(signal, sigma, share=0.3))
+        red *= 1.0 - _edge(shading, sigma, sample) * (1.0 - _isolated(signal, sigma, share=0.3))
+        # a spot only darker must stand out on every side (not the dark side of a shadow's edge or a
+        # crease) and be no less red than the skin (a shadow, a vein), to count
         score = np.maximum(red, np.minimum(dark, 1.0 + red) * _isolated(cv2.split(centre)[0], sigma))
         crowd = gaussian((score > 1.0).astype(np.float32), 6.0 * sigma)
         score *= np.clip(2.0 - crowd / CROWD, 0.0, 1.0)
         out.append(SpotScale(s, sigma, score, blob, shade, redness, pigment, 0.5 * spread[2]))
-    return out
-
-
-def _skin_around(weighted: np.ndarray, weight: np.ndarray, half: np.ndarray, sigma: float, *,
-                 floor: float = 1e-4) -> np.ndarray:
-    """The components' `weight`-ed Gaussian blur of `sigma` px (a normalised convolution, as
-    core.masked.masked_gaussian), from `weighted`, the components times the weight. Far from any skin (a
-    blurred weight below `floor`) it is the plain blur, made from the half-size copy `half` of the
-    components: there it only feeds the crowding test of :func:`spot_scales`."""
-    wb = cv2.GaussianBlur(weight, (0, 0), sigma)
-    low = wb <= floor
-    out = cv2.divide(cv2.GaussianBlur(weighted, (0, 0), sigma), cv2.merge([np.maximum(wb, floor)] * 3))
-    if low.any():
-        rest = np.sqrt(max(sigma ** 2 - 1.0, 0.25)) / 2.0       # (the area reduction blurred by about 1 px)
-        plain = cv2.resize(cv2.GaussianBlur(half, (0, 0), rest), out.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-        cv2.copyTo(plain, low.view(np.uint8), out)
     return out
 
 

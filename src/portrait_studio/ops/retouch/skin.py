@@ -36,8 +36,7 @@ def fit_skin_colour(col: np.ndarray, face_skin: np.ndarray) -> tuple[np.ndarray,
     for _ in range(2):                     # drop outliers (hair, specks, shadows) and refit
         mean, cov = mean_cov(px, keep)
         inv = np.linalg.inv(cov + floor)
-        d = px - mean[:, None]
-        keep = ((inv @ d) * d).sum(0) < 9.0                       # squared Mahalanobis lengths
+        keep = _mahalanobis2((px - mean[:, None]).T, inv) < 9.0
     cov = mean_cov(px, keep)[1] * np.array([[2.0, 1.4, 1.4], [1.4, 1, 1], [1.4, 1, 1]]) + floor * 2
     return mean, np.linalg.inv(cov)
 

@@ -20,9 +20,6 @@ import functools
 import hashlib
 import os
 import pathlib
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, Mapping
@@ -134,6 +131,10 @@ def fetch(model: str | ModelSpec, *, timeout: float = 60.0) -> pathlib.Path:
     InputError
         For an unknown name, a download that fails, or a checksum that does not match.
     """
+    import tempfile
+    import urllib.error
+    import urllib.request                     # (here: http and ssl would cost every command's start-up)
+
     spec = model if isinstance(model, ModelSpec) else MODELS.get(model)
     if spec is None:
         raise InputError(str(model), "is not a registered model",

@@ -1,0 +1,130 @@
+"""Contact sheets: face crops at 100% over the development portraits, before beside after, one case at a time.
+
+    python bench/sheets.py                     # every case
+    python bench/sheets.py relight-loop retouch  # some of them
+
+Writes ``bench/out/sheets/CASE-N.png`` (four portraits a sheet: two pairs a row, each pair the original
+crop and the result at the photo's own pixels, not resampled). They are for looking at, face by face: colour
+casts, seams, halos, fringes, flat patches, lost parts of the person. The README's before/after pictures
+are cut from them (``python bench/sheets.py readme``). Needs ../shared/data/portraits (or DATA=folder).
+"""
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from common import DATA, ROOT  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "sheets"
+CROP = 440                  # side of a crop at 100%, pixels (about 1.4 face widths on the 1000 px portraits)
+PER_SHEET = 4
+#: A cut-out is shown over this colour (sRGB), so that a lost part of the person or a fringe shows.
+CUTOUT_GROUND = (40, 110, 190)
+#: case -> (operation, parameters); "scene" stands for the painted-out development photo used as a scene
+CASES = {
+    "relight-loop": ("relight", {"setup": "loop"}),
+    "relight-rembrandt": ("relight", {"setup": "rembrandt"}),
+    "relight-butterfly": ("relight", {"setup": "butterfly"}),
+    "background-grey-paper": ("background", {"backdrop": "grey-paper"}),
+    "background-scene": ("background", {"image": "scene", "f_number": 2.0}),
+    "background-cutout": ("background", {"cutout": True}),
+    "retouch": ("retouch", {}),
+}
+#: README pictures: (case, portrait stem)
+README = [("relight-rembrandt", "041"), ("retouch", "086"), ("background-grey-paper", "016")]
+
+
+def _crop_box(portrait) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of a CROP-sized square around the face, inside the photo."""
+    h, w = portrait.shape
+    x, y, bw, bh = portrait.face().box
+    side = min(CROP, h, w)
+    cx, cy = x + bw / 2, y + bh / 2 + 0.1 * bh                # a little below the centre: chin and neck
+    x0 = int(np.clip(cx - side / 2, 0, w - side))
+    y0 = int(np.clip(cy - side / 2, 0, h - side))
+    return x0, y0, x0 + side, y0 + side
+
+
+def _after(portrait, name: str, params: dict, scene_path: str) -> np.ndarray:
+    """The result of one case as sRGB uint8 (h, w, 3), a cut-out laid over CUTOUT_GROUND."""
+    from portrait_studio.core import to_srgb8
+    from portrait_studio.schema import get_operation
+
+    op_name, kw = CASES[name]
+    kw = {k: (scene_path if v == "scene" else v) for k, v in {**kw, **params}.items()}
+    out = get_operation(op_name)(portrait, **kw)
+    rgb = to_srgb8(out.image[..., :3])
+    if out.image.shape[-1] == 4:
+        a = np.clip(out.image[..., 3:], 0, 1)
+        rgb = (rgb * a + np.float32(CUTOUT_GROUND) * (1 - a) + 0.5).astype(np.uint8)
+    return rgb
+
+
+def sheets(names: list[str]) -> list[str]:
+    """Write the contact sheets of `names` (all cases when empty); the paths written."""
+    from portrait_studio import Portrait
+    from portrait_studio.analysis import MediaPipeBackend
+    from portrait_studio.core import to_srgb8
+    from portrait_studio.io import write_image
+    from portrait_studio.ops.background import scene
+
+    photos = sorted((DATA / "portraits").glob("*.jpg"))
+    if not photos:
+        sys.exit(f"no development portraits at {DATA / 'portraits'}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    backend = MediaPipeBackend()
+    plate = Portrait.read(photos[6], backend=backend)
+    scene_path = str(OUT / "scene.png")
+    write_image(scene_path, scene.painted_out(plate.image, plate.person_matte(), grow=0.04), overwrite=True)
+    pairs: dict[str, list[np.ndarray]] = {n: [] for n in names or CASES}
+    for path in photos:
+        p = Portrait.read(path, backend=backend)
+        if not p.faces:
+            continue
+        x0, y0, x1, y1 = _crop_box(p)
+        before = to_srgb8(p.image)[y0:y1, x0:x1]
+        for name in pairs:
+            after = _after(p, name, {}, scene_path)[y0:y1, x0:x1]
+            pair = np.hstack([before, np.full((before.shape[0], 4, 3), 255, np.uint8), after])
+            cv2.putText(pair, path.stem, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)
+            pairs[name].append(pair)
+    written = []
+    for name, items in pairs.items():
+        for i in range(0, len(items), PER_SHEET):
+            group = [cv2.resize(t, (2 * CROP + 4, CROP), interpolation=cv2.INTER_NEAREST) if t.shape[0] != CROP
+                     else t for t in items[i:i + PER_SHEET]]
+            group += [np.zeros_like(group[0])] * (-len(group) % 2)
+            rows = [np.hstack([a, np.full((CROP, 8, 3), 255, np.uint8), b]) for a, b in zip(group[::2], group[1::2])]
+            sheet = OUT / f"{name}-{i // PER_SHEET + 1}.png"
+            cv2.imwrite(str(sheet), np.vstack(rows)[:, :, ::-1])
+            written.append(str(sheet))
+    return written
+
+
+def readme() -> list[str]:
+    """The README's before/after pictures (docs/images/CASE.jpg), small JPEGs cut like the sheets."""
+    from portrait_studio import Portrait
+    from portrait_studio.core import to_srgb8
+
+    folder = ROOT / "docs" / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, stem in README:
+        p = Portrait.read(DATA / "portraits" / f"{stem}.jpg")
+        x0, y0, x1, y1 = _crop_box(p)
+        after = _after(p, name, {}, "")[y0:y1, x0:x1]
+        pair = np.hstack([to_srgb8(p.image)[y0:y1, x0:x1], np.full((y1 - y0, 4, 3), 255, np.uint8), after])
+        pair = cv2.resize(pair, (pair.shape[1] * 300 // pair.shape[0], 300), interpolation=cv2.INTER_AREA)
+        path = folder / f"{name}.jpg"
+        cv2.imwrite(str(path), pair[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+        written.append(str(path))
+    return written
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    print("\n".join(readme() if args == ["readme"] else sheets(args)))

@@ -28,7 +28,7 @@ _FACE_MARGIN = 0.12           # the subject takes in this much round the face ov
 # camera) 4 degrees relights best and reads the frontal light best (8, fitted on people 1-4 alone, overshot)
 _NORMAL_PITCH = -4.0
 _RELIEF = 1.0                 # scale of the mesh's relief in the shadow-casting height field
-_BLEND = 0.06                 # width of the face-edge blend, fraction of the face height
+_BLEND = 0.12                 # width of the face-edge blend, fraction of the face height
 
 
 @dataclass(frozen=True)
@@ -105,14 +105,18 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
     sclera = np.clip(small(regions["eyes"]) - 2 * small(regions["irises"]), 0, 1)
     t = np.radians(_NORMAL_PITCH)                                # turn the mesh's normals down a little
     fn = small(normals) @ np.float32([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
-    # the face and a margin round it (forehead, jaw, ears) are always the subject, even where the matte fails
+    # the shape: the face and a margin round it (forehead, jaw, ears) are always part of it, even where the
+    # matte fails; what the light reaches (`subject`) is the matte alone, so the backdrop round a head is not lit
     grow = max(1, round(_FACE_MARGIN * fh)) * 2 + 1
     around = cv2.dilate((face_mask > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    subject = np.maximum(subject, cv2.GaussianBlur(around.astype(np.float32), (0, 0), 0.03 * fh))
+    shape = np.maximum(subject, cv2.GaussianBlur(around.astype(np.float32), (0, 0), 0.03 * fh))
 
-    # inflated matte: a rounded cushion from the outline
+    # inflated matte: a rounded cushion from the outline; the frame's edge is not an outline (a body cut by the
+    # frame goes on beyond it, and must not turn away from the camera there)
     r = _CUSHION * fh
-    d = cv2.distanceTransform((subject > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    pad = int(np.ceil(3 * r))
+    inside = cv2.copyMakeBorder((shape > 0.5).astype(np.uint8), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    d = cv2.distanceTransform(inside, cv2.DIST_L2, 5)[pad:-pad, pad:-pad]
     cushion = cv2.GaussianBlur(np.sqrt(2 * r * d), (0, 0), 0.12 * fh).astype(np.float32)   # no crease mid-body
 
     # normals: the cushion's everywhere, the mesh's inside the face, blended across the face edge

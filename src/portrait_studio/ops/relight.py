@@ -44,8 +44,8 @@ from ..schema import operation
 #: fraction of the photo's own light level; "fill" is the ambient fill at the same scale. A positive azimuth
 #: is on the side the setup wants (the short side of a turned face, except for "broad").
 SETUPS: dict[str, dict] = {
-    "rembrandt": {"lights": [(45, 40, 0.9, 0.2)], "fill": 0.12},
-    "loop": {"lights": [(32, 30, 0.85, 0.3)], "fill": 0.18},
+    "rembrandt": {"lights": [(45, 40, 0.9, 0.35)], "fill": 0.3},
+    "loop": {"lights": [(32, 30, 0.85, 0.3)], "fill": 0.4},
     "butterfly": {"lights": [(0, 45, 0.85, 0.3)], "fill": 0.18},
     "split": {"lights": [(90, 5, 0.95, 0.2)], "fill": 0.12},
     "broad": {"lights": [(-50, 25, 0.85, 0.4)], "fill": 0.18},
@@ -73,6 +73,10 @@ _BROAD_SHAPE = 0.07           # scale of the head's broad shape that side and ba
 _SKIN_WRAP = np.radians(12.0)
 _SHINE_SCALE = 0.08           # the skin's albedo is compared with its own smooth envelope at this scale (face heights)
 _SHINE_MARGIN = 0.25          # albedo up to this much above the envelope is skin, not shine
+_CHANGE_SCALE = 0.02         # the change of light is smooth at this scale, face heights (see _smooth_change)
+_MATTE_RADIUS = 0.06         # the person matte follows the photo's edges within this reach (guided filter), face heights
+_EDGE_BAND = 0.04            # the change of light fades in over this band inside the outline, face heights
+_WHITE = 0.95                 # highlights roll off toward this linear level (sRGB 249), not past it
 _SHINE_GRAIN = 0.012          # skin texture finer than this (face heights) is not taken for shine
 
 
@@ -154,7 +158,7 @@ def relight(portrait, *,
     old = np.maximum(old, 0.04 * _level(est))
     if not normalise:
         # the photo's own key moved: rendered in the photo's shading units, through its response
-        shade, spec = render_lights(g, new, fill * _level(est), _level(est))
+        shade, spec = render_lights(g, new, fill * _level(est), _level(est), est.colour)
         skin = g.skin > 0.5
         if skin.sum() > 20:
             # the same light, moved: the exposure is opened up (never closed) so the lit side of the skin is
@@ -169,7 +173,7 @@ def relight(portrait, *,
         # photo's own light is taken off as it was estimated, without the response: under the soft light
         # setups are mostly applied to, the response is a guess, and through it shadows would open up harshly
         level = _level(est)
-        shade, spec = render_lights(g, new, fill * level, level)
+        shade, spec = render_lights(g, new, fill * level, level, est.colour)
         skin = g.skin > 0.5
         if skin.sum() > 20:
             # exposed as a photographer would: the skin as bright on average as before, unless that burns the
@@ -185,8 +189,16 @@ def relight(portrait, *,
     # skin (else it is scaled with it and shows as a pale band), and the new lights' highlights are added
     shine = _shine(portrait, g, est, old)
     spec = spec * specular - shine * np.clip(ratio, 0.0, _MAX_RATIO)
-    out, ratio = _compose(portrait, g, ratio, spec, strength, bg)
+    out, ratio = _compose(portrait, g, _smooth_change(ratio + _relative(portrait, g, spec, est), g), strength, bg)
     return out, {"shading": _shading_picture(ratio, portrait.shape)}
+
+
+def _smooth_change(ratio: np.ndarray, g) -> np.ndarray:
+    """The change of light (h, w, 3) smoothed in the log domain over _CHANGE_SCALE: the mesh's normals are not
+    known finer than that (round the eyes, nostrils and lips they bend to explain the skin's own colour), and
+    a change of light finer than them shows as a seam, not as light."""
+    lr = np.log(np.clip(ratio, 1e-3, _MAX_RATIO))
+    return np.exp(cv2.GaussianBlur(lr, (0, 0), _CHANGE_SCALE * g.face_height)).astype(np.float32)
 
 
 def _geometry(portrait):
@@ -359,10 +371,13 @@ def _ggx(n: np.ndarray, light: np.ndarray, radius: float) -> np.ndarray:
     return (d * f * vis * nl).astype(np.float32)
 
 
-def render_lights(g, lights: list[Light], fill: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+def render_lights(g, lights: list[Light], fill: float, level: float, colour=(1.0, 1.0, 1.0)
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Diffuse shading (h, w, 3) and specular radiance (h, w, 3) of `lights` plus a uniform `fill` on the
     subject geometry `g`, at its working resolution. Shading is in the photo's luminance units (a surface
-    facing a light of intensity 1 gets `level`); the specular is already in image units."""
+    facing a light of intensity 1 gets `level`), relative to the photo's own light colour; the specular is
+    already in image units, the colour of the light it reflects (`colour`: the photo's light, linear RGB of
+    luminance 1, times each light's own)."""
     shade = np.full(g.normals.shape, fill, np.float32)
     spec = np.zeros(g.normals.shape, np.float32)
     # highlights on skin, fading where the face turns away at its edge (the mesh's edge normals are the least
@@ -387,6 +402,7 @@ def render_lights(g, lights: list[Light], fill: float, level: float) -> tuple[np
         shade += (soft_cosine(n @ d, max(r, _SKIN_WRAP)) * vis)[..., None] * energy
         behind = float(np.clip(2 * d[2] + 1, 0, 1))     # lights from behind: no frontal sheen (no mesh there)
         spec += (_ggx(g.normals, d, r) * vis * sheen)[..., None] * (energy * behind * np.pi / _SKIN_ALBEDO)
+    spec *= np.asarray(colour, np.float32)
     return shade, spec
 
 
@@ -435,38 +451,59 @@ def _render_sh(portrait, sh, strength, background):
         new *= a / b if a > 0 and b > 0 else 1.0
     floor = 0.04 * max(float(np.percentile(old[skin] @ LUMA_709, 90)) if skin.any() else 0.0, 1e-6)
     ratio = (np.maximum(new, floor) / np.maximum(old, floor)) ** est.response
-    return _compose(portrait, g, ratio, np.zeros_like(ratio), strength, background)
+    return _compose(portrait, g, ratio, strength, background)
 
 
-def _compose(portrait, g, ratio, spec, strength, background):
-    """Blend by strength and the subject matte, upsample, apply to the full-resolution photo."""
+def _relative(portrait, g, spec: np.ndarray, est: Lighting) -> np.ndarray:
+    """Specular radiance added to (or shine taken off) the photo (h, w, 3), linear pixel units, as a change of
+    its ratio: divided by the photo at the working resolution. Applied as part of one multiplicative field,
+    highlights follow the skin's own texture (as real ones do, pores breaking them up) and never push a
+    dark pore below black or leave a hard-edged patch where the photo's shine was taken off."""
+    base = cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA)
+    skin = g.skin > 0.5
+    # below the skin's typical level (beard, brows, nostrils: not skin's gloss) a highlight weakens with the
+    # pixel, instead of growing without bound relative to it
+    floor = np.median(base[skin], axis=0) if skin.sum() > 20 else np.full(3, _level(est), np.float32)
+    return spec / np.maximum(base, np.maximum(floor, 1e-4))
+
+
+def _compose(portrait, g, ratio, strength, background):
+    """Blend the ratio by strength and the subject matte, upsample, apply to the full-resolution photo, and
+    roll off what it would push past white (:func:`_shoulder`)."""
     ratio = np.clip(ratio, 0.0, _MAX_RATIO)
     bg_gain = BACKGROUND_GAIN[background]
-    subject = g.subject
-    if background != "keep":                       # sharpen the coarse matte on the photo's own edges
-        guide = to_srgb8(cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA))
-        subject = np.clip(cv2.ximgproc.guidedFilter(guide, subject, max(2, round(0.02 * g.face_height)), 1e-3 * 255 ** 2),
-                          0, 1)
+    # the coarse matte sharpened on the photo's own edges: the new light stops where the person does
+    guide = to_srgb8(cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA))
+    subject = np.clip(cv2.ximgproc.guidedFilter(guide, g.subject, max(2, round(_MATTE_RADIUS * g.face_height)), 1e-3 * 255 ** 2),
+                      0, 1)
+    # the change of light fades out over a band inside the person's outline: where the matte is unsure (flyaway
+    # hair, a scarf's edge) the light changes gradually instead of in a step along a wrong edge
+    inside = cv2.distanceTransform((subject > 0.5).astype(np.uint8), cv2.DIST_L2, 3) / (_EDGE_BAND * g.face_height)
+    fade = np.clip(inside, 0, 1)
+    fade = (fade * fade * (3 - 2 * fade))[..., None]
     m = subject[..., None]
-    ratio = 1 + strength * (m * ratio + (1 - m) * bg_gain - 1)
-    spec = strength * spec * m
+    ratio = 1 + strength * (m * (1 + fade * (ratio - 1)) + (1 - m) * bg_gain - 1)
     h, w = portrait.shape
     out = cv2.resize(ratio.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     cv2.multiply(portrait.image, out, dst=out)     # in place: at 12 MP a new array costs more than the product
-    ys, xs = np.nonzero(np.abs(spec).max(axis=2) > 1e-5)
-    if len(ys):                                    # highlights: only where there are any (the face)
-        k = h / spec.shape[0]
-        y0, y1, x0, x1 = ys.min(), ys.max() + 2, xs.min(), xs.max() + 2
-        fy0, fy1 = int(y0 * k), min(h, int(np.ceil(y1 * k)))
-        fx0, fx1 = int(x0 * w / spec.shape[1]), min(w, int(np.ceil(x1 * w / spec.shape[1])))
-        # map the crop's full-resolution pixel grid back onto the working grid, as a whole-image resize would
-        gx = ((np.arange(fx0, fx1, dtype=np.float32) + 0.5) * spec.shape[1] / w - 0.5)
-        gy = ((np.arange(fy0, fy1, dtype=np.float32) + 0.5) * spec.shape[0] / h - 0.5)
-        mx, my = np.meshgrid(gx, gy)
-        crop = out[fy0:fy1, fx0:fx1]
-        crop += cv2.remap(spec.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        np.maximum(crop, 0.0, out=crop)            # the photo's shine taken off never below black
+    _shoulder(portrait.image, out)
     return out, ratio
+
+
+def _shoulder(before: np.ndarray, after: np.ndarray, white: float = _WHITE) -> None:
+    """Roll off, in place, highlights that the new light pushed toward white: a pixel's brightest channel is
+    compressed smoothly (C¹, from 0.85 `white` on) toward `white`, or toward its own value where that was
+    brighter, all channels by one factor (its colour kept); nothing is made darker than it was."""
+    peak = after.max(axis=2)
+    knee = 0.85 * white
+    ys, xs = np.nonzero(peak > knee)               # only the few pixels near white: cheap at 12 MP
+    if not len(ys):
+        return
+    x = peak[ys, xs]
+    was = np.maximum(before[ys, xs].max(axis=1), 0.0)
+    y = np.where(x > knee, white - (white - knee) * np.exp(-(x - knee) / (white - knee)), x)
+    y = np.where(x > was, np.maximum(y, np.minimum(was, x)), x)
+    after[ys, xs] *= (y / np.maximum(x, 1e-6))[:, None]
 
 
 def _shading_picture(ratio: np.ndarray, shape) -> np.ndarray:

@@ -111,12 +111,10 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
     around = cv2.dilate((face_mask > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     shape = np.maximum(subject, cv2.GaussianBlur(around.astype(np.float32), (0, 0), 0.03 * fh))
 
-    # inflated matte: a rounded cushion from the outline; the frame's edge is not an outline (a body cut by the
-    # frame goes on beyond it, and must not turn away from the camera there)
+    # inflated matte: a rounded cushion from the outline (OpenCV's distance transform does not take the frame's
+    # edge for an outline: a body cut by the frame does not turn away from the camera there)
     r = _CUSHION * fh
-    pad = int(np.ceil(3 * r))
-    inside = cv2.copyMakeBorder((shape > 0.5).astype(np.uint8), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    d = cv2.distanceTransform(inside, cv2.DIST_L2, 5)[pad:-pad, pad:-pad]
+    d = cv2.distanceTransform((shape > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
     cushion = cv2.GaussianBlur(np.sqrt(2 * r * d), (0, 0), 0.12 * fh).astype(np.float32)   # no crease mid-body
 
     # normals: the cushion's everywhere, the mesh's inside the face, blended across the face edge

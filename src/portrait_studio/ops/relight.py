@@ -46,7 +46,7 @@ from ..schema import operation
 SETUPS: dict[str, dict] = {
     "rembrandt": {"lights": [(45, 40, 0.9, 0.35)], "fill": 0.3},
     "loop": {"lights": [(32, 30, 0.85, 0.3)], "fill": 0.4},
-    "butterfly": {"lights": [(0, 45, 0.85, 0.3)], "fill": 0.18},
+    "butterfly": {"lights": [(0, 50, 0.85, 0.3)], "fill": 0.12},
     "split": {"lights": [(90, 5, 0.95, 0.2)], "fill": 0.12},
     "broad": {"lights": [(-50, 25, 0.85, 0.4)], "fill": 0.18},
     "short": {"lights": [(50, 25, 0.85, 0.4)], "fill": 0.18},
@@ -73,10 +73,13 @@ _BROAD_SHAPE = 0.07           # scale of the head's broad shape that side and ba
 _SKIN_WRAP = np.radians(12.0)
 _SHINE_SCALE = 0.08           # the skin's albedo is compared with its own smooth envelope at this scale (face heights)
 _SHINE_MARGIN = 0.25          # albedo up to this much above the envelope is skin, not shine
+_MAX_GAIN = 2.5              # the new light brightens a pixel at most about this much ...
+_MAX_LOSS = 2.5              # ... and darkens it at most about this much (soft limits, see _smooth_change)
 _CHANGE_SCALE = 0.02         # the change of light is smooth at this scale, face heights (see _smooth_change)
 _MATTE_RADIUS = 0.06         # the person matte follows the photo's edges within this reach (guided filter), face heights
 _EDGE_BAND = 0.04            # the change of light fades in over this band inside the outline, face heights
 _WHITE = 0.95                 # highlights roll off toward this linear level (sRGB 249), not past it
+_KNEE = 0.95                  # ... from this fraction of it on
 _SHINE_GRAIN = 0.012          # skin texture finer than this (face heights) is not taken for shine
 
 
@@ -189,16 +192,27 @@ def relight(portrait, *,
     # skin (else it is scaled with it and shows as a pale band), and the new lights' highlights are added
     shine = _shine(portrait, g, est, old)
     spec = spec * specular - shine * np.clip(ratio, 0.0, _MAX_RATIO)
-    out, ratio = _compose(portrait, g, _smooth_change(ratio + _relative(portrait, g, spec, est), g), strength, bg)
+    out, ratio = _compose(portrait, g, ratio + _relative(portrait, g, spec, est), strength, bg)
     return out, {"shading": _shading_picture(ratio, portrait.shape)}
 
 
 def _smooth_change(ratio: np.ndarray, g) -> np.ndarray:
-    """The change of light (h, w, 3) smoothed in the log domain over _CHANGE_SCALE: the mesh's normals are not
-    known finer than that (round the eyes, nostrils and lips they bend to explain the skin's own colour), and
-    a change of light finer than them shows as a seam, not as light."""
-    lr = np.log(np.clip(ratio, 1e-3, _MAX_RATIO))
+    """The change of light (h, w, 3) made plausible: off the face (hair, the top of the head, the body, whose
+    shape is a guess) rolled off softly past _MAX_GAIN brighter or _MAX_LOSS darker (where the photo's own
+    light is estimated low, new / old runs away with the estimate's error and burns what it lights), then smoothed in the log domain over
+    _CHANGE_SCALE: the mesh's normals are not known finer than that (round the eyes, nostrils and lips they
+    bend to explain the skin's own colour), and a change of light finer than them shows as a seam."""
+    lr = np.log(np.clip(ratio, 1e-3, None))
+    limited = np.where(lr > 0, _roll_off(lr, np.log(_MAX_GAIN)), -_roll_off(-lr, np.log(_MAX_LOSS)))
+    face = g.face[..., None]                       # on the face the mesh's shape is known: no limit there
+    lr = face * lr + (1 - face) * limited
     return np.exp(cv2.GaussianBlur(lr, (0, 0), _CHANGE_SCALE * g.face_height)).astype(np.float32)
+
+
+def _roll_off(x: np.ndarray, limit: float) -> np.ndarray:
+    """`x` (>= 0) kept up to half of `limit`, then rolled off smoothly (C¹) toward `limit`."""
+    knee = 0.5 * limit
+    return np.where(x <= knee, x, knee + (limit - knee) * np.tanh((x - knee) / (limit - knee)))
 
 
 def _geometry(portrait):
@@ -470,7 +484,7 @@ def _relative(portrait, g, spec: np.ndarray, est: Lighting) -> np.ndarray:
 def _compose(portrait, g, ratio, strength, background):
     """Blend the ratio by strength and the subject matte, upsample, apply to the full-resolution photo, and
     roll off what it would push past white (:func:`_shoulder`)."""
-    ratio = np.clip(ratio, 0.0, _MAX_RATIO)
+    ratio = _smooth_change(ratio, g)
     bg_gain = BACKGROUND_GAIN[background]
     # the coarse matte sharpened on the photo's own edges: the new light stops where the person does
     guide = to_srgb8(cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA))
@@ -483,6 +497,10 @@ def _compose(portrait, g, ratio, strength, background):
     fade = (fade * fade * (3 - 2 * fade))[..., None]
     m = subject[..., None]
     ratio = 1 + strength * (m * (1 + fade * (ratio - 1)) + (1 - m) * bg_gain - 1)
+    # highlights rolled off as a smooth field, from the photo's local upper envelope: a per-pixel roll-off alone
+    # compresses bright skin and not the dark frame of glasses beside it, and draws the frame's outline
+    local = cv2.dilate(cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA), np.ones((3, 3), np.uint8))
+    ratio = ratio * _shoulder_gain(local.max(axis=2), (local * ratio).max(axis=2))[..., None]
     h, w = portrait.shape
     out = cv2.resize(ratio.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     cv2.multiply(portrait.image, out, dst=out)     # in place: at 12 MP a new array costs more than the product
@@ -490,20 +508,23 @@ def _compose(portrait, g, ratio, strength, background):
     return out, ratio
 
 
-def _shoulder(before: np.ndarray, after: np.ndarray, white: float = _WHITE) -> None:
-    """Roll off, in place, highlights that the new light pushed toward white: a pixel's brightest channel is
-    compressed smoothly (C¹, from 0.85 `white` on) toward `white`, or toward its own value where that was
-    brighter, all channels by one factor (its colour kept); nothing is made darker than it was."""
-    peak = after.max(axis=2)
-    knee = 0.85 * white
-    ys, xs = np.nonzero(peak > knee)               # only the few pixels near white: cheap at 12 MP
-    if not len(ys):
-        return
-    x = peak[ys, xs]
-    was = np.maximum(before[ys, xs].max(axis=1), 0.0)
+def _shoulder_gain(was: np.ndarray, x: np.ndarray, white: float = _WHITE) -> np.ndarray:
+    """The factor that rolls off a brightest channel `x` (the photo's was `was`) pushed toward white: compressed
+    smoothly (C¹, from _KNEE × `white` on) toward `white`, or toward `was` where that was brighter; never below
+    `was` (nothing is made darker than it was by the roll-off)."""
+    knee = _KNEE * white
     y = np.where(x > knee, white - (white - knee) * np.exp(-(x - knee) / (white - knee)), x)
     y = np.where(x > was, np.maximum(y, np.minimum(was, x)), x)
-    after[ys, xs] *= (y / np.maximum(x, 1e-6))[:, None]
+    return (y / np.maximum(x, 1e-6)).astype(np.float32)
+
+
+def _shoulder(before: np.ndarray, after: np.ndarray) -> None:
+    """Roll off, in place, the pixels the new light pushed toward white, all channels by one factor (their
+    colour kept): what the smooth roll-off of :func:`_compose` left above the knee, e.g. the peaks of a texture."""
+    peak = after.max(axis=2)
+    ys, xs = np.nonzero(peak > _KNEE * _WHITE)      # only the few pixels near white: cheap at 12 MP
+    if len(ys):
+        after[ys, xs] *= _shoulder_gain(np.maximum(before[ys, xs].max(axis=1), 0.0), peak[ys, xs])[:, None]
 
 
 def _shading_picture(ratio: np.ndarray, shape) -> np.ndarray:

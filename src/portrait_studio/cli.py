@@ -432,18 +432,16 @@ class _Status:
             self._draw()
 
     def say(self, line: str) -> None:
-        """A line on stdout (the status line cleared first, and redrawn)."""
+        """A line on stdout (the status line cleared first; the next tick redraws it)."""
         with self._lock:
             self._clear()
             print(line, flush=True)
-            self._draw()
 
     def note(self, line: str) -> None:
         """A one-line note on stderr, whether or not it is a terminal."""
         with self._lock:
             self._clear()
             print(f"{PROG}: note: {line}", file=sys.stderr, flush=True)
-            self._draw()
 
     def _tick(self) -> None:
         while not self._stop.wait(self.every):

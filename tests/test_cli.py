@@ -221,3 +221,129 @@ def test_debug_shows_the_traceback(tmp_path):
     assert code != 0 and "Traceback" in err and "InputError" in err
     code, _, err = portrait("analyze", tmp_path / "missing.jpg")
     assert code == 2 and err.strip() == f"portrait: error: {tmp_path / 'missing.jpg'}: no such file; check the path"
+
+
+# ---------------------------------------------------------------------------------------------- first contact
+
+def test_ops_shows_every_description_whole():
+    """`portrait ops` and `portrait --help` give each operation's summary whole (it once stopped mid-sentence)."""
+    from portrait_studio.schema import operations
+
+    code, out, _ = portrait("ops")
+    assert code == 0
+    code, top, _ = portrait("--help")
+    assert code == 0
+    for name, op in operations().items():
+        assert op.summary.endswith("."), name
+        assert op.summary in " ".join(out.split()), name
+        assert op.summary in " ".join(top.split()), name
+    code, out, _ = portrait("background", "--help")
+    assert "light and colour matched." in " ".join(out.split())
+    assert "portrait background in.jpg -o cut.png --cutout" in out     # its example command lines, as written
+
+
+@pytest.fixture(scope="module")
+def transparent(tmp_path_factory, astronaut_rgb8):
+    """The astronaut (256 px) as an RGBA PNG: opaque in the middle, transparent at the sides, where the hidden
+    colour is pure green."""
+    rgb = np.asarray(Image.fromarray(astronaut_rgb8).resize((256, 256), Image.LANCZOS)).copy()
+    alpha = np.full((256, 256), 255, np.uint8)
+    alpha[:, :24] = alpha[:, -24:] = 0
+    alpha[:, 24:40] = 128
+    rgb[alpha == 0] = (0, 255, 0)
+    path = tmp_path_factory.mktemp("alpha") / "cut.png"
+    Image.fromarray(np.dstack([rgb, alpha])).save(path)
+    return path, alpha
+
+
+def test_transparency_is_kept_or_flattened_over_white(transparent, tmp_path):
+    path, alpha = transparent
+    code, out, err = portrait("exposure", path, "-o", tmp_path / "o.png", "--ev", "0.3")
+    assert code == 0 and err == "", err
+    rgba = np.asarray(Image.open(tmp_path / "o.png"))
+    assert rgba.shape[2] == 4 and np.abs(rgba[..., 3].astype(int) - alpha).max() <= 1   # the input's alpha
+    code, out, err = portrait("exposure", path, "-o", tmp_path / "o.jpg", "--ev", "0.3")
+    assert code == 0 and f"wrote {tmp_path / 'o.jpg'}" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("portrait: note: ") and "flattened over white" in lines[0]
+    rgb = np.asarray(Image.open(tmp_path / "o.jpg"), np.float32)
+    assert (rgb[8:-8, 4:18] > 245).all(), "the transparent side is white, not the hidden green"
+    code, _, err = portrait("resize", path, "-o", tmp_path / "small.png", "--long-edge", "128")
+    assert code == 0 and err == ""
+    small = np.asarray(Image.open(tmp_path / "small.png"))
+    assert small.shape == (128, 128, 4) and small[:, :10, 3].max() == 0 and small[:, 24:100, 3].min() == 255
+
+
+def test_output_that_cannot_hold_the_result_is_refused_before_work(tmp_path):
+    """A cut-out to JPEG is refused before anything is read (a photo with no person would otherwise be the
+    error); so is --save-alpha without --cutout."""
+    from skimage import data
+
+    cup = tmp_path / "cup.png"
+    Image.fromarray(data.coffee()).save(cup)
+    out = tmp_path / "cut.jpg"
+    code, o, e = portrait("background", cup, "-o", out, "--cutout")
+    assert_refused(code, o, e, out)
+    assert "JPEG cannot hold the transparency" in e and ".png" in e
+    code, o, e = portrait("background", cup, "-o", tmp_path / "x.png", "--save-alpha", tmp_path / "a.png")
+    assert_refused(code, o, e, tmp_path / "x.png", tmp_path / "a.png")
+    assert "makes no alpha" in e and "person" not in e
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("steps:\n  - background: {cutout: true}\n  - exposure: {ev: 0.2}\n")
+    code, o, e = portrait("run", recipe, cup, "-o", out)
+    assert_refused(code, o, e, out)
+    assert "JPEG cannot hold the transparency" in e
+
+
+def test_face_too_small_for_the_work_is_refused(tmp_path, astronaut_rgb8):
+    """A 128-px astronaut (a face about 26 px high) is not relit into blotches: refused, naming the file, the face's
+    size and the fix; work that needs no face detail still runs."""
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(astronaut_rgb8).resize((128, 128), Image.LANCZOS).save(tiny)
+    for op in ("relight", "retouch"):
+        out = tmp_path / f"{op}.png"
+        code, o, e = portrait(op, tiny, "-o", out)
+        assert_refused(code, o, e, out)
+        assert str(tiny) in e and "px high" in e and "needs a face at least 32 px high" in e and "larger photo" in e
+    assert portrait("exposure", tiny, "-o", tmp_path / "e.png")[0] == 0
+
+
+class _Terminal:
+    """A stand-in for a terminal's stderr: it collects what is written and says it is a terminal."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_line_on_a_terminal_only(photo, tmp_path, monkeypatch, capsys):
+    """On a terminal the CLI shows the stage of long work on one line of stderr (here shown at once) and
+    clears it; elsewhere nothing (every refusal and result test above sees an empty stderr)."""
+    import functools
+
+    from portrait_studio import cli
+
+    monkeypatch.setattr(cli, "_Status", functools.partial(cli._Status, after=0.0))
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert cli.main(["relight", str(photo), "-o", str(tmp_path / "r.png"), "--setup", "loop"]) == 0
+    stages = [s.split(" (")[0] for s in term.text.split("\r") if s.startswith("portrait: ")]
+    assert stages[0] == f"portrait: reading {photo}" and "portrait: relight" in stages
+    assert stages[-1] == f"portrait: writing {tmp_path / 'r.png'}" and term.text.endswith("\r\033[K")
+    assert "wrote" in capsys.readouterr().out
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("steps: [exposure, {resize: {long_edge: 100}}]\n")
+    term.text = ""
+    assert cli.main(["run", str(recipe), str(photo), "-o", str(tmp_path / "r.jpg")]) == 0
+    assert f"portrait: {recipe}: 2/2 resize" in term.text
+    monkeypatch.setattr(sys, "stderr", _Plain := type("Plain", (_Terminal,), {"isatty": lambda self: False})())
+    assert cli.main(["exposure", str(photo), "-o", str(tmp_path / "e.png")]) == 0
+    assert _Plain.text == ""

@@ -212,18 +212,62 @@ def test_grey_8_and_16(tmp_path):
         np.testing.assert_allclose(image, srgb_to_linear(v), atol=1e-4)
 
 
-@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
-def test_alpha_dropped(tmp_path, small, mode):
-    im = Image.fromarray(small).convert(mode.replace("P", "RGB"))
-    if mode == "P":                                       # palette with a transparent entry (tRNS)
-        im = im.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
-        im.save(tmp_path / "a.png", transparency=0)
-    else:
-        im.putalpha(Image.new("L", im.size, 7))
-        im.save(tmp_path / "a.png")
-    image, meta = read_image(tmp_path / "a.png")
+def _transparent(tmp_path, small, mode):
+    """`small` saved as a PNG with transparency of `mode` (RGBA, LA, a palette or RGB with a tRNS entry):
+    the path, the colour, the alpha expected (float in [0, 1])."""
+    im = Image.fromarray(small).convert("L" if mode == "LA" else "RGB")
+    if mode in ("P", "tRNS"):                             # one transparent entry: the palette's 0, or a colour
+        im = im.convert("P", palette=Image.Palette.ADAPTIVE, colors=16) if mode == "P" else im.quantize(16).convert("RGB")
+        key = 0 if mode == "P" else im.getpixel((0, 0))
+        im.save(tmp_path / "a.png", transparency=key)
+        colour = np.asarray(im.convert("RGB"))
+        alpha = np.asarray(im if mode == "P" else im.convert("RGB")) != key
+        alpha = (alpha if mode == "P" else alpha.any(-1)).astype(np.float32)
+        return tmp_path / "a.png", colour, alpha
+    alpha = np.tile(np.linspace(0, 255, im.size[0]).round().astype(np.uint8), (im.size[1], 1))
+    colour = np.asarray(im.convert("RGB"))
+    im.putalpha(Image.fromarray(alpha))
+    im.save(tmp_path / "a.png")
+    return tmp_path / "a.png", colour, alpha / np.float32(255)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "tRNS"])
+def test_alpha_read_or_dropped(tmp_path, small, mode):
+    path, colour, alpha = _transparent(tmp_path, small, mode)
+    image, meta = read_image(path)
     assert "alpha channel ignored" in meta.notes
-    np.testing.assert_array_equal(image, from_srgb8(np.asarray(im.convert("RGB"))))
+    np.testing.assert_array_equal(image, from_srgb8(colour))
+    image, meta, opacity = read_image(path, alpha=True)
+    assert "alpha channel ignored" not in meta.notes
+    np.testing.assert_array_equal(image, from_srgb8(colour))     # the colour as stored, hidden parts too
+    assert opacity.dtype == np.float32 and opacity.shape == image.shape[:2]
+    np.testing.assert_allclose(opacity, alpha, atol=1e-6)
+    assert read_image(tmp_path / "a.png", alpha=True)[2] is not None
+    Image.fromarray(small).save(tmp_path / "opaque.png")
+    assert read_image(tmp_path / "opaque.png", alpha=True)[2] is None
+
+
+def test_alpha_of_16_bit_png_and_tiff_kept(tmp_path, small):
+    """16-bit RGBA through OpenCV and tifffile; a TIFF's associated (premultiplied) alpha is divided out; the
+    opacity turns upright with the image."""
+    rgb16 = small.astype(np.uint16) * 257
+    alpha = np.tile(np.linspace(0, 65535, small.shape[1]).round().astype(np.uint16), (small.shape[0], 1))
+    cv2.imwrite(str(tmp_path / "a.png"), np.dstack([rgb16[..., ::-1], alpha]))
+    image, _, opacity = read_image(tmp_path / "a.png", alpha=True)
+    np.testing.assert_allclose(opacity, alpha / 65535, atol=1e-6)
+    np.testing.assert_allclose(image, srgb_to_linear(rgb16 / 65535), atol=1e-5)
+    premultiplied = np.round(rgb16 * (alpha[..., None] / 65535)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", np.dstack([premultiplied, alpha]), photometric="rgb", extrasamples=["assocalpha"])
+    image, _, opacity = read_image(tmp_path / "a.tif", alpha=True)
+    seen = alpha > 4000                                    # where the colour survived the premultiplication
+    np.testing.assert_allclose(linear_to_srgb(image)[seen], (rgb16 / 65535)[seen], atol=2e-3)
+    exif = Image.Exif()
+    exif[0x0112] = 6                                       # stored turned: the tag turns it back
+    rgba = Image.fromarray(np.dstack([small, (alpha // 257).astype(np.uint8)]))
+    rgba.save(tmp_path / "turned.png", exif=exif)
+    image, _, opacity = read_image(tmp_path / "turned.png", alpha=True)
+    assert image.shape[:2] == opacity.shape == (small.shape[1], small.shape[0])
+    np.testing.assert_allclose(opacity, np.rot90(alpha / 65535, -1), atol=1 / 255)
 
 
 def test_palette(tmp_path, small):
@@ -377,7 +421,27 @@ def test_write_alpha_round_trip(tmp_path, ext):
     assert (rgba[:, :3, 3] == 0).all() and (rgba[:, 3:, 3] == 255).all()
 
 
-def test_jpeg_refuses_alpha(tmp_path):
-    with pytest.raises(ParameterError, match="transparency"):
-        write_image(tmp_path / "cut.jpg", np.zeros((4, 4, 3), np.float32), alpha=np.ones((4, 4), np.float32))
+def test_jpeg_flattens_alpha_over_white(tmp_path):
+    """JPEG has no alpha: the transparent parts become white, never the colour hidden under them."""
+    img = np.zeros((16, 16, 3), np.float32)
+    img[..., 0] = 0.8                                     # red everywhere, hidden where transparent
+    alpha = np.zeros((16, 16), np.float32)
+    alpha[:, 8:], alpha[:, 4:8] = 1.0, 0.5
+    path = write_image(tmp_path / "flat.jpg", img, alpha=alpha)
+    out, _ = read_image(path)
+    np.testing.assert_allclose(out[2:-2, :2], 1.0, atol=0.03)                  # white, not red
+    np.testing.assert_allclose(out[2:-2, -2:].mean((0, 1)), [0.8, 0, 0], atol=0.03)
+    np.testing.assert_allclose(out[2:-2, 5:7].mean((0, 1)), [0.9, 0.5, 0.5], atol=0.04)   # half over white, linear
+    assert not write_mod.holds_alpha(path) and write_mod.holds_alpha(tmp_path / "x.webp")
+
+
+def test_output_checked_before_the_work(tmp_path):
+    from portrait_studio.io import check_output
+
+    with pytest.raises(InputError, match="JPEG cannot hold the transparency"):
+        check_output(tmp_path / "cut.jpg", alpha=True)
+    assert check_output(tmp_path / "cut.png", alpha=True) == tmp_path / "cut.png"
+    with pytest.raises(InputError, match="more than WEBP allows"):
+        check_output(tmp_path / "big.webp", size=(20000, 100))
+    check_output(tmp_path / "big.png", size=(20000, 100))
     assert not list(tmp_path.iterdir())

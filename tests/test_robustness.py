@@ -180,6 +180,31 @@ def test_odd_input_is_read(op, name, files, run, tmp_path):
     assert np.isfinite(image).all() and 0.02 < image.mean() < 0.9 and image.std() > 0.01
 
 
+@pytest.mark.parametrize("op", ONE_IMAGE)
+def test_transparency_is_carried_or_flattened(op, files, run, tmp_path):
+    """A transparent PNG keeps its alpha through every operation that keeps the picture (resized with it by
+    resize; a new background fills the frame, so background's composite is opaque), and in a JPEG the
+    transparent parts are flattened over white with a one-line note, never showing the colour hidden there."""
+    path = files["rgba.png"]
+    alpha = np.asarray(Image.open(path))[..., 3] / 255.0
+    code, _, err = run(*_command(op, path, tmp_path / "out.png"))
+    assert code == 0 and err == "", err
+    _, _, opacity = read_image(tmp_path / "out.png", alpha=True)
+    if op == "background":
+        assert opacity is None
+    else:
+        expected = cv2.resize(alpha, opacity.shape[::-1], interpolation=cv2.INTER_AREA)
+        assert np.abs(opacity - expected).max() < 0.02
+    code, _, err = run(*_command(op, path, tmp_path / "out.jpg"))
+    assert code == 0, err
+    if op != "background":
+        assert err.count("\n") == 1 and err.startswith("portrait: note: ") and "flattened over white" in err
+        image, _ = read_image(tmp_path / "out.jpg")
+        assert image[:, :2].min() > 0.9, "the fully transparent edge is white"
+    else:
+        assert err == ""
+
+
 def test_odd_input_keeps_the_face_upright(files, run, tmp_path):
     """A rotated or CMYK file gives the face where the plain JPEG has it (the analysis is of the upright photo)."""
     boxes = {}

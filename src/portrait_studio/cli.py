@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import sys
+import textwrap
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
@@ -77,6 +80,31 @@ def add_extra_flags(parser: argparse.ArgumentParser, extras) -> None:
 
 
 # -- the parser ------------------------------------------------------------------------------------
+
+class _Formatter(argparse.HelpFormatter):
+    """Help whose description keeps its paragraphs, each wrapped, and its example command lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        fill = super()._fill_text
+        return "\n\n".join(textwrap.indent(par, indent) if par.startswith(PROG + " ") else fill(par, width, indent)
+                             for par in text.split("\n\n"))
+
+
+def _description(func) -> str:
+    """An operation's docstring for its --help: the prose before the first numpydoc section, and the example
+    command lines of its Examples section."""
+    import inspect
+
+    doc = inspect.getdoc(func) or ""
+    sections = re.split(r"\n\n(?=\w[\w ]*\n-{3,}\n)", doc)
+    text = [" ".join(par.split()) for par in sections[0].split("\n\n")]
+    for section in sections[1:]:
+        head, _, body = section.partition("\n")
+        lines = [line for line in body.splitlines() if line.startswith(PROG + " ")]
+        if head.strip() == "Examples" and lines:
+            text.append("\n".join(lines))
+    return "\n\n".join(text)
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (like every other error), pointing to --help."""
@@ -155,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FOLDER", default="out", help="folder for the results (default ./out)")
 
     for name, op in operations().items():
-        p = sub.add_parser(name, parents=[common, output], help=_literal(op.summary), description=op.func.__doc__ and
-                           op.func.__doc__.split("\n\n")[0].strip(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(name, parents=[common, output], help=_literal(op.summary),
+                           description=_literal(_description(op.func)), formatter_class=_Formatter)
         if op.frames:
             p.add_argument("input", metavar="INPUT", nargs="+",
                            help="the frames: image files, folders of them, or a multi-image HEIC")
@@ -176,11 +204,12 @@ def _read(args):
     return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
 
 
-def _check_outputs(args, images, masks=(), frames=()) -> None:
+def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False) -> None:
     """Refuse, before any work, an output that could not be written (unknown format, missing folder, a folder,
-    an existing file without --overwrite) or that two outputs share, so a refusal never comes after the work
-    or leaves some outputs written. Side results (`masks`) are .png or .tif. `frames` are inputs read as the
-    work goes, which no output may replace, even with --overwrite."""
+    an existing file without --overwrite, a format without transparency for `alpha` work) or that two outputs
+    share, so a refusal never comes after the work or leaves some outputs written. Side results (`masks`) are
+    .png or .tif. `frames` are inputs read as the work goes, which no output may replace, even with
+    --overwrite."""
     import os
 
     from .errors import InputError
@@ -196,25 +225,32 @@ def _check_outputs(args, images, masks=(), frames=()) -> None:
             raise InputError(path, "is given for two outputs", "give each output its own file name")
         seen.add(real)
     for path in images:
-        check_output(path, overwrite=args.overwrite)
+        check_output(path, overwrite=args.overwrite, alpha=alpha)
     for path in masks:
         check_output(path, overwrite=args.overwrite, mask=True)
 
 
-def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None) -> None:
-    """Write the result (with its ``alpha`` extra as transparency, if any) and the asked-for extras."""
-    from .io import write_image, write_mask
+def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None, *, status=None) -> None:
+    """Write the result (with its transparency, if any) and the asked-for extras, saying so on `status`
+    (a :class:`_Status`); transparency the output format cannot hold gets a note on stderr."""
+    from .io import holds_alpha, write_image, write_mask
 
-    path = write_image(path or args.output, portrait.image, portrait.metadata, overwrite=args.overwrite,
-                       quality=args.quality, strip_private=args.strip_private, alpha=portrait.extras.get("alpha"))
-    print(f"wrote {path}")
+    status = status or _Status(quiet=True)
+    path = path or args.output
+    status.stage(f"writing {path}")
+    if portrait.alpha is not None and not holds_alpha(path):
+        status.note(f"{path}: JPEG has no transparency; the transparent parts are flattened over white (write .png, "
+                    ".tif, .webp or .heic to keep them)")
+    path = write_image(path, portrait.image, portrait.metadata, overwrite=args.overwrite,
+                       quality=args.quality, strip_private=args.strip_private, alpha=portrait.alpha)
+    status.say(f"wrote {path}")
     for name, target in (extras or {}).items():
         value = portrait.extras[name]
         if value.ndim == 3:
             write_image(target, value, portrait.metadata, overwrite=args.overwrite, strip_private=True)
         else:
             write_mask(target, value, overwrite=args.overwrite)
-        print(f"wrote {target}")
+        status.say(f"wrote {target}")
 
 
 def _summary(portrait) -> str:
@@ -236,16 +272,20 @@ def _summary(portrait) -> str:
 def cmd_analyze(args) -> None:
     if args.overlay:
         _check_outputs(args, [args.overlay])
-    portrait = _read(args)
-    if args.face is not None:
-        portrait.face()                            # refuse a face index that does not exist
-    if args.overlay:
-        from .io import write_image
-        from .overlay import draw_overlay
+    with _Status() as status:
+        status.stage(f"reading {args.input}")
+        portrait = _read(args)
+        status.stage("analysing")
+        if args.face is not None:
+            portrait.face()                        # refuse a face index that does not exist
+        if args.overlay:
+            from .io import write_image
+            from .overlay import draw_overlay
 
-        write_image(args.overlay, draw_overlay(portrait), portrait.metadata, overwrite=args.overwrite,
-                    strip_private=True)
-    print(json.dumps(portrait.describe()) if args.json else _summary(portrait))
+            write_image(args.overlay, draw_overlay(portrait), portrait.metadata, overwrite=args.overwrite,
+                        strip_private=True)
+        text = json.dumps(portrait.describe()) if args.json else _summary(portrait)
+    print(text)
     if args.overlay and not args.json:
         print(f"wrote {args.overlay}")
 
@@ -257,17 +297,26 @@ def cmd_ops(args) -> None:
     if args.json:
         print(json.dumps({name: op.json_schema() for name, op in ops.items()}, indent=2))
         return
+    width = max(60, shutil.get_terminal_size().columns - 1)
     for name, op in ops.items():
         flags = " ".join(f"{_flag(n)}" for n in op.params.model_fields)
-        print(f"{name:12s} {op.summary}\n{'':12s} {flags}")
+        print(textwrap.fill(op.summary, width, initial_indent=f"{name:12s} ", subsequent_indent=" " * 13))
+        print(textwrap.fill(flags, width, initial_indent=" " * 13, subsequent_indent=" " * 13,
+                            break_on_hyphens=False))
 
 
 def cmd_run(args) -> None:
     from .pipeline import apply_recipe, load_recipe
 
     steps = load_recipe(args.recipe)               # validate the whole recipe before reading the photo
-    _check_outputs(args, [args.output])
-    _write(args, apply_recipe(_read(args), steps))
+    made = [s.op.transparent(s.params) for s in steps if "alpha" in s.op.extras and s.op.transparent]
+    _check_outputs(args, [args.output], alpha=bool(made and made[-1]))
+    with _Status() as status:
+        status.stage(f"reading {args.input}")
+        portrait = _read(args)
+        _check_size(args, portrait, args.output, kept=all(s.op.geometry_kept for s in steps))
+        status.stage(args.recipe)
+        _write(args, apply_recipe(portrait, steps, progress=status), status=status)
 
 
 def cmd_operation(args) -> None:
@@ -277,54 +326,140 @@ def cmd_operation(args) -> None:
     fields = op.params.model_fields
     params = op.validate({k: v for k, v in vars(args).items() if k in fields})
     extras = {n: getattr(args, "save_" + n) for n in op.extras if getattr(args, "save_" + n, None)}
-    if op.frames:
-        from .portrait import Frames
+    transparent = bool(op.transparent and op.transparent(params))
+    if "alpha" in extras and op.transparent and not transparent:
+        _made_none(op, ["alpha"])
+    with _Status() as status:
+        status.stage(f"reading {' '.join(args.input) if op.frames else args.input}")
+        if op.frames:
+            from .portrait import Frames
 
-        source = Frames.read(args.input, max_pixels=args.max_pixels)
-        numbered = _numbered(args.output)
-        outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
-        _check_outputs(args, outputs, extras.values(), frames=[s.path for s in source.sources])
-    else:
-        numbered = None
-        _check_outputs(args, [args.output], extras.values())
-        source = _read(args)
-    result = op(source, progress=_progress() if op.progress else None, **dict(params))
-    if not hasattr(result, "image"):                  # several outputs, one per input frame
-        if not numbered:
-            from .errors import ParameterError
+            source = Frames.read(args.input, max_pixels=args.max_pixels)
+            numbered = _numbered(args.output)
+            outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
+            _check_outputs(args, outputs, extras.values(), frames=[s.path for s in source.sources],
+                           alpha=transparent)
+        else:
+            numbered = None
+            _check_outputs(args, [args.output], extras.values(), alpha=transparent)
+            source = _read(args)
+            _check_size(args, source, args.output, kept=op.geometry_kept)
+            if op.face:
+                status.stage("finding the face")
+                source.face(needed_by=op.name)         # refused here, before the work, when none will do
+        status.stage(op.name)
+        result = op(source, progress=status if op.progress else None, **dict(params))
+        if not hasattr(result, "image"):                  # several outputs, one per input frame
+            if not numbered:
+                from .errors import ParameterError
 
-            raise ParameterError(f"{op.name} makes one picture per frame here; give a numbered output "
-                                 "such as -o out/frame-%04d.png")
-        for i, frame in enumerate(result):
-            _write(args, frame, path=numbered(i))
-        return
-    missing = [n for n in extras if n not in result.extras]
-    if missing:
-        from .errors import ParameterError
+                raise ParameterError(f"{op.name} makes one picture per frame here; give a numbered output "
+                                     "such as -o out/frame-%04d.png")
+            for i, frame in enumerate(result):
+                _write(args, frame, path=numbered(i), status=status)
+                status.stage(op.name)
+            return
+        missing = [n for n in extras if n not in result.extras]
+        if missing:
+            _made_none(op, missing)
+        _write(args, result, extras, path=numbered(0) if numbered else None, status=status)  # one picture: the first
 
-        raise ParameterError(f"{op.name} made no {', '.join(f'{n} ({op.extras[n]})' for n in missing)} with these "
-                             f"parameters; see 'portrait {op.name} --help'")
-    _write(args, result, extras, path=numbered(0) if numbered else None)  # one picture: the first number
+
+def _made_none(op, names) -> typing.NoReturn:
+    from .errors import ParameterError
+
+    raise ParameterError(f"{op.name} makes no {', '.join(f'{n} ({op.extras[n]})' for n in names)} with these "
+                         f"parameters; see 'portrait {op.name} --help'")
+
+
+def _check_size(args, portrait, output: str, *, kept: bool) -> None:
+    """Refuse, before the work, a picture of the input's size that the output format cannot hold, where the
+    work keeps the size (`kept`)."""
+    if kept:
+        from .io import check_output
+
+        check_output(output, overwrite=args.overwrite, size=portrait.shape[::-1])
 
 
 def _numbered(output: str):
     """For an output name with a printf-style number (``frame-%04d.png``), the name of frame i; else None."""
-    import re
-
     if not re.search(r"%0?\d*d", output):
         return None
     return lambda i: re.sub(r"%0?\d*d", lambda m: m.group(0) % i, output, count=1)
 
 
-def _progress():
-    """A progress callback drawing one updating line on a terminal's stderr (silent when not a terminal)."""
-    if not sys.stderr.isatty():
-        return None
+class _Status:
+    """What long work is doing, as one line on a terminal's stderr: the stage, the count the work reports
+    (as a ``progress(done, total, what)`` callback), and the seconds so far.
 
-    def show(done: int, total: int, what: str) -> None:
-        end = "\n" if done >= total else ""
-        print(f"\r{PROG}: {done}/{total} {what}\033[K", end=end, file=sys.stderr, flush=True)
-    return show
+    The line appears once the work has taken `after` seconds (quick commands print nothing), is redrawn
+    every `every` seconds by a thread, and is cleared when the work ends or before anything else is printed
+    (:meth:`say`, :meth:`note`). Where stderr is not a terminal (or with `quiet`) it draws nothing.
+    """
+
+    def __init__(self, *, quiet: bool = False, after: float = 1.5, every: float = 0.5):
+        import threading
+        import time
+
+        self.stream = sys.stderr if not quiet and sys.stderr.isatty() else None
+        self.after, self.every, self.clock = after, every, time.monotonic
+        self.start, self.base, self.text, self.shown = self.clock(), "", "", False
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True) if self.stream else None
+
+    def __enter__(self) -> "_Status":
+        if self._thread:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        with self._lock:
+            self._clear()
+
+    def stage(self, text: str) -> None:
+        """What the work does now."""
+        with self._lock:
+            self.base = self.text = text
+            self._draw()
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        """How far the stage has come, as the work reports it."""
+        with self._lock:
+            self.text = f"{self.base}: {done}/{total} {what}"
+            self._draw()
+
+    def say(self, line: str) -> None:
+        """A line on stdout (the status line cleared first; the next tick redraws it)."""
+        with self._lock:
+            self._clear()
+            print(line, flush=True)
+
+    def note(self, line: str) -> None:
+        """A one-line note on stderr, whether or not it is a terminal."""
+        with self._lock:
+            self._clear()
+            print(f"{PROG}: note: {line}", file=sys.stderr, flush=True)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.every):
+            with self._lock:
+                self._draw()
+
+    def _draw(self) -> None:
+        elapsed = self.clock() - self.start
+        if self.stream and self.text and elapsed >= self.after:
+            self.stream.write(f"\r{PROG}: {self.text} ({elapsed:.0f} s)\033[K")
+            self.stream.flush()
+            self.shown = True
+
+    def _clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.shown = False
 
 
 def cmd_demo(args) -> None:

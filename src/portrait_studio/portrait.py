@@ -9,8 +9,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .analysis import (REGIONS, AnalysisBackend, Face, Lighting, SubjectGeometry, analysis_copy, estimate_lighting,
-                       face_normals, find_faces, get_backend, region_masks, subject_geometry)
+from .analysis import (MIN_FACE_PX, REGIONS, AnalysisBackend, Face, Lighting, SubjectGeometry, analysis_copy,
+                       estimate_lighting, face_normals, find_faces, get_backend, region_masks, subject_geometry)
 from .core import as_image
 from .errors import NoFaceError
 from .io import DEFAULT_MAX_PIXELS, Metadata, read_image
@@ -41,6 +41,10 @@ class Portrait:
     max_pixels : int
         The largest picture operations read besides this one (a background, a light to match): the limit
         this one was read with.
+    alpha : ndarray, shape (H, W), optional
+        The image's opacity in [0, 1] (a transparent PNG's alpha), None when opaque. Operations work on
+        the colour (`image`, not premultiplied, hidden colour included); the opacity is carried through
+        operations that keep the geometry and written where the output format holds it.
 
     Examples
     --------
@@ -54,8 +58,14 @@ class Portrait:
 
     def __init__(self, image: np.ndarray, metadata: Metadata | None = None, *, path: str | None = None,
                  backend: AnalysisBackend | None = None, face_index: int | None = None,
-                 history: tuple[dict, ...] = (), max_pixels: int = DEFAULT_MAX_PIXELS):
+                 history: tuple[dict, ...] = (), max_pixels: int = DEFAULT_MAX_PIXELS,
+                 alpha: np.ndarray | None = None):
         self.image = as_image(image)
+        if alpha is not None:
+            alpha = np.asarray(alpha, np.float32)
+            if alpha.shape != self.image.shape[:2]:
+                raise ValueError(f"alpha must have shape {self.image.shape[:2]}, got {alpha.shape}")
+        self.alpha = alpha
         self.max_pixels = max_pixels
         self.metadata = metadata
         self.path = path if path is not None else "<image>"
@@ -70,10 +80,11 @@ class Portrait:
     @classmethod
     def read(cls, path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
              backend: AnalysisBackend | None = None, face_index: int | None = None) -> "Portrait":
-        """Read a photo (see :func:`portrait_studio.io.read_image`); analysis waits until it is asked for."""
-        image, metadata = read_image(path, max_pixels=max_pixels)
+        """Read a photo, with its transparency if it has any (see :func:`portrait_studio.io.read_image`);
+        analysis waits until it is asked for."""
+        image, metadata, alpha = read_image(path, max_pixels=max_pixels, alpha=True)
         return cls(image, metadata, path=os.fspath(path), backend=backend, face_index=face_index,
-                   max_pixels=max_pixels)
+                   max_pixels=max_pixels, alpha=alpha)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -87,17 +98,21 @@ class Portrait:
             self._backend = get_backend()
         return self._backend
 
-    def replace(self, image: np.ndarray, *, step: dict | None = None, geometry_kept: bool = True) -> "Portrait":
+    def replace(self, image: np.ndarray, *, step: dict | None = None, geometry_kept: bool = True,
+                alpha: np.ndarray | None | str = "carried") -> "Portrait":
         """A new Portrait with `image`, the same metadata and backend, and `step` added to the history.
 
         With ``geometry_kept`` (the new pixels show the same things at the same places and the same
-        size) the analysis cache is shared instead of recomputed.
+        size) the analysis cache is shared instead of recomputed, and the opacity is carried unless
+        `alpha` gives another (None: opaque); without it the new image is opaque unless `alpha` is given.
         """
         image = as_image(image)
         if geometry_kept and image.shape != self.image.shape:
             raise ValueError(f"geometry_kept needs the same shape, got {image.shape} for {self.image.shape}")
+        if isinstance(alpha, str):
+            alpha = self.alpha if geometry_kept else None
         new = Portrait(image, self.metadata, path=self.path, backend=self._backend, face_index=self.face_index,
-                       history=self.history + ((step,) if step else ()), max_pixels=self.max_pixels)
+                       history=self.history + ((step,) if step else ()), max_pixels=self.max_pixels, alpha=alpha)
         if geometry_kept:
             new._cache = self._cache
         return new
@@ -115,13 +130,17 @@ class Portrait:
             self._cache["faces"] = find_faces(self.image, self.backend, small=self._small)
         return self._cache["faces"]
 
-    def face(self, index: int | None = None) -> Face:
+    def face(self, index: int | None = None, *, needed_by: str | None = None) -> Face:
         """The face to work on: `index`, else the portrait's ``face_index``, else the largest.
+
+        With `needed_by` (an operation's name) the face must also be large enough for work on its detail
+        (:data:`~portrait_studio.analysis.MIN_FACE_PX` high, see there).
 
         Raises
         ------
         NoFaceError
-            When there is no face, or fewer faces than the index asks for.
+            When there is no face, or fewer faces than the index asks for, or (with `needed_by`) the face
+            is too small.
         """
         index = self.face_index if index is None else index
         faces = self.faces
@@ -131,7 +150,12 @@ class Portrait:
         if not 0 <= (index or 0) < len(faces):
             raise NoFaceError(f"{self.path}: face {index} asked for but {len(faces)} found; "
                               f"choose a face from 0 to {len(faces) - 1}")
-        return faces[index or 0]
+        face = faces[index or 0]
+        if needed_by is not None and face.size < MIN_FACE_PX:
+            raise NoFaceError(f"{self.path}: the face is only {face.size:.0f} px high (eyes {face.interocular:.0f} px "
+                              f"apart); {needed_by} needs a face at least {MIN_FACE_PX} px high; use a larger photo "
+                              "(less downscaled, or cropped closer to the face)")
+        return face
 
     def region(self, name: str, index: int | None = None) -> np.ndarray:
         """One soft full-resolution region mask of a face, float32 (H, W) in [0, 1]: ``face``, ``skin``,

@@ -45,7 +45,7 @@ class Operation:
     params : type[pydantic.BaseModel]
         The parameter schema, built from the function's keyword-only parameters.
     summary : str
-        The first line of the function's docstring.
+        The first paragraph of the function's docstring, as one line.
     geometry_kept : bool
         Whether the output shows the same things at the same pixels (so the analysis carries over).
     extras : dict of str to str
@@ -61,6 +61,14 @@ class Operation:
     progress : bool
         `func` takes a ``progress(done, total, what)`` callback (keyword ``progress``, not a parameter of
         the schema) that interfaces supply to show how long work goes on; library code never prints.
+    face : bool
+        The operation works on the face's detail: before it runs, a face large enough for that must be
+        there (see :meth:`~portrait_studio.portrait.Portrait.face`), else it is refused with NoFaceError.
+    transparent : callable, optional
+        For an operation that makes the result's opacity (its ``alpha`` extra, which then replaces the
+        input's): ``transparent(params)`` says whether these parameters make a transparent result, so
+        that interfaces refuse an output format without alpha before any work. Other operations carry
+        the input's opacity when they keep the geometry.
     """
 
     name: str
@@ -71,6 +79,8 @@ class Operation:
     extras: Mapping[str, str] = field(default_factory=dict)
     frames: bool = False
     progress: bool = False
+    face: bool = False
+    transparent: Callable[[BaseModel], bool] | None = None
 
     def validate(self, values: Mapping[str, Any] | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in.
@@ -94,6 +104,8 @@ class Operation:
         `progress`, when given, is passed on to operations that report progress.
         """
         params = self.validate(values)
+        if self.face and not self.frames:
+            portrait.face(needed_by=self.name)
         kwargs = dict(params)
         if self.progress and progress is not None:
             kwargs["progress"] = progress
@@ -112,8 +124,10 @@ class Operation:
                 raise ValueError(f"{self.name} returned undeclared extras {sorted(unknown)}")
         if isinstance(out, np.ndarray):
             out = portrait.replace(out, step=step, geometry_kept=self.geometry_kept)
-        elif self.frames:                                   # built on a frame: record the step on it
+        else:                                               # built by the operation: record the step on it
             out = out.replace(out.image, step=step, geometry_kept=True)
+        if "alpha" in self.extras:                          # the operation made the opacity (or none)
+            out.alpha = extras.get("alpha")
         out.extras = dict(extras)
         return out
 
@@ -133,7 +147,8 @@ def _describe(err: dict) -> str:
 
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str] | None = None,
-              frames: bool = False, register: bool = True):
+              frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
+              register: bool = True):
     """Decorator: make `func` an :class:`Operation` from its signature, and register it under `name`.
 
     Every parameter after the image (or, with ``frames=True``, the sequence of frames) must be
@@ -153,8 +168,9 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str
                 raise TypeError(f"{func.__name__}: parameter {p.name!r} must be keyword-only, typed and defaulted")
             fields[p.name] = (p.annotation, p.default)
         model = create_model(_camel(name) + "Params", __config__=ConfigDict(extra="forbid"), **fields)
-        summary = (inspect.getdoc(func) or name).splitlines()[0]
-        op = Operation(name, func, model, summary, geometry_kept, dict(extras or {}), frames, takes_progress)
+        summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
+        op = Operation(name, func, model, summary, geometry_kept, dict(extras or {}), frames, takes_progress, face,
+                       transparent)
         if register:
             if name in REGISTRY:
                 raise ValueError(f"operation {name!r} is registered twice")

@@ -52,7 +52,8 @@ class Metadata:
     icc : bytes or None
         The source's embedded ICC profile (already applied to the pixels).
     notes : tuple of str
-        What reading did to the file: orientation applied, alpha ignored, frame used, colour conversion.
+        What reading did to the file: orientation applied, alpha ignored (when not asked for), frame used,
+        colour conversion.
     """
 
     format: str
@@ -64,14 +65,17 @@ class Metadata:
     notes: tuple[str, ...] = ()
 
 
-def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, Metadata]:
+def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, alpha: bool = False
+               ) -> tuple[np.ndarray, Metadata] | tuple[np.ndarray, Metadata, np.ndarray | None]:
     """Read a photo as float32 (H, W, 3) linear-light RGB (sRGB primaries, D65), upright.
 
     JPEG, PNG, TIFF (8/16-bit), WebP, GIF, HEIC/HEIF (8/10-bit) and camera RAW/DNG are read. EXIF
     orientation is applied; an embedded ICC profile is converted to linear sRGB (in float for
-    matrix/TRC profiles, through LittleCMS at 8 bits otherwise); alpha is dropped; the first frame (the
-    primary image for HEIF) of a multi-frame file is used. RAW files are demosaicked by LibRaw with the
-    camera white balance, linear, without auto-brightening or denoising.
+    matrix/TRC profiles, through LittleCMS at 8 bits otherwise); the first frame (the primary image for
+    HEIF) of a multi-frame file is used. RAW files are demosaicked by LibRaw with the camera white
+    balance, linear, without auto-brightening or denoising. An alpha channel is returned when asked for
+    (`alpha`), else dropped with a note; the colour under it is returned as stored (not premultiplied:
+    a TIFF's associated alpha is divided out), including where it is fully transparent.
 
     Parameters
     ----------
@@ -79,12 +83,16 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         The image file.
     max_pixels : int
         Largest width × height accepted, checked from the header before decoding.
+    alpha : bool
+        Also return the file's opacity.
 
     Returns
     -------
     image : ndarray, float32, shape (H, W, 3)
         Linear light; 1.0 is the source's white. Wide-gamut colours may fall outside [0, 1].
     metadata : Metadata
+    opacity : ndarray, float32, shape (H, W), or None
+        Only with `alpha`: the alpha channel in [0, 1] (upright like the image), None when the file has none.
 
     Raises
     ------
@@ -93,15 +101,17 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     """
     with warnings.catch_warnings(record=True) as caught:     # a decoder's complaints become notes, not noise
         warnings.simplefilter("always")
-        image, metadata = _read_image(pathlib.Path(path), max_pixels)
+        image, opacity, metadata = _read_image(pathlib.Path(path), max_pixels)
     said = dict.fromkeys(f"decoder warning: {str(w.message).strip()}" for w in caught
                          if not issubclass(w.category, Image.DecompressionBombWarning))
+    if opacity is not None and not alpha:
+        said = {"alpha channel ignored": None, **said}
     if said:
         metadata = dataclasses.replace(metadata, notes=metadata.notes + tuple(said))
-    return image, metadata
+    return (image, metadata, opacity) if alpha else (image, metadata)
 
 
-def _read_image(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, Metadata]:
+def _read_image(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, np.ndarray | None, Metadata]:
     if not path.exists():
         raise InputError(path, "no such file", "check the path")
     if path.is_dir():
@@ -165,7 +175,7 @@ def _mp(n: int) -> str:
     return f"{n / 1e6:.0f}" if n >= 1e7 else f"{n / 1e6:.3g}"
 
 
-def _read_raw(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, Metadata]:
+def _read_raw(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, None, Metadata]:
     import rawpy
 
     notes = ["demosaicked by LibRaw (camera white balance)"]
@@ -176,8 +186,8 @@ def _read_raw(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, Metadata
         depth = max(8, int(raw.white_level).bit_length())
         if raw.sizes.flip:
             notes.append("camera orientation applied")
-    return rgb.astype(np.float32) / 65535, Metadata("RAW", depth, "camera RAW (linear sRGB)", exif=_raw_exif(path),
-                                                    notes=tuple(notes))
+    return rgb.astype(np.float32) / 65535, None, Metadata("RAW", depth, "camera RAW (linear sRGB)",
+                                                          exif=_raw_exif(path), notes=tuple(notes))
 
 
 def _raw_exif(path: pathlib.Path) -> bytes | None:
@@ -195,7 +205,8 @@ def _raw_exif(path: pathlib.Path) -> bytes | None:
         return None
 
 
-def _read_pillow(path: pathlib.Path, im: Image.Image, max_pixels: int) -> tuple[np.ndarray, Metadata]:
+def _read_pillow(path: pathlib.Path, im: Image.Image, max_pixels: int
+                 ) -> tuple[np.ndarray, np.ndarray | None, Metadata]:
     _check_size(path, *im.size, max_pixels)
     fmt = {"MPO": "JPEG"}.get(im.format, im.format)
     exif = im.getexif()
@@ -217,17 +228,29 @@ def _read_pillow(path: pathlib.Path, im: Image.Image, max_pixels: int) -> tuple[
         else:
             im.load()
             pixels, mode, depth = _pil_pixels(im)
-    if mode.endswith("A"):
-        pixels, mode = pixels[..., :-1], mode[:-1]
-        notes.append("alpha channel ignored")
+    pixels, mode, opacity = _split_alpha(pixels, mode)
     image, profile = _to_linear(pixels, mode, icc, notes)
-    orientation = exif.get(0x0112) or _xmp_orientation(xmp)
+    image, opacity = _upright(image, opacity, exif.get(0x0112) or _xmp_orientation(xmp), notes)
+    exif_bytes = _exif_bytes(exif, notes)
+    return image, opacity, Metadata(fmt, depth, profile, exif=exif_bytes, xmp=xmp or None, icc=icc, notes=tuple(notes))
+
+
+def _split_alpha(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """Colour samples, their mode, and the alpha channel as float32 (H, W) in [0, 1] (None without one)."""
+    if not mode.endswith("A"):
+        return pixels, mode, None
+    return pixels[..., :-1], mode[:-1], _normalise(pixels[..., -1])[..., 0]
+
+
+def _upright(image: np.ndarray, opacity: np.ndarray | None, orientation, notes: list[str]
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The image (and its opacity) turned upright by an EXIF orientation (2-8), contiguous float32."""
     if orientation in range(2, 9):
         image = _orient(image, orientation)
+        opacity = None if opacity is None else _orient(opacity[..., None], orientation)[..., 0]
         notes.append(f"EXIF orientation {orientation} applied")
-    exif_bytes = _exif_bytes(exif, notes)
-    return np.ascontiguousarray(image, np.float32), Metadata(fmt, depth, profile, exif=exif_bytes, xmp=xmp or None,
-                                                             icc=icc, notes=tuple(notes))
+    return (np.ascontiguousarray(image, np.float32),
+            None if opacity is None else np.ascontiguousarray(opacity, np.float32))
 
 
 def _exif_bytes(exif: Image.Exif, notes: list[str]) -> bytes | None:
@@ -264,6 +287,8 @@ def _pil_pixels(im: Image.Image) -> tuple[np.ndarray, str, int]:
     if im.mode in ("I", "F"):                             # 32-bit grey: 16-bit data in "I", [0, 1] in "F"
         a = np.asarray(im, np.float32)
         return (np.clip(a / 65535, 0, 1) if im.mode == "I" else a)[..., None], "L", 32 if im.mode == "F" else 16
+    if im.mode in ("L", "RGB") and "transparency" in im.info:   # one colour marked transparent (tRNS)
+        im = im.convert(im.mode + "A")
     if im.mode not in ("L", "LA", "RGB", "RGBA", "CMYK"):
         alpha = "A" in im.getbands() or "transparency" in im.info
         im = im.convert(("LA" if alpha else "L") if im.mode == "1" else ("RGBA" if alpha else "RGB"))
@@ -290,6 +315,9 @@ def _tiff_pixels(path: pathlib.Path) -> tuple[np.ndarray, str, int]:
             alpha = bool(extra) and extra[0] in (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)
             colour = "RGB" if page.photometric == tifffile.PHOTOMETRIC.RGB and a.shape[2] >= 3 else "L"
             mode = colour + ("A" if alpha else "")
+            if alpha and extra[0] == tifffile.EXTRASAMPLE.ASSOCALPHA:      # premultiplied: the colour itself
+                n = len(colour)
+                a[..., :n] = np.where(a[..., n:n + 1] > 0, a[..., :n] / np.maximum(a[..., n:n + 1], 1e-12), 0.0)
         return a[..., :len(mode)], mode, page.bitspersample
 
 
@@ -298,7 +326,7 @@ def _is_tiff(path: pathlib.Path) -> bool:
         return f.read(4) in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 
 
-def _read_tifffile(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, Metadata]:
+def _read_tifffile(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, np.ndarray | None, Metadata]:
     """A TIFF Pillow cannot open (32-bit integer or float samples, extra channels) through tifffile: colour
     and alpha channels kept, float samples taken as encoded like 8/16-bit ones (their ICC profile, else sRGB)."""
     import tifffile
@@ -311,14 +339,10 @@ def _read_tifffile(path: pathlib.Path, max_pixels: int) -> tuple[np.ndarray, Met
     if not np.isfinite(pixels).all():
         raise InputError(path, "holds samples that are not numbers (NaN or infinite)", "re-export it without them")
     notes = ["read by tifffile"]
-    if mode.endswith("A"):
-        pixels, mode = pixels[..., :-1], mode[:-1]
-        notes.append("alpha channel ignored")
+    pixels, mode, opacity = _split_alpha(pixels, mode)
     image, profile = _to_linear(pixels, mode, icc, notes)
-    if orientation in range(2, 9):
-        image = _orient(image, orientation)
-        notes.append(f"EXIF orientation {orientation} applied")
-    return np.ascontiguousarray(image, np.float32), Metadata("TIFF", depth, profile, icc=icc, notes=tuple(notes))
+    image, opacity = _upright(image, opacity, orientation, notes)
+    return image, opacity, Metadata("TIFF", depth, profile, icc=icc, notes=tuple(notes))
 
 
 def _cv2_pixels(path: pathlib.Path) -> tuple[np.ndarray, str, int]:

@@ -23,6 +23,10 @@ _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".ti
 SUPPORTED_WRITE = tuple(_FORMATS)
 _DEPTHS = {"PNG": (8, 16), "TIFF": (8, 16)}                 # other formats: 8 only
 _MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}                  # the encoders' limits, pixels a side
+_OPAQUE = ("JPEG",)                                         # formats without an alpha channel
+#: What transparency is flattened over where the format has no alpha channel: white, as an image editor's
+#: export and most viewers show a transparent area.
+FLATTEN_OVER = 1.0
 
 #: EXIF tags describing the source's pixel layout (stale once re-encoded), dropped always.
 _LAYOUT = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325,
@@ -66,8 +70,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
         UserComment, ImageUniqueID, CameraOwnerName, BodySerialNumber and LensSerialNumber, and the whole
         XMP packet (which can hold location and names). Make, Model, dates, exposure and Copyright stay.
     alpha : ndarray, float32, shape (H, W), optional
-        Opacity in [0, 1] (not premultiplied into `image`), written as an alpha channel; PNG, TIFF, WebP
-        and HEIC only.
+        Opacity in [0, 1] (not premultiplied into `image`), written as an alpha channel by PNG, TIFF, WebP
+        and HEIC. JPEG has none: there the image is flattened over white (composited in linear light), so
+        what was transparent shows white, never the colour hidden under it (see :func:`holds_alpha`).
 
     Returns
     -------
@@ -90,15 +95,14 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     if not 1 <= quality <= 100:
         raise ParameterError(f"quality={quality} is out of range; use 1 to 100")
     image = as_image(image)
-    if max(image.shape[:2]) > _MAX_SIDE.get(fmt, np.inf):
-        raise InputError(path, f"{image.shape[1]}×{image.shape[0]} px is more than {fmt} allows "
-                         f"({_MAX_SIDE[fmt]} px a side)", "write it as .png or .tif, or make it smaller")
+    _check_size(path, fmt, image.shape[1], image.shape[0])
     if alpha is not None:
         alpha = np.asarray(alpha, np.float32)
         if alpha.shape != image.shape[:2]:
             raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
-        if fmt == "JPEG":
-            raise ParameterError(f"{path}: JPEG has no transparency; write the cut-out as .png, .tif, .webp or .heic")
+        if fmt in _OPAQUE:
+            image = flatten(image, alpha)
+            alpha = None
     _check_target(path, overwrite)
 
     pixels = to_srgb8(image) if depth == 8 else np.round(linear_to_srgb(image) * 65535).astype(np.uint16)
@@ -112,10 +116,12 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     return path
 
 
-def check_output(path: str | os.PathLike, *, overwrite: bool = False, mask: bool = False) -> pathlib.Path:
+def check_output(path: str | os.PathLike, *, overwrite: bool = False, mask: bool = False, alpha: bool = False,
+                 size: tuple[int, int] | None = None) -> pathlib.Path:
     """Refuse an output before any work is done, as :func:`write_image` (or, with `mask`, :func:`write_mask`)
     would refuse it when writing: an unknown extension, a folder, an existing file unless `overwrite`, or
-    a missing folder.
+    a missing folder; with `size` (width, height), an image too large for the format; with `alpha`, a
+    format that cannot hold the transparency the work will make (a cut-out, whose point it is).
 
     Raises
     ------
@@ -123,9 +129,30 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, mask: bool
         Naming the path, the problem and the fix.
     """
     path = pathlib.Path(path)
-    _mask_format(path) if mask else _format(path)
+    fmt = _mask_format(path) if mask else _format(path)
+    if alpha and fmt in _OPAQUE:
+        raise InputError(path, f"{fmt} cannot hold the transparency this makes",
+                         "write it as .png, .tif, .webp or .heic")
+    if size is not None:
+        _check_size(path, fmt, *size)
     _check_target(path, overwrite)
     return path
+
+
+def holds_alpha(path: str | os.PathLike) -> bool:
+    """Whether the output format of `path` (by its extension) keeps an alpha channel."""
+    return _FORMATS.get(pathlib.Path(path).suffix.lower()) not in _OPAQUE
+
+
+def flatten(image: np.ndarray, alpha: np.ndarray, *, over: float = FLATTEN_OVER) -> np.ndarray:
+    """`image` composited over a flat grey level `over` (linear light; white by default) by its opacity."""
+    return (image - over) * alpha[..., None] + over
+
+
+def _check_size(path: pathlib.Path, fmt: str, width: int, height: int) -> None:
+    if max(width, height) > _MAX_SIDE.get(fmt, np.inf):
+        raise InputError(path, f"{width}×{height} px is more than {fmt} allows ({_MAX_SIDE[fmt]} px a side)",
+                         "write it as .png or .tif, or make it smaller")
 
 
 def _format(path: pathlib.Path) -> str:
@@ -136,9 +163,10 @@ def _format(path: pathlib.Path) -> str:
     return fmt
 
 
-def _mask_format(path: pathlib.Path) -> None:
+def _mask_format(path: pathlib.Path) -> str:
     if path.suffix.lower() not in (".png", ".tif", ".tiff"):
         raise InputError(path, "a mask is written as .png or .tif", "give the file a .png or .tif extension")
+    return _FORMATS[path.suffix.lower()]
 
 
 def _check_target(path: pathlib.Path, overwrite: bool) -> None:

@@ -35,13 +35,18 @@ def resize(portrait, *,
     """Scale the image so its longer side is `long_edge` pixels, keeping the aspect ratio.
 
     Reduction averages in linear light (area resampling, no aliasing, no darkened edges); enlargement is
-    Lanczos, clipped at zero against ringing below black.
+    Lanczos, clipped at zero against ringing below black. Transparency is scaled with the image.
     """
     h, w = portrait.shape
     s = long_edge / max(h, w)
     if s == 1.0 or (s > 1.0 and not upscale):
         return portrait.image.copy()
     size = (max(1, round(w * s)), max(1, round(h * s)))
-    if s < 1.0:
-        return cv2.resize(portrait.image, size, interpolation=cv2.INTER_AREA)
-    return np.maximum(cv2.resize(portrait.image, size, interpolation=cv2.INTER_LANCZOS4), 0.0)
+
+    def scale(a: np.ndarray) -> np.ndarray:
+        if s < 1.0:
+            return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+        return np.maximum(cv2.resize(a, size, interpolation=cv2.INTER_LANCZOS4), 0.0)
+    if portrait.alpha is None:
+        return scale(portrait.image)
+    return portrait.replace(scale(portrait.image), geometry_kept=False, alpha=np.minimum(scale(portrait.alpha), 1.0))

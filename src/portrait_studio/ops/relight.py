@@ -100,7 +100,7 @@ class Light:
     colour: np.ndarray
 
 
-@operation("relight", extras={"shading": "new light / old light, 0.5 = unchanged"})
+@operation("relight", extras={"shading": "new light / old light, 0.5 = unchanged"}, face=True)
 def relight(portrait, *,
             setup: Annotated[SetupName | None, Field(description=(
                 "A named studio setup (a preset of the controls below, which override it), mirrored to the "

@@ -88,8 +88,11 @@ def load_recipe(path: str | os.PathLike) -> list[Step]:
     return parse_recipe(doc, source=path)
 
 
-def apply_recipe(portrait, steps: list[Step]):
-    """Apply the steps in order; the final Portrait, with every step in its history."""
-    for step in steps:
+def apply_recipe(portrait, steps: list[Step], *, progress=None):
+    """Apply the steps in order; the final Portrait, with every step in its history. `progress`, if given,
+    is called as ``progress(n, total, name)`` as the n-th step (from 1) begins."""
+    for i, step in enumerate(steps, 1):
+        if progress is not None:
+            progress(i, len(steps), step.op.name)
         portrait = step.op(portrait, **dict(step.params))
     return portrait

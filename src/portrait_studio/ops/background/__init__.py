@@ -82,7 +82,7 @@ def camera_horizon(face, shape: tuple[int, int], focal_px: float) -> float:
 
 
 @operation("background", extras={"matte": "the refined soft matte of the person, 1 = person",
-                                  "alpha": "the cut-out's opacity (with --cutout)"})
+                                  "alpha": "the cut-out's opacity (with --cutout)"}, transparent=lambda p: p.cutout)
 def background(portrait, *,
                image: Annotated[str | None, Field(description=(
                    "A photo to put behind the subject, any size and aspect: scaled to cover the frame and "
@@ -143,6 +143,8 @@ def background(portrait, *,
     model = harmonise.load(harmoniser) if harmoniser is not None else None
 
     alpha, fg = refined_matte(portrait)
+    if portrait.alpha is not None:              # what the input hides is not the person's
+        alpha = alpha * portrait.alpha
     extras = {"matte": alpha}
     if cutout:
         return np.where(alpha[..., None] > 0, fg, 0.0).astype(np.float32), {**extras, "alpha": alpha}

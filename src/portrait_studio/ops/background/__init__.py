@@ -47,7 +47,7 @@ def refined_matte(portrait) -> tuple[np.ndarray, np.ndarray]:
         if float((coarse > 0.5).mean()) < _MIN_PERSON:
             raise InputError(portrait.path, "no person found (the person matte is empty)",
                              "use a photo with a person in it")
-        return matte.refine_matte(portrait.image, coarse, face_boxes=[f.box for f in portrait.faces])
+        return matte.refine_matte(portrait.image, coarse)
     # the decontaminated foreground holds these pixels' colours: it is kept with this image only
     return portrait.cached(("background-matte", matte.WORK_SIZE), refine, per_image=True)
 

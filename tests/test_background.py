@@ -276,6 +276,22 @@ def test_background_on_the_astronaut(astronaut):
         np.abs(np.diff(astronaut.image[..., 1], axis=1))[bgmask[:, 1:]].mean()
 
 
+def test_black_and_white_photo_stays_neutral(astronaut_rgb8, backend):
+    """A black-and-white photo has no light colour to adapt: whatever the new scene's colour, the subject
+    stays without colour (a warm cast had been read into it, chroma 0 -> 5) and only its exposure is matched."""
+    from portrait_studio import Portrait
+    from portrait_studio.core import from_srgb8, to_srgb8
+    from portrait_studio.schema import get_operation
+    grey = np.repeat(astronaut_rgb8.mean(-1, keepdims=True).astype(np.uint8), 3, axis=-1)
+    p = Portrait(from_srgb8(grey), backend=backend)
+    op = get_operation("background")
+    for kw in ({"backdrop": "grey-paper"}, {"colour": "#c08040"}):
+        out = op(p, **kw)
+        person = out.extras["matte"] > 0.99                        # the edges show the new scene through
+        rgb = to_srgb8(out.image).astype(np.int16)[person]
+        assert np.percentile(rgb.max(-1) - rgb.min(-1), 99) <= 1, kw
+
+
 def test_lens_blur_grows_with_f_number_on_a_photo(astronaut):
     from portrait_studio.schema import get_operation
     op = get_operation("background")

@@ -16,7 +16,8 @@ import numpy as np
 from pydantic import Field
 
 from ...analysis.regions import FACE_OVAL
-from ...core import lens
+from ...core import lens, luminance
+from ...core.colour import achromatic, is_monochrome
 from ...core.guided import sample_bilinear
 from ...errors import InputError, ParameterError
 from ...schema import operation
@@ -197,6 +198,9 @@ def background(portrait, *,
                        cv2.resize(alpha, rhw, interpolation=cv2.INTER_AREA))
         outline = face.landmarks[FACE_OVAL, :2] * read if face is not None else None
         m, _ = light.light_transform(old, new, light.subject_light(*subject, outline), strength=match_light)
+    mono = is_monochrome(image_small)             # a black-and-white photo stays so: exposure alone is matched
+    if matching and mono:
+        m = achromatic(m)
     if matching:
         fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
         own_scene = scene.painted_out(image_small, alpha_small) if relight > 0 else None
@@ -208,6 +212,8 @@ def background(portrait, *,
         bg = lens.defocus_plane(bg, blur * s)
     wrap = light.light_wrap(fg_small, alpha_small, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(*small_hw),
                             strength=light_wrap)
+    if wrap is not None and mono:                # the light that wraps round a black-and-white subject, grey
+        wrap = np.repeat(luminance(wrap)[..., None], 3, axis=-1)
     if s < 1.0:
         bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
 

@@ -292,6 +292,20 @@ def test_black_and_white_photo_stays_neutral(astronaut_rgb8, backend):
         assert np.percentile(rgb.max(-1) - rgb.min(-1), 99) <= 1, kw
 
 
+def test_a_photo_without_a_person_is_refused(backend):
+    """The person matte alone cannot tell: it calls a cat 91% person. Without a face, the photo is refused
+    with what to do about it."""
+    from skimage import data
+    from portrait_studio import Portrait
+    from portrait_studio.core import from_srgb8
+    from portrait_studio.errors import InputError
+    from portrait_studio.schema import get_operation
+    cat = Portrait(from_srgb8(data.chelsea()), path="cat.jpg", backend=backend)
+    assert (cat.coarse_matte > 0.5).mean() > 0.5
+    with pytest.raises(InputError, match="cat.jpg: no person found.*; use a photo of a person"):
+        get_operation("background")(cat, backdrop="grey-paper")
+
+
 def test_lens_blur_grows_with_f_number_on_a_photo(astronaut):
     from portrait_studio.schema import get_operation
     op = get_operation("background")

@@ -25,8 +25,6 @@ from . import harmonise, light, matte, scene
 
 #: Smallest background picture accepted, pixels per side.
 MIN_BACKGROUND_PX = 64
-#: Subject distance assumed when there is no face to measure, metres.
-DEFAULT_SUBJECT_M = 2.0
 _LIGHT_WRAP_RADIUS = 0.006      # light-wrap reach, fraction of the image diagonal
 _LENS_WORK = 8.0                # the background is made where its blur disc is this many pixels across
 _MIN_PERSON = 0.002             # smallest person (fraction of the frame) the matte must show
@@ -41,9 +39,13 @@ def refined_matte(portrait) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     InputError
-        When the person matte shows no person.
+        When the photo shows no person: no face, or a person matte that is empty.
     """
     def refine() -> tuple[np.ndarray, np.ndarray]:
+        # the person matte alone cannot tell: it finds "a person" in a cat, a cup of coffee or a logo
+        if not portrait.faces:
+            raise InputError(portrait.path, "no person found (no face in the photo)",
+                             "use a photo of a person with the face visible")
         coarse = portrait.coarse_matte
         if float((coarse > 0.5).mean()) < _MIN_PERSON:
             raise InputError(portrait.path, "no person found (the person matte is empty)",
@@ -126,6 +128,7 @@ def background(portrait, *,
     decontamination, lens-matched defocus, horizon at the camera's eye level, light and colour matched.
 
     With no --image, --colour or --backdrop the photo's own background is kept and only defocused.
+    A photo without a person (no face found) is refused: the person matte alone finds people in cats.
 
     Examples
     --------
@@ -149,16 +152,12 @@ def background(portrait, *,
         return np.where(alpha[..., None] > 0, fg, 0.0).astype(np.float32), {**extras, "alpha": alpha}
 
     h, w = portrait.shape
-    faces = portrait.faces
-    face = portrait.face() if faces else None
+    face = portrait.face()                      # there is one: refined_matte refuses a photo without
     meta = portrait.metadata
     f35 = focal_length or lens.focal_35mm_from_exif(meta.exif if meta else None) or lens.DEFAULT_FOCAL_35MM
     f_px = lens.focal_length_px(f35, w, h)
-    if face is not None:
-        turned = max(math.cos(math.radians(min(abs(face.pose.yaw), 60.0))), 0.5)
-        distance = lens.subject_distance(face.interocular / turned, f_px)
-    else:
-        distance = DEFAULT_SUBJECT_M
+    turned = max(math.cos(math.radians(min(abs(face.pose.yaw), 60.0))), 0.5)
+    distance = lens.subject_distance(face.interocular / turned, f_px)
     blur = lens.blur_diameter_px(f_px, f35, f_number, distance, distance + background_distance)
     level = camera_horizon(face, (h, w), f_px) if horizon is None else horizon
 
@@ -174,7 +173,7 @@ def background(portrait, *,
     elif fill is not None:
         bg = np.broadcast_to(fill, small_hw + (3,)).astype(np.float32)
     elif backdrop is not None:
-        cx = (face.box[0] + face.box[2] / 2) / w if face is not None else 0.5
+        cx = (face.box[0] + face.box[2] / 2) / w
         bg = scene.backdrop(backdrop, small_hw, centre=(cx, min(level, 0.6)), seed=seed)
     else:
         bg = scene.painted_out(image_small, alpha_small)
@@ -196,7 +195,7 @@ def background(portrait, *,
             rhw = (round(w * read), round(h * read))
             subject = (cv2.resize(portrait.image, rhw, interpolation=cv2.INTER_AREA),
                        cv2.resize(alpha, rhw, interpolation=cv2.INTER_AREA))
-        outline = face.landmarks[FACE_OVAL, :2] * read if face is not None else None
+        outline = face.landmarks[FACE_OVAL, :2] * read
         m, _ = light.light_transform(old, new, light.subject_light(*subject, outline), strength=match_light)
     mono = is_monochrome(image_small)             # a black-and-white photo stays so: exposure alone is matched
     if matching and mono:

@@ -58,8 +58,8 @@ def _after(portrait, name: str, params: dict, scene_path: str) -> np.ndarray:
     kw = {k: (scene_path if v == "scene" else v) for k, v in {**kw, **params}.items()}
     out = get_operation(op_name)(portrait, **kw)
     rgb = to_srgb8(out.image[..., :3])
-    if out.image.shape[-1] == 4:
-        a = np.clip(out.image[..., 3:], 0, 1)
+    if "alpha" in out.extras:                                   # a cut-out: its opacity is a side result
+        a = np.clip(out.extras["alpha"][..., None], 0, 1)
         rgb = (rgb * a + np.float32(CUTOUT_GROUND) * (1 - a) + 0.5).astype(np.uint8)
     return rgb
 

@@ -160,41 +160,45 @@ def test_decontamination_removes_the_old_background():
     assert spill < 0.6 * spill_raw
 
 
-def _leaf_scene(n=256):
-    """The strands scene over a mottled green background, with a background-green leaf on the shoulder that the
-    coarse matte counts as person; the leaf's mask too."""
+def _scarf_scene(n=256):
+    """The strands scene with a scarf round the neck, on the edge of the person, of the background's own
+    green (as a grey scarf before a grey wall); the scarf's mask."""
     image, truth, coarse, fg = _strands_scene(n)
-    rng = np.random.default_rng(3)
-    import cv2
-    mottle = cv2.GaussianBlur(rng.random((n, n)).astype(np.float32), (0, 0), 3)[..., None]
-    bg = np.array([0.05, 0.3, 0.06], np.float32) + np.array([0.05, 0.3, 0.06], np.float32) * mottle
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
-    leaf = ((yy - n * 0.5) ** 2 / 0.012 + (xx - n * 0.25) ** 2 / 0.006 < n * n) & (truth < 0.5)
-    image = (fg * truth[..., None] + bg * (1 - truth[..., None])).astype(np.float32)
-    coarse = np.maximum(coarse, cv2.GaussianBlur(leaf.astype(np.float32), (0, 0), 2))
-    return image, truth, coarse, leaf
+    scarf = (truth > 0.99) & (np.abs(yy - n * 0.75) < n * 0.06)
+    colour = np.where(scarf[..., None], np.float32([0.05, 0.4, 0.08]), fg)
+    bg = np.zeros((n, n, 3), np.float32) + [0.05, 0.4, 0.08]
+    image = (colour * truth[..., None] + bg * (1 - truth[..., None])).astype(np.float32)
+    return image, truth, coarse, scarf
 
 
-def test_background_coloured_blob_on_the_coarse_matte_is_removed():
-    image, truth, coarse, leaf = _leaf_scene()
-    assert coarse[leaf].mean() > 0.8                                 # the coarse matte took the leaf
-    guide = np.sqrt(np.clip(image, 0, 1))
-    assert matte.background_like(guide, coarse, 6)[leaf].mean() > 0.5
-    alpha, _ = matte.refine_matte(image, coarse, work_size=256)
-    assert alpha[leaf].mean() < 0.2                                  # the leaf is gone
-    assert alpha[140:170, 110:146].min() > 0.98                     # the subject is not
-    assert alpha[(truth > 0.5) & (truth < 0.8)].mean() > 0.3        # and its soft strands are kept
+def test_part_of_the_person_coloured_like_the_background_is_kept():
+    """What the person matte is sure of stays, whatever its colour (a colour model of the background once cut
+    such a scarf away): its interior solid, and no more of it lost than the matte's edge band."""
+    import cv2
+    image, truth, coarse, scarf = _scarf_scene()
+    alpha, fg = matte.refine_matte(image, coarse, work_size=256)
+    core = scarf & (cv2.erode((coarse > 0.9).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    assert core.sum() > 500
+    assert (alpha[core] < 0.5).mean() < 0.005 and alpha[core].mean() > 0.98
+    assert np.percentile(np.abs(fg[core] - image[core]).max(-1), 99) < 0.02   # and keeps its own colour
 
 
-def test_subject_coloured_like_the_background_is_kept_near_a_face():
-    image, truth, coarse, leaf = _leaf_scene()
-    ys, xs = np.nonzero(leaf)
-    box = (xs.min() - 5.0, ys.min() - 5.0, xs.ptp() + 10.0, ys.ptp() + 10.0)   # a "face" over the leaf
-    guide = np.sqrt(np.clip(image, 0, 1))
-    assert not matte.background_like(guide, coarse, 6, [box])[leaf].any()
-    flat = np.full(coarse.shape + (3,), 0.4, np.float32)             # one colour everywhere: nothing to tell
-    assert not matte.background_like(flat, coarse, 6).any()
-
+def test_decontamination_takes_no_colour_from_the_persons_own_clothing():
+    """A white necklace beside a red dress, on the matte's edge band where alpha came out a little under 1:
+    such a pixel owes 5% of its colour to the old background, so it takes little from its solid neighbours
+    and stays white (taking 74% of the dress's chromaticity turned a pearl necklace salmon)."""
+    n = 64
+    fg = np.zeros((n, n, 3), np.float32) + [0.6, 0.04, 0.05]         # the dress, solid
+    fg[30:34] = [0.8, 0.8, 0.78]                                      # the necklace
+    alpha = np.ones((n, n), np.float32)
+    alpha[30:34] = 0.95
+    out = matte._borrow_colour(fg, alpha, 6)
+    chroma = lambda c: (c.max(-1) - c.min(-1)) / np.maximum(c.max(-1), 1e-6)  # noqa: E731
+    assert chroma(out[30:34]).max() < 0.1                           # white stays white (the dress: 0.93)
+    strand = alpha.copy()
+    strand[30:34] = 0.2                                               # a faint strand takes its neighbours' colour
+    assert chroma(matte._borrow_colour(fg, strand, 6)[30:34]).min() > 0.5
 
 # -- light match ------------------------------------------------------------------------------------------
 
@@ -270,6 +274,36 @@ def test_background_on_the_astronaut(astronaut):
     bgmask = alpha < 0.01
     assert np.abs(np.diff(keep.image[..., 1], axis=1))[bgmask[:, 1:]].mean() < \
         np.abs(np.diff(astronaut.image[..., 1], axis=1))[bgmask[:, 1:]].mean()
+
+
+def test_black_and_white_photo_stays_neutral(astronaut_rgb8, backend):
+    """A black-and-white photo has no light colour to adapt: whatever the new scene's colour, the subject
+    stays without colour (a warm cast had been read into it, chroma 0 -> 5) and only its exposure is matched."""
+    from portrait_studio import Portrait
+    from portrait_studio.core import from_srgb8, to_srgb8
+    from portrait_studio.schema import get_operation
+    grey = np.repeat(astronaut_rgb8.mean(-1, keepdims=True).astype(np.uint8), 3, axis=-1)
+    p = Portrait(from_srgb8(grey), backend=backend)
+    op = get_operation("background")
+    for kw in ({"backdrop": "grey-paper"}, {"colour": "#c08040"}):
+        out = op(p, **kw)
+        person = out.extras["matte"] > 0.99                        # the edges show the new scene through
+        rgb = to_srgb8(out.image).astype(np.int16)[person]
+        assert np.percentile(rgb.max(-1) - rgb.min(-1), 99) <= 1, kw
+
+
+def test_a_photo_without_a_person_is_refused(backend):
+    """The person matte alone cannot tell: it calls a cat 91% person. Without a face, the photo is refused
+    with what to do about it."""
+    from skimage import data
+    from portrait_studio import Portrait
+    from portrait_studio.core import from_srgb8
+    from portrait_studio.errors import InputError
+    from portrait_studio.schema import get_operation
+    cat = Portrait(from_srgb8(data.chelsea()), path="cat.jpg", backend=backend)
+    assert (cat.coarse_matte > 0.5).mean() > 0.5
+    with pytest.raises(InputError, match="cat.jpg: no person found.*; use a photo of a person"):
+        get_operation("background")(cat, backdrop="grey-paper")
 
 
 def test_lens_blur_grows_with_f_number_on_a_photo(astronaut):

@@ -107,3 +107,25 @@ def adapt(image: np.ndarray, source_xy, target_xy, *, method: str = "CAT16") -> 
     :func:`adaptation_matrix`), float32, same shape."""
     return (np.asarray(image, np.float32) @ adaptation_matrix(source_xy, target_xy, method=method).T
             ).astype(np.float32)
+
+
+#: A photo is black-and-white when 99% of its pixels have channels within this much of each other, in
+#: square-root light (about 2.5 levels of 255 at mid-grey: a JPEG's chroma rounding, not a colour).
+_MONOCHROME_SPREAD = 0.01
+
+
+def is_monochrome(image: np.ndarray) -> bool:
+    """Whether a linear RGB image is black-and-white (R = G = B up to encoding noise): such a photo has no
+    light colour to read or adapt, and an edit should leave it without colour."""
+    x = np.sqrt(np.clip(np.asarray(image, np.float32), 0.0, 1.0)).reshape(-1, 3)
+    step = max(1, x.shape[0] // 65536)                       # a sample is enough to tell
+    spread = np.ptp(x[::step], axis=1)
+    return bool(np.percentile(spread, 99) <= _MONOCHROME_SPREAD)
+
+
+def achromatic(matrix: np.ndarray) -> np.ndarray:
+    """The colourless part of a 3×3 linear-RGB transform: the same gain on every channel, the one it gives
+    a neutral grey's luminance (for a black-and-white image, which it must leave black-and-white)."""
+    m = np.asarray(matrix, np.float64)
+    gain = float(RGB_TO_XYZ[1] @ m @ np.ones(3))
+    return (np.eye(3) * gain).astype(np.float32)

@@ -16,7 +16,8 @@ import numpy as np
 from pydantic import Field
 
 from ...analysis.regions import FACE_OVAL
-from ...core import lens
+from ...core import lens, luminance
+from ...core.colour import achromatic, is_monochrome
 from ...core.guided import sample_bilinear
 from ...errors import InputError, ParameterError
 from ...schema import operation
@@ -24,8 +25,6 @@ from . import harmonise, light, matte, scene
 
 #: Smallest background picture accepted, pixels per side.
 MIN_BACKGROUND_PX = 64
-#: Subject distance assumed when there is no face to measure, metres.
-DEFAULT_SUBJECT_M = 2.0
 _LIGHT_WRAP_RADIUS = 0.006      # light-wrap reach, fraction of the image diagonal
 _LENS_WORK = 8.0                # the background is made where its blur disc is this many pixels across
 _MIN_PERSON = 0.002             # smallest person (fraction of the frame) the matte must show
@@ -40,14 +39,18 @@ def refined_matte(portrait) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     InputError
-        When the person matte shows no person.
+        When the photo shows no person: no face, or a person matte that is empty.
     """
     def refine() -> tuple[np.ndarray, np.ndarray]:
+        # the person matte alone cannot tell: it finds "a person" in a cat, a cup of coffee or a logo
+        if not portrait.faces:
+            raise InputError(portrait.path, "no person found (no face in the photo)",
+                             "use a photo of a person with the face visible")
         coarse = portrait.coarse_matte
         if float((coarse > 0.5).mean()) < _MIN_PERSON:
             raise InputError(portrait.path, "no person found (the person matte is empty)",
                              "use a photo with a person in it")
-        return matte.refine_matte(portrait.image, coarse, face_boxes=[f.box for f in portrait.faces])
+        return matte.refine_matte(portrait.image, coarse)
     # the decontaminated foreground holds these pixels' colours: it is kept with this image only
     return portrait.cached(("background-matte", matte.WORK_SIZE), refine, per_image=True)
 
@@ -125,6 +128,7 @@ def background(portrait, *,
     decontamination, lens-matched defocus, horizon at the camera's eye level, light and colour matched.
 
     With no --image, --colour or --backdrop the photo's own background is kept and only defocused.
+    A photo without a person (no face found) is refused: the person matte alone finds people in cats.
 
     Examples
     --------
@@ -150,16 +154,12 @@ def background(portrait, *,
         return np.where(alpha[..., None] > 0, fg, 0.0).astype(np.float32), {**extras, "alpha": alpha}
 
     h, w = portrait.shape
-    faces = portrait.faces
-    face = portrait.face() if faces else None
+    face = portrait.face()                      # there is one: refined_matte refuses a photo without
     meta = portrait.metadata
     f35 = focal_length or lens.focal_35mm_from_exif(meta.exif if meta else None) or lens.DEFAULT_FOCAL_35MM
     f_px = lens.focal_length_px(f35, w, h)
-    if face is not None:
-        turned = max(math.cos(math.radians(min(abs(face.pose.yaw), 60.0))), 0.5)
-        distance = lens.subject_distance(face.interocular / turned, f_px)
-    else:
-        distance = DEFAULT_SUBJECT_M
+    turned = max(math.cos(math.radians(min(abs(face.pose.yaw), 60.0))), 0.5)
+    distance = lens.subject_distance(face.interocular / turned, f_px)
     blur = lens.blur_diameter_px(f_px, f35, f_number, distance, distance + background_distance)
     level = camera_horizon(face, (h, w), f_px) if horizon is None else horizon
 
@@ -175,7 +175,7 @@ def background(portrait, *,
     elif fill is not None:
         bg = np.broadcast_to(fill, small_hw + (3,)).astype(np.float32)
     elif backdrop is not None:
-        cx = (face.box[0] + face.box[2] / 2) / w if face is not None else 0.5
+        cx = (face.box[0] + face.box[2] / 2) / w
         bg = scene.backdrop(backdrop, small_hw, centre=(cx, min(level, 0.6)), seed=seed)
     else:
         bg = scene.painted_out(image_small, alpha_small)
@@ -197,8 +197,11 @@ def background(portrait, *,
             rhw = (round(w * read), round(h * read))
             subject = (cv2.resize(portrait.image, rhw, interpolation=cv2.INTER_AREA),
                        cv2.resize(alpha, rhw, interpolation=cv2.INTER_AREA))
-        outline = face.landmarks[FACE_OVAL, :2] * read if face is not None else None
+        outline = face.landmarks[FACE_OVAL, :2] * read
         m, _ = light.light_transform(old, new, light.subject_light(*subject, outline), strength=match_light)
+    mono = is_monochrome(image_small)             # a black-and-white photo stays so: exposure alone is matched
+    if matching and mono:
+        m = achromatic(m)
     if matching:
         fg, fg_small = cv2.transform(fg, m), cv2.transform(image_small, m)
         own_scene = scene.painted_out(image_small, alpha_small) if relight > 0 else None
@@ -210,6 +213,8 @@ def background(portrait, *,
         bg = lens.defocus_plane(bg, blur * s)
     wrap = light.light_wrap(fg_small, alpha_small, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(*small_hw),
                             strength=light_wrap)
+    if wrap is not None and mono:                # the light that wraps round a black-and-white subject, grey
+        wrap = np.repeat(luminance(wrap)[..., None], 3, axis=-1)
     if s < 1.0:
         bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
 

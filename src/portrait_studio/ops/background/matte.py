@@ -1,11 +1,11 @@
 """The soft alpha matte and the decontaminated foreground, refined from the coarse person matte.
 
 The coarse matte (MediaPipe's selfie segmentation, a few hundred pixels across) knows where the person is but
-not where a hair strand ends, and it counts as person what touches it and looks like it in shape (leaves of
-a wall on the shoulders). It is refined in four steps, each at the size that fits the time budget:
+not where a hair strand ends. What it calls person is kept whatever its colour: a grey scarf in front of a
+grey wall, a cap, leaves held in front of the subject are part of the picture of the person (a colour model
+that took back from the matte whatever looked like the background cut half a scarf away and turned leaves
+into ghosts). It is refined in three steps, each at the size that fits the time budget:
 
-0. a colour model of this very photo (:func:`background_like`) takes back from the coarse matte the blobs,
-   joined to the background, whose colour is far likelier in the photo's background than in the person;
 1. a trimap on a reduced copy (long side :data:`WORK_SIZE` px, whatever the photo's size, so a 1 MP preview
    and the 12 MP export agree): sure foreground and sure background are the coarse matte's two sides eroded
    by a band a fixed fraction of the diagonal wide; the band between is unknown;
@@ -32,6 +32,11 @@ WORK_SIZE = 448
 BAND = 0.018
 #: The outer band above the shoulders (hair), in multiples of BAND.
 HAIR_BAND = 2
+#: Where the coarse matte is this sure of the person, it is the person: only a margin of :data:`CORE_MARGIN`
+#: times the band inside that contour (the segmentation's own edge, a pixel or two at its resolution) is left
+#: to the matting, which by colour alone would make a grey scarf before a grey wall transparent.
+SURE = 0.95
+CORE_MARGIN = 1 / 3
 #: The guided filter's window radius at work size (pixels) and regularisation (squared sqrt-light units).
 _GUIDE_RADIUS, _GUIDE_EPS = 1, 2e-4
 #: Alpha below this (and above 1 minus it) is taken as clear (solid) after upsampling.
@@ -40,23 +45,10 @@ _FLOOR = 0.06
 #: segmentation's faint halo covers real hair, while texture of the old background beyond it (a wall's
 #: grain) would otherwise come along as ghost strands.
 _PRIOR = 0.05
-#: How much of the nearby solid subject's chromaticity a partly transparent pixel takes: (1 - alpha) to this
-#: power (0.1: 80% at alpha 0.9, 93% at alpha 0.5).
-_BORROW = 0.1
-#: A pixel the coarse matte calls person is demoted to background where its colour is this many times more
-#: frequent in the photo's sure background than in the person's sure interior (natural log), and it is
-#: joined to the background by such pixels (leaves of a wall touching the shoulders).
-_BACKGROUND_ODDS = float(np.log(6.0))
-#: How far inside the coarse matte's edge that may happen, in multiples of BAND.
-_REACH = 4
-#: Around each face nothing is demoted (ears, hair against a wall of their colour): an ellipse this many
-#: times the face box's size.
-_FACE_GUARD = 1.6
-#: And only where the coarse matte was fairly sure of the person: where it hesitates (sparse hair over a
-#: wall of its colour), the matting decides.
-_CLAIMED = 0.75
-#: Colour histogram bins per channel of that model.
-_BINS = 16
+#: How much of the nearby solid subject's chromaticity a partly transparent pixel takes: what the error of
+#: its foreground colour grows as, an error in alpha times (1 - alpha) / alpha, times this (capped at all of it:
+#: 11% at alpha 0.9, all of it below alpha 0.5), so an opaque necklace keeps its own colour beside a red dress.
+_BORROW = 1.0
 
 
 def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
@@ -64,109 +56,44 @@ def trimap(coarse: np.ndarray, band_px: int) -> np.ndarray:
 
     The unknown band reaches `band_px` pixels to either side of the coarse matte's 0.5 contour, and a
     further band outward above the subject's shoulders' top third, where hair is, so flyaway strands fall
-    inside it.
+    inside it; it widens where the segmentation itself hesitates, but never reaches into what it is sure of
+    (:data:`SURE`) by more than ``CORE_MARGIN * band_px``.
     """
     fg = (coarse > 0.5).astype(np.uint8)
-    k = 2 * max(1, band_px) + 1
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    sure_fg = cv2.erode(fg, disk)
-    grown = cv2.dilate(fg, disk)
+    disk = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
+    band_px = max(1, band_px)
+    sure_fg = cv2.erode(fg, disk(band_px))
+    core = cv2.erode((coarse >= SURE).astype(np.uint8), disk(max(1, round(CORE_MARGIN * band_px))))
+    grown = cv2.dilate(fg, disk(band_px))
     rows = np.nonzero(fg.any(axis=1))[0]
     if rows.size:                                    # hair: a wider outer band on the upper third of the person
         top = rows[0] + (rows[-1] - rows[0]) // 3
-        k2 = 2 * (HAIR_BAND * band_px) + 1
-        wide = cv2.dilate(fg, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k2, k2)))
-        grown[:top] = wide[:top]
-    unsure = ((coarse > 0.05) & (coarse < 0.95)).astype(np.uint8)   # where the segmentation itself hesitates
-    unsure = cv2.dilate(unsure, disk) > 0
+        grown[:top] = cv2.dilate(fg, disk(HAIR_BAND * band_px))[:top]
+    unsure = ((coarse > 0.05) & (coarse < SURE)).astype(np.uint8)   # where the segmentation itself hesitates
+    unsure = cv2.dilate(unsure, disk(band_px)) > 0
     t = np.full(coarse.shape, 0.5, np.float64)
-    t[(sure_fg > 0) & ~unsure] = 1.0
+    t[((sure_fg > 0) & ~unsure) | (core > 0)] = 1.0
     t[(grown == 0) & ~unsure] = 0.0
     return t
-
-
-def background_like(guide: np.ndarray, coarse: np.ndarray, band_px: int, face_boxes=(),
-                    odds: float = _BACKGROUND_ODDS) -> np.ndarray:
-    """Where the coarse matte claims for the person what looks like the background behind it, bool (H, W).
-
-    A colour model of this very photo: a joint RGB histogram of the sure background (the coarse matte's
-    outside, `band_px` clear of its edge) against one of the person's interior (eroded by twice that). A pixel
-    within ``_REACH * band_px`` of the person's edge whose colour is ``exp(odds)`` times likelier under the
-    background's is a candidate; candidates joined to the sure background through other candidates, where the
-    coarse matte was above :data:`_CLAIMED`, in blobs at least ``band_px`` squared in area and away from the
-    faces, are returned (so a leaf touching the shoulder goes, while a background-coloured patch inside the
-    shirt, sparse hair over the wall and the ears stay).
-
-    Parameters
-    ----------
-    guide : ndarray, (H, W, 3) float in [0, 1]
-        The photo in any fixed encoding (the matting's square-root light).
-    coarse : ndarray, (H, W) float in [0, 1]
-        The coarse person matte at the same size.
-    band_px : int
-        Half-width of the matte's uncertain band, pixels.
-    face_boxes : sequence of (x, y, w, h)
-        Faces in pixels of `guide`; an ellipse :data:`_FACE_GUARD` times each box's size is never demoted.
-    """
-    from scipy import ndimage
-
-    q = _BINS
-    cells = np.minimum((guide * q).astype(np.int32), q - 1)
-    idx = (cells[..., 0] * q + cells[..., 1]) * q + cells[..., 2]
-    person = (coarse > 0.5).astype(np.uint8)
-    disk = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
-    sure_bg = (cv2.dilate(person, disk(band_px)) == 0) & (coarse < 0.05)
-    sure_fg = cv2.erode(person, disk(2 * band_px)) > 0
-    if sure_bg.sum() < 50 or sure_fg.sum() < 50:
-        return np.zeros(coarse.shape, bool)
-
-    def density(mask):
-        hist = np.bincount(idx[mask], minlength=q ** 3).astype(np.float64).reshape(q, q, q)
-        hist = ndimage.gaussian_filter(hist, 0.7)
-        return hist / hist.sum()
-    ratio = np.log((density(sure_bg) + 1e-4) / (density(sure_fg) + 1e-4)).ravel()[idx].astype(np.float32)
-    ratio = cv2.GaussianBlur(ratio, (0, 0), 1.0)
-    zone = (coarse > 0.02) & (cv2.erode(person, disk(_REACH * band_px)) == 0)
-    guard = np.zeros(coarse.shape, np.uint8)
-    for x, y, w, h in face_boxes:
-        cv2.ellipse(guard, (round(x + w / 2), round(y + h / 2)),
-                    (round(_FACE_GUARD * w / 2), round(_FACE_GUARD * h / 2)), 0, 0, 360, 1, -1)
-    zone &= guard == 0
-    joined = (ratio > odds) & zone | sure_bg | (coarse <= 0.02)
-    n, label = cv2.connectedComponents(joined.astype(np.uint8), connectivity=4)
-    keep = np.zeros(n, bool)
-    keep[np.unique(label[sure_bg])] = True
-    keep[0] = False
-    # only solid blobs (a leaf), not the thin rim where hair or the edge mixes with the background; then
-    # close the shadows between a leaf's parts, which look like the person's dark clothes
-    found = keep[label] & zone
-    found = cv2.morphologyEx(found.astype(np.uint8), cv2.MORPH_OPEN, disk(max(1, band_px // 2)))
-    found = cv2.morphologyEx(found, cv2.MORPH_CLOSE, disk(max(1, band_px // 2)))
-    # where the segmentation itself hesitates (hair over a wall of its colour) the matting decides, not this;
-    # and specks smaller than the band are the solve's business too
-    found = ((found > 0) & zone & (coarse > _CLAIMED)).astype(np.uint8)
-    n, label, stats, _ = cv2.connectedComponentsWithStats(found, connectivity=8)
-    big = stats[:, cv2.CC_STAT_AREA] >= band_px * band_px
-    big[0] = False
-    return big[label]
 
 
 def _borrow_colour(fg: np.ndarray, alpha: np.ndarray, band_px: int) -> np.ndarray:
     """Where alpha is small the foreground colour is ill-determined (little of it reaches the camera) and
     keeps a trace of the old background; give such pixels the chromaticity of the solid subject nearby
-    (as a retoucher's "decontaminate colours" does), by the share ``(1 - alpha) ** _BORROW`` (nearly all of
-    it where the pixel is at all transparent), keeping their own luminance."""
+    (as a retoucher's "decontaminate colours" does), by the share ``_BORROW * (1 - alpha) / alpha`` (up to
+    all of it), keeping their own luminance: a nearly opaque pixel owes little to the background, and takes
+    little from its neighbours."""
     solid = (alpha > 0.95).astype(np.float32)
     sigma = max(1.0, band_px)
     weight = cv2.GaussianBlur(solid, (0, 0), sigma)
     near = cv2.GaussianBlur(fg * solid[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
-    t = np.where(weight > 0.02, (1.0 - alpha) ** _BORROW, 0.0)[..., None]
+    t = np.where(weight > 0.02, np.minimum(_BORROW * (1.0 - alpha) / np.maximum(alpha, 1e-3), 1.0), 0.0)[..., None]
     mixed = fg * (1 - t) + near * t
     y, ym = luminance(fg), luminance(mixed)
     return (mixed * (y / np.maximum(ym, 1e-6))[..., None]).astype(np.float32)
 
 
-def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK_SIZE, face_boxes=()
+def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK_SIZE
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Full-resolution alpha and decontaminated foreground of a person.
 
@@ -178,8 +105,6 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
         The coarse person matte at any resolution (the analysis copy's is enough).
     work_size : int
         Long side of the copy the matting runs on, pixels.
-    face_boxes : sequence of (x, y, w, h)
-        The faces' boxes in pixels of `image`, guarded from :func:`background_like`.
 
     Returns
     -------
@@ -199,10 +124,7 @@ def refine_matte(image: np.ndarray, coarse: np.ndarray, *, work_size: int = WORK
     guide_small = np.sqrt(np.minimum(small, 1.0))                   # a perceptual-ish encoding for the matting
     c = cv2.resize(np.asarray(coarse, np.float32), (sw, sh), interpolation=cv2.INTER_LINEAR)
     band = max(2, round(BAND * np.hypot(sw, sh)))
-    demoted = background_like(guide_small, c, band, [tuple(v * s for v in b) for b in face_boxes])
-    c = np.where(demoted, 0.0, c).astype(np.float32)
     tri = trimap(c, band)
-    tri[cv2.erode(demoted.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 0.0   # not given back by the solve
     unknown = tri == 0.5
     if unknown.any() and (tri == 1).any() and (tri == 0).any():
         # pymatting warns, and prints when its preconditioner needs a retry: neither belongs on our output

@@ -46,7 +46,7 @@ from ..schema import operation
 SETUPS: dict[str, dict] = {
     "rembrandt": {"lights": [(45, 40, 0.9, 0.35)], "fill": 0.3},
     "loop": {"lights": [(32, 30, 0.85, 0.3)], "fill": 0.4},
-    "butterfly": {"lights": [(0, 50, 0.85, 0.3)], "fill": 0.12},
+    "butterfly": {"lights": [(0, 45, 0.85, 0.4)], "fill": 0.12},
     "split": {"lights": [(90, 5, 0.95, 0.2)], "fill": 0.12},
     "broad": {"lights": [(-50, 25, 0.85, 0.4)], "fill": 0.18},
     "short": {"lights": [(50, 25, 0.85, 0.4)], "fill": 0.18},
@@ -74,6 +74,7 @@ _SKIN_WRAP = np.radians(12.0)
 _SHINE_SCALE = 0.08           # the skin's albedo is compared with its own smooth envelope at this scale (face heights)
 _SHINE_MARGIN = 0.25          # albedo up to this much above the envelope is skin, not shine
 _MAX_GAIN = 2.5              # the new light brightens a pixel at most about this much ...
+_MAX_LOSS_FACE = 3.0         # ... and on the face it darkens a pixel at most about this much
 _MAX_LOSS = 2.5              # ... and darkens it at most about this much (soft limits, see _smooth_change)
 _CHANGE_SCALE = 0.02         # the change of light is smooth at this scale, face heights (see _smooth_change)
 _MATTE_RADIUS = 0.06         # the person matte follows the photo's edges within this reach (guided filter), face heights
@@ -203,9 +204,10 @@ def _smooth_change(ratio: np.ndarray, g) -> np.ndarray:
     _CHANGE_SCALE: the mesh's normals are not known finer than that (round the eyes, nostrils and lips they
     bend to explain the skin's own colour), and a change of light finer than them shows as a seam."""
     lr = np.log(np.clip(ratio, 1e-3, None))
-    limited = np.where(lr > 0, _roll_off(lr, np.log(_MAX_GAIN)), -_roll_off(-lr, np.log(_MAX_LOSS)))
-    face = g.face[..., None]                       # on the face the mesh's shape is known: no limit there
-    lr = face * lr + (1 - face) * limited
+    face = g.face[..., None]                       # on the face the mesh's shape is known: wider limits there
+    up = face * np.log(_MAX_RATIO ** 2) + (1 - face) * np.log(_MAX_GAIN)      # (on the face: no limit in effect)
+    down = face * np.log(_MAX_LOSS_FACE) + (1 - face) * np.log(_MAX_LOSS)
+    lr = np.where(lr > 0, _roll_off(lr, up), -_roll_off(-lr, down))
     return np.exp(cv2.GaussianBlur(lr, (0, 0), _CHANGE_SCALE * g.face_height)).astype(np.float32)
 
 

@@ -18,7 +18,7 @@ from portrait_studio.analysis.subject import refine_normals
 from portrait_studio.core import from_srgb8, to_srgb8
 from portrait_studio.core.colour import delta_e, linear_to_lab
 from portrait_studio.ops.relight import SETUPS, cast_visibility, plan_lights, relight_to_sh
-from portrait_studio.schema import get_operation
+from portrait_studio.ops import get_operation
 
 from test_cli import CLI, assert_refused, portrait as run_cli  # noqa: F401
 

@@ -152,7 +152,7 @@ def _output(required: bool = True) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .schema import operations
+    from .ops import operations
 
     parser = _Parser(prog=PROG, description="portrait-studio: a local-first AI portrait studio.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -291,7 +291,7 @@ def cmd_analyze(args) -> None:
 
 
 def cmd_ops(args) -> None:
-    from .schema import operations
+    from .ops import operations
 
     ops = operations()
     if args.json:
@@ -320,7 +320,7 @@ def cmd_run(args) -> None:
 
 
 def cmd_operation(args) -> None:
-    from .schema import get_operation
+    from .ops import get_operation
 
     op = get_operation(args.operation)
     fields = op.params.model_fields

@@ -10,7 +10,7 @@ Examples
 --------
 >>> from typing import Annotated
 >>> from pydantic import Field
->>> @operation("brighten", register=False)
+>>> @operation("brighten")
 ... def brighten(portrait, *, gain: Annotated[float, Field(gt=0, le=8, description="Linear gain.")] = 1.0):
 ...     '''Multiply the light by a gain.'''
 ...     return portrait.image * gain
@@ -27,10 +27,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from .errors import ParameterError
-
-#: Every registered operation by name, in registration order (the ``ops`` modules fill it on import).
-REGISTRY: dict[str, "Operation"] = {}
-
 
 @dataclass(frozen=True)
 class Operation:
@@ -147,9 +143,9 @@ def _describe(err: dict) -> str:
 
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str] | None = None,
-              frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
-              register: bool = True):
-    """Decorator: make `func` an :class:`Operation` from its signature, and register it under `name`.
+              frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None):
+    """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
+    interfaces in :data:`portrait_studio.ops.OPERATIONS`, not here: declaring registers nothing).
 
     Every parameter after the image (or, with ``frames=True``, the sequence of frames) must be
     keyword-only, annotated and defaulted; a keyword-only ``progress`` callback is not a parameter but
@@ -169,13 +165,8 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str
             fields[p.name] = (p.annotation, p.default)
         model = create_model(_camel(name) + "Params", __config__=ConfigDict(extra="forbid"), **fields)
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
-        op = Operation(name, func, model, summary, geometry_kept, dict(extras or {}), frames, takes_progress, face,
-                       transparent)
-        if register:
-            if name in REGISTRY:
-                raise ValueError(f"operation {name!r} is registered twice")
-            REGISTRY[name] = op
-        return op
+        return Operation(name, func, model, summary, geometry_kept, dict(extras or {}), frames, takes_progress,
+                         face, transparent)
 
     return wrap
 
@@ -183,19 +174,3 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
-
-def get_operation(name: str) -> Operation:
-    """The registered operation called `name` (loading the built-in operations first)."""
-    from . import ops  # noqa: F401  (registers the built-in operations)
-
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ParameterError(f"unknown operation {name!r}; known: {', '.join(REGISTRY)}") from None
-
-
-def operations() -> dict[str, Operation]:
-    """All registered operations by name."""
-    from . import ops  # noqa: F401
-
-    return dict(REGISTRY)

@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel
 
 from ..errors import InputError, ParameterError
-from ..schema import Operation, get_operation
+from ..ops import get_operation
+from ..schema import Operation
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,7 @@ def test_bad_parameters_are_refused(values, message):
 
 
 def test_conflicting_and_faceless(astronaut, tmp_path):
-    with pytest.raises(ParameterError, match="match-light"):
+    with pytest.raises(ParameterError, match="give either match_light or any of setup"):
         relight(astronaut, setup="loop", match_light="x.jpg")
     with pytest.raises(NoFaceError):
         relight(Portrait(np.full((200, 200, 3), 0.3, np.float32), backend=astronaut.backend), setup="loop")

@@ -50,14 +50,19 @@ def _help(field: FieldInfo) -> str:
     return _literal(f"{text} ({extra})" if text else extra)
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _literal(text: str) -> str:
     """Help text as argparse prints it: its % signs escaped (argparse %-formats help strings)."""
     return text.replace("%", "%%")
 
 
-def add_schema_flags(parser: argparse.ArgumentParser, model) -> None:
-    """One flag per schema field; only the flags a user gives are passed on, so defaults live in the schema."""
-    group = parser.add_argument_group("operation parameters")
+def add_schema_flags(parser: argparse.ArgumentParser, model, rules=()) -> None:
+    """One flag per schema field; only the flags a user gives are passed on, so defaults live in the schema.
+    `rules` between the parameters (see :attr:`~.schema.Operation.rules`) are said above the flags."""
+    group = parser.add_argument_group("operation parameters", _literal(_sentence("; ".join(rules))) or None)
     for name, field in model.model_fields.items():
         kind = _unwrap(field.annotation)
         kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": _help(field)}
@@ -190,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the frames: image files, folders of them, or a multi-image HEIC")
         else:
             p.add_argument("input", metavar="INPUT")
-        add_schema_flags(p, op.params)
+        add_schema_flags(p, op.params, op.rules)
         add_extra_flags(p, op.extras)
         p.set_defaults(operation=name)
     return parser

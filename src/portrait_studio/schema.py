@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
+from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from .errors import ParameterError
 
@@ -65,6 +66,12 @@ class Operation:
         input's): ``transparent(params)`` says whether these parameters make a transparent result, so
         that interfaces refuse an output format without alpha before any work. Other operations carry
         the input's opacity when they keep the geometry.
+    exclusive : tuple of groups
+        Rules between parameters: in each group at most one member may be given (a member is a parameter
+        name, or a tuple of names that go together), a parameter counting as given when its value is not
+        its default. Part of the parameter model, so every interface refuses a violation in validation,
+        before any work, with the same message; shown in the JSON Schema as ``exclusive`` (and as
+        standard ``allOf``/``not`` clauses).
     """
 
     name: str
@@ -77,6 +84,7 @@ class Operation:
     progress: bool = False
     face: bool = False
     transparent: Callable[[BaseModel], bool] | None = None
+    exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
 
     def validate(self, values: Mapping[str, Any] | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in.
@@ -127,6 +135,11 @@ class Operation:
         out.extras = dict(extras)
         return out
 
+    @property
+    def rules(self) -> list[str]:
+        """The rules between parameters (:attr:`exclusive`) in words, as validation states them."""
+        return [_rule(group) for group in self.exclusive]
+
     def json_schema(self) -> dict:
         """The JSON Schema of the parameters (for the REST API, web controls and recipe editors)."""
         schema = self.params.model_json_schema()
@@ -135,6 +148,8 @@ class Operation:
 
 
 def _describe(err: dict) -> str:
+    if err["type"] == "exclusive":
+        return err["msg"]
     where = ".".join(str(p) for p in err["loc"]) or "parameters"
     msg = err["msg"][0].lower() + err["msg"][1:]
     if err["type"] == "extra_forbidden":
@@ -143,7 +158,8 @@ def _describe(err: dict) -> str:
 
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str] | None = None,
-              frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None):
+              frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
+              exclusive: Sequence[Sequence[str | Sequence[str]]] = ()):
     """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
     interfaces in :data:`portrait_studio.ops.OPERATIONS`, not here: declaring registers nothing).
 
@@ -163,12 +179,67 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str
                     or p.annotation is inspect.Parameter.empty:
                 raise TypeError(f"{func.__name__}: parameter {p.name!r} must be keyword-only, typed and defaulted")
             fields[p.name] = (p.annotation, p.default)
-        model = create_model(_camel(name) + "Params", __config__=ConfigDict(extra="forbid"), **fields)
+        groups = _groups(func.__name__, exclusive, fields)
+        model = create_model(_camel(name) + "Params", __config__=ConfigDict(
+            extra="forbid", json_schema_extra=_exclusive_schema(groups, fields) if groups else None),
+            __validators__={"exclusive": model_validator(mode="after")(_exclusive_check(groups))} if groups else None,
+            **fields)
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
         return Operation(name, func, model, summary, geometry_kept, dict(extras or {}), frames, takes_progress,
-                         face, transparent)
+                         face, transparent, groups)
 
     return wrap
+
+
+def _groups(where: str, exclusive, fields: dict) -> tuple:
+    """The declared exclusive groups as tuples, checked against the parameters."""
+    groups = tuple(tuple(m if isinstance(m, str) else tuple(m) for m in group) for group in exclusive)
+    for group in groups:
+        names = [n for m in group for n in _members(m)]
+        unknown = [n for n in names if n not in fields]
+        if len(group) < 2 or unknown or len(set(names)) < len(names):
+            raise TypeError(f"{where}: exclusive group {group!r} needs two or more members, each a parameter "
+                            f"(or a tuple of them) named once" + (f"; no parameter {unknown}" if unknown else ""))
+    return groups
+
+
+def _members(member: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (member,) if isinstance(member, str) else member
+
+
+def _say(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _rule(group: tuple) -> str:
+    """An exclusive group in words: 'give at most one of a, b and c'."""
+    shown = [m if isinstance(m, str) else f"any of {_say(m)}" for m in group]
+    return f"give either {shown[0]} or {shown[1]}, not both" if len(shown) == 2 else f"give at most one of {_say(shown)}"
+
+
+def _exclusive_check(groups: tuple):
+    """The model validator that refuses two members of one group given together."""
+    def check(model: BaseModel) -> BaseModel:
+        fields = type(model).model_fields
+        for group in groups:
+            hit = [[n for n in _members(m) if getattr(model, n) != fields[n].default] for m in group]
+            if sum(1 for names in hit if names) > 1:
+                raise PydanticCustomError("exclusive", f"{_rule(group)} (got {_say(n for names in hit for n in names)})")
+        return model
+    return check
+
+
+def _exclusive_schema(groups: tuple, fields: dict) -> dict:
+    """The groups in the JSON Schema: as declared (``exclusive``), and as standard clauses that a JSON Schema
+    validator checks (no two members present with values other than their defaults)."""
+    def given(n):
+        return {"not": {"const": to_jsonable_python(fields[n][1])}}
+
+    clauses = [{"not": {"required": [a, b], "properties": {a: given(a), b: given(b)}}}
+               for group in groups for i, m in enumerate(group) for other in group[i + 1:]
+               for a in _members(m) for b in _members(other)]
+    return {"exclusive": [[m if isinstance(m, str) else list(m) for m in g] for g in groups], "allOf": clauses}
 
 
 def _camel(name: str) -> str:

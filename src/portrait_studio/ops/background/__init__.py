@@ -82,7 +82,8 @@ def camera_horizon(face, shape: tuple[int, int], focal_px: float) -> float:
 
 
 @operation("background", extras={"matte": "the refined soft matte of the person, 1 = person",
-                                  "alpha": "the cut-out's opacity (with --cutout)"}, transparent=lambda p: p.cutout)
+                                  "alpha": "the cut-out's opacity (with --cutout)"}, transparent=lambda p: p.cutout,
+           exclusive=[("image", "colour", "backdrop")])
 def background(portrait, *,
                image: Annotated[str | None, Field(description=(
                    "A photo to put behind the subject, any size and aspect: scaled to cover the frame and "
@@ -132,9 +133,6 @@ def background(portrait, *,
     portrait background in.jpg -o out.jpg --backdrop grey-paper
     portrait background in.jpg -o cut.png --cutout
     """
-    given = [n for n, v in (("image", image), ("colour", colour), ("backdrop", backdrop)) if v is not None]
-    if len(given) > 1:
-        raise ParameterError(f"background: give one of image, colour and backdrop, not {' and '.join(given)}")
     fill = scene.parse_colour(colour) if colour is not None else None
     if colour is not None and fill is None:
         raise ParameterError(f"background: colour must be #rrggbb, r,g,b (0-255), white, black or grey "

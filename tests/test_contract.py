@@ -147,3 +147,61 @@ def test_every_operation_is_listed_once():
     assert list(OPERATIONS) == ["exposure", "resize", "relight", "retouch", "background", "burst"]
     with pytest.raises(TypeError):
         OPERATIONS["blur"] = OPERATIONS["exposure"]                           # read-only
+
+
+# -- side results and their kinds ----------------------------------------------------------------------
+
+def test_side_results_are_declared_with_their_kind(capsys):
+    assert main(["ops", "--json"]) == 0
+    schemas = json.loads(capsys.readouterr().out)
+    assert schemas["background"]["extras"] == {
+        "matte": {"kind": "mask", "description": "the refined soft matte of the person, 1 = person"},
+        "alpha": {"kind": "alpha", "description": "the cut-out's opacity (with --cutout)"}}
+    kinds = {n: e["kind"] for s in schemas.values() for n, e in s.get("extras", {}).items()}
+    assert kinds == {"shading": "mask", "mask": "mask", "matte": "mask", "alpha": "alpha", "coverage": "mask"}
+    assert "extras" not in schemas["exposure"]
+
+
+@pytest.mark.parametrize("extras, message", [({"mask": "what was touched"}, "as \\(kind, description\\)"),
+                                             ({"mask": ("picture", "x")}, "the kind one of mask, alpha"),
+                                             ({"opacity": ("alpha", "x")}, "called 'alpha'")])
+def test_a_side_result_needs_a_kind(extras, message):
+    with pytest.raises(TypeError, match=message):
+        @operation("bad", extras=extras)
+        def bad(portrait, *, a: Annotated[int, Field(description="A.")] = 0):
+            return portrait.image
+
+
+def test_a_side_result_must_be_what_its_kind_says():
+    @operation("liar", extras={"mask": ("mask", "what was touched")})
+    def liar(portrait, *, a: Annotated[int, Field(description="A.")] = 0):
+        """Return a picture as a mask."""
+        return portrait.image, {"mask": portrait.image}
+
+    with pytest.raises(ValueError, match="returned its mask 'mask' as float32 \\(4, 4, 3\\)"):
+        liar(Portrait(np.full((4, 4, 3), 0.2, np.float32)))
+
+
+def test_each_kind_is_written_as_it_says(monkeypatch, tmp_path, capsys):
+    import portrait_studio.ops as ops
+
+    @operation("measure", extras={"report": ("json", "what was measured"), "glow": ("image", "the glow"),
+                                  "where": ("mask", "where it was measured")})
+    def measure(portrait, *, a: Annotated[int, Field(description="A.")] = 0):
+        """Measure the light."""
+        img = portrait.image
+        return img, {"report": {"mean": float(img.mean())}, "glow": img * 0.5, "where": img[..., 0] * 0 + 1}
+
+    monkeypatch.setattr(ops, "OPERATIONS", {**ops.OPERATIONS, "measure": measure})
+    photo = tmp_path / "in.png"
+    Image.new("RGB", (32, 24), (128, 128, 128)).save(photo)
+    out = {k: tmp_path / f"{k}.{ext}" for k, ext in (("out", "png"), ("report", "json"), ("glow", "png"),
+                                                    ("where", "png"))}
+    assert main(["measure", str(photo), "-o", str(out["out"]), "--save-report", str(out["report"]),
+                 "--save-glow", str(out["glow"]), "--save-where", str(out["where"])]) == 0, capsys.readouterr()
+    assert json.loads(out["report"].read_text())["mean"] == pytest.approx(0.2158, abs=0.01)
+    assert np.asarray(Image.open(out["glow"])).shape == (24, 32, 3)
+    assert np.asarray(Image.open(out["where"])).ndim == 2
+    bad = tmp_path / "report.png"
+    assert main(["measure", str(photo), "-o", str(tmp_path / "o2.png"), "--save-report", str(bad)]) == 2
+    assert "is not a .json file name" in capsys.readouterr().err and not (tmp_path / "o2.png").exists()

@@ -108,7 +108,7 @@ def test_recipe_file_errors(tmp_path):
 
 
 def test_extras_are_declared_and_carried():
-    @operation("with-mask", extras={"mask": "what was touched"})
+    @operation("with-mask", extras={"mask": ("mask", "what was touched")})
     def with_mask(portrait, *, gain: Annotated[float, Field(gt=0, le=4)] = 2.0):
         """Brighten and say where."""
         return portrait.image * gain, {"mask": np.ones(portrait.shape, np.float32)}

@@ -79,9 +79,14 @@ def add_schema_flags(parser: argparse.ArgumentParser, model, rules=()) -> None:
 def add_extra_flags(parser: argparse.ArgumentParser, extras) -> None:
     """``--save-NAME PATH`` for each side result an operation declares (see :class:`~.schema.Operation`)."""
     group = parser.add_argument_group("side results")
-    for name, text in extras.items():
+    for name, extra in extras.items():
         group.add_argument(_flag("save_" + name), dest="save_" + name, metavar="PATH", default=None,
-                           help=f"also write the {name} ({text}) as a grey .png or 16-bit .tif")
+                           help=_literal(f"also write the {name} ({extra.description}) {_SAVED_AS[extra.kind]}"))
+
+
+#: How the CLI writes a side result of each kind (see :class:`~.schema.Extra`).
+_SAVED_AS = {"mask": "as a grey .png or 16-bit .tif", "alpha": "as a grey .png or 16-bit .tif",
+             "image": "as an image (.png, .tif, .jpg, ...)", "json": "as a .json file"}
 
 
 # -- the parser ------------------------------------------------------------------------------------
@@ -209,19 +214,21 @@ def _read(args):
     return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
 
 
-def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False) -> None:
+def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False, documents=()) -> None:
     """Refuse, before any work, an output that could not be written (unknown format, missing folder, a folder,
     an existing file without --overwrite, a format without transparency for `alpha` work) or that two outputs
     share, so a refusal never comes after the work or leaves some outputs written. Side results (`masks`) are
-    .png or .tif. `frames` are inputs read as the work goes, which no output may replace, even with
-    --overwrite."""
+    .png or .tif, JSON side results (`documents`) .json. `frames` are inputs read as the work goes, which no
+    output may replace, even with --overwrite."""
     import os
+    import pathlib
 
     from .errors import InputError
     from .io import check_output
+    from .io.write import _check_target
 
     inputs, seen = {os.path.realpath(f) for f in frames}, set()
-    for path in [*images, *masks]:
+    for path in [*images, *masks, *documents]:
         real = os.path.realpath(path)
         if real in inputs:
             raise InputError(path, "is one of the input frames, which are read as the work goes",
@@ -233,11 +240,17 @@ def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False) ->
         check_output(path, overwrite=args.overwrite, alpha=alpha)
     for path in masks:
         check_output(path, overwrite=args.overwrite, mask=True)
+    for path in documents:
+        if not str(path).lower().endswith(".json"):
+            raise InputError(path, "is not a .json file name", "write this side result as .json")
+        _check_target(pathlib.Path(path), args.overwrite)
 
 
-def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None, *, status=None) -> None:
-    """Write the result (with its transparency, if any) and the asked-for extras, saying so on `status`
-    (a :class:`_Status`); transparency the output format cannot hold gets a note on stderr."""
+def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None, *, status=None,
+           kinds: dict[str, str] | None = None) -> None:
+    """Write the result (with its transparency, if any) and the asked-for extras (name -> path, written as
+    their `kinds` say), saying so on `status` (a :class:`_Status`); transparency the output format cannot
+    hold gets a note on stderr."""
     from .io import holds_alpha, write_image, write_mask
 
     status = status or _Status(quiet=True)
@@ -250,12 +263,24 @@ def _write(args, portrait, extras: dict[str, str] | None = None, path: str | Non
                        quality=args.quality, strip_private=args.strip_private, alpha=portrait.alpha)
     status.say(f"wrote {path}")
     for name, target in (extras or {}).items():
-        value = portrait.extras[name]
-        if value.ndim == 3:
+        value, kind = portrait.extras[name], kinds[name]
+        if kind == "image":
             write_image(target, value, portrait.metadata, overwrite=args.overwrite, strip_private=True)
+        elif kind == "json":
+            _write_json(target, value)
         else:
             write_mask(target, value, overwrite=args.overwrite)
         status.say(f"wrote {target}")
+
+
+def _write_json(path: str, value: dict) -> None:
+    """A JSON side result, written whole or not at all (a temporary file, then renamed)."""
+    import pathlib
+
+    from .io.write import _replacing
+
+    with _replacing(pathlib.Path(path)) as tmp:
+        tmp.write_text(json.dumps(value, indent=2), encoding="utf-8")
 
 
 def _summary(portrait) -> str:
@@ -331,6 +356,8 @@ def cmd_operation(args) -> None:
     fields = op.params.model_fields
     params = op.validate({k: v for k, v in vars(args).items() if k in fields})
     extras = {n: getattr(args, "save_" + n) for n in op.extras if getattr(args, "save_" + n, None)}
+    written_as = {n: "mask" if op.extras[n].kind == "alpha" else op.extras[n].kind for n in extras}
+    sides = {kind: [extras[n] for n in extras if written_as[n] == kind] for kind in ("mask", "image", "json")}
     transparent = bool(op.transparent and op.transparent(params))
     if "alpha" in extras and op.transparent and not transparent:
         _made_none(op, ["alpha"])
@@ -342,11 +369,12 @@ def cmd_operation(args) -> None:
             source = Frames.read(args.input, max_pixels=args.max_pixels)
             numbered = _numbered(args.output)
             outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
-            _check_outputs(args, outputs, extras.values(), frames=[s.path for s in source.sources],
-                           alpha=transparent)
+            _check_outputs(args, outputs + sides["image"], sides["mask"], frames=[s.path for s in source.sources],
+                           alpha=transparent, documents=sides["json"])
         else:
             numbered = None
-            _check_outputs(args, [args.output], extras.values(), alpha=transparent)
+            _check_outputs(args, [args.output, *sides["image"]], sides["mask"], alpha=transparent,
+                           documents=sides["json"])
             source = _read(args)
             _check_size(args, source, args.output, kept=op.geometry_kept)
             if op.face:
@@ -367,13 +395,14 @@ def cmd_operation(args) -> None:
         missing = [n for n in extras if n not in result.extras]
         if missing:
             _made_none(op, missing)
-        _write(args, result, extras, path=numbered(0) if numbered else None, status=status)  # one picture: the first
+        _write(args, result, extras, path=numbered(0) if numbered else None, status=status,   # one picture: the first
+               kinds={n: op.extras[n].kind for n in extras})
 
 
 def _made_none(op, names) -> typing.NoReturn:
     from .errors import ParameterError
 
-    raise ParameterError(f"{op.name} makes no {', '.join(f'{n} ({op.extras[n]})' for n in names)} with these "
+    raise ParameterError(f"{op.name} makes no {', '.join(f'{n} ({op.extras[n].description})' for n in names)} with these "
                          f"parameters; see 'portrait {op.name} --help'")
 
 

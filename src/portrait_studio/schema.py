@@ -21,13 +21,52 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from .errors import ParameterError
+
+ExtraKind = Literal["mask", "alpha", "image", "json"]
+
+
+class Extra(NamedTuple):
+    """A side result an operation declares: what it is (`kind`) and what it shows (`description`).
+
+    Kinds: ``mask`` a float32 (H, W) map in [0, 1]; ``alpha`` the result's opacity, a float32 (H, W) map in
+    [0, 1] that replaces the input's (declared under the name ``alpha``); ``image`` a float32 (H, W, 3)
+    linear-light picture; ``json`` a dict of numbers, text and lists (measurements, a report).
+    """
+
+    kind: ExtraKind
+    description: str
+
+
+def _extras(where: str, extras: Mapping[str, tuple[str, str]] | None) -> dict[str, Extra]:
+    out = {}
+    for name, spec in (extras or {}).items():
+        if isinstance(spec, str) or len(spec) != 2 or spec[0] not in get_args(ExtraKind):
+            raise TypeError(f"{where}: declare the side result {name!r} as (kind, description), the kind one of "
+                            f"{', '.join(get_args(ExtraKind))}; got {spec!r}")
+        if (name == "alpha") != (spec[0] == "alpha"):
+            raise TypeError(f"{where}: the side result of kind 'alpha' is called 'alpha' (and only it)")
+        out[name] = Extra(*spec)
+    return out
+
+
+def _check_extra(op: str, name: str, kind: str, value, shape: tuple[int, int]) -> None:
+    """Refuse a side result that is not what its kind says (a fault of the operation, not of the user)."""
+    if kind == "json":
+        ok = isinstance(value, dict)
+    else:
+        ok = isinstance(value, np.ndarray) and value.dtype == np.float32 and value.shape[:2] == shape \
+            and value.ndim == (3 if kind == "image" else 2)
+    if not ok:
+        got = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
+        raise ValueError(f"{op} returned its {kind} {name!r} as {got}, not as its kind says (see schema.Extra)")
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -45,10 +84,10 @@ class Operation:
         The first paragraph of the function's docstring, as one line.
     geometry_kept : bool
         Whether the output shows the same things at the same pixels (so the analysis carries over).
-    extras : dict of str to str
-        Side results the operation can return besides the image (e.g. ``{"mask": "what was touched"}``):
-        float32 (H, W) maps in [0, 1], or (H, W, 3) images, kept on the result as ``Portrait.extras``.
-        The CLI offers ``--save-NAME PATH`` for each.
+    extras : dict of str to Extra
+        Side results the operation can return besides the image, each with its kind (see :class:`Extra`;
+        declared as ``{"mask": ("mask", "what was touched")}``), kept on the result as ``Portrait.extras``
+        and listed with their kinds in the JSON Schema. The CLI offers ``--save-NAME PATH`` for each.
     frames : bool
         The operation takes several input frames (a burst, a sequence): `func` receives a sequence of
         Portraits (possibly lazy: each frame is read when indexed) instead of one, and returns a Portrait
@@ -79,7 +118,7 @@ class Operation:
     params: type[BaseModel]
     summary: str
     geometry_kept: bool = True
-    extras: Mapping[str, str] = field(default_factory=dict)
+    extras: Mapping[str, Extra] = field(default_factory=dict)
     frames: bool = False
     progress: bool = False
     face: bool = False
@@ -130,6 +169,8 @@ class Operation:
             out = portrait.replace(out, step=step, geometry_kept=self.geometry_kept)
         else:                                               # built by the operation: record the step on it
             out = out.replace(out.image, step=step, geometry_kept=True)
+        for name, value in extras.items():
+            _check_extra(self.name, name, self.extras[name].kind, value, out.shape)
         if "alpha" in self.extras:                          # the operation made the opacity (or none)
             out.alpha = extras.get("alpha")
         out.extras = dict(extras)
@@ -144,6 +185,8 @@ class Operation:
         """The JSON Schema of the parameters (for the REST API, web controls and recipe editors)."""
         schema = self.params.model_json_schema()
         schema["title"], schema["description"] = self.name, self.summary
+        if self.extras:
+            schema["extras"] = {n: e._asdict() for n, e in self.extras.items()}
         return schema
 
 
@@ -157,7 +200,7 @@ def _describe(err: dict) -> str:
     return f"{where}: {msg} (got {err['input']!r})" if "input" in err else f"{where}: {msg}"
 
 
-def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str] | None = None,
+def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tuple[ExtraKind, str]] | None = None,
               frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
               exclusive: Sequence[Sequence[str | Sequence[str]]] = ()):
     """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
@@ -185,7 +228,7 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str
             __validators__={"exclusive": model_validator(mode="after")(_exclusive_check(groups))} if groups else None,
             **fields)
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
-        return Operation(name, func, model, summary, geometry_kept, dict(extras or {}), frames, takes_progress,
+        return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
                          face, transparent, groups)
 
     return wrap

@@ -99,7 +99,7 @@ class Light:
     colour: np.ndarray
 
 
-@operation("relight", extras={"shading": "new light / old light, 0.5 = unchanged"}, face=True,
+@operation("relight", extras={"shading": ("mask", "new light / old light, 0.5 = unchanged")}, face=True,
            exclusive=[("match_light", ("setup", "azimuth", "elevation", "lights"))])
 def relight(portrait, *,
             setup: Annotated[SetupName | None, Field(description=(

@@ -81,8 +81,9 @@ def camera_horizon(face, shape: tuple[int, int], focal_px: float) -> float:
     return float(np.clip(0.5 * (eyes_y + tilt_y) / h, 0.05, 0.95))
 
 
-@operation("background", extras={"matte": "the refined soft matte of the person, 1 = person",
-                                  "alpha": "the cut-out's opacity (with --cutout)"}, transparent=lambda p: p.cutout,
+@operation("background", extras={"matte": ("mask", "the refined soft matte of the person, 1 = person"),
+                                  "alpha": ("alpha", "the cut-out's opacity (with --cutout)")},
+           transparent=lambda p: p.cutout,
            exclusive=[("image", "colour", "backdrop")])
 def background(portrait, *,
                image: Annotated[str | None, Field(description=(

@@ -205,3 +205,41 @@ def test_each_kind_is_written_as_it_says(monkeypatch, tmp_path, capsys):
     bad = tmp_path / "report.png"
     assert main(["measure", str(photo), "-o", str(tmp_path / "o2.png"), "--save-report", str(bad)]) == 2
     assert "is not a .json file name" in capsys.readouterr().err and not (tmp_path / "o2.png").exists()
+
+
+# -- run options ---------------------------------------------------------------------------------------
+
+def test_common_flags_are_the_run_options():
+    from portrait_studio.cli import build_parser
+    from portrait_studio.schema import RunOptions
+
+    def flags(command):
+        sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+        group = next(g for g in sub._action_groups if g.title == "common options")
+        return {a.dest for a in group._group_actions} - {"debug"}
+
+    assert flags("run") == set(RunOptions.model_fields) == {"face", "max_pixels", "seed"}
+    assert flags("analyze") == flags("exposure") == {"face", "max_pixels"}
+    assert flags("background") == {"face", "max_pixels"}          # its own --seed is among its parameters
+
+
+def test_run_options_refused_alike_everywhere(tmp_path, capsys):
+    from portrait_studio.schema import RunOptions
+
+    with pytest.raises(ParameterError) as python:
+        RunOptions.parse({"face": -1})
+    assert str(python.value) == "face: input should be greater than or equal to 0 (got -1)"
+    out = tmp_path / "out.png"
+    assert main(["exposure", str(tmp_path / "missing.jpg"), "-o", str(out), "--face", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == f"portrait: error: {python.value}"
+
+
+def test_the_run_seed_reaches_random_steps_without_one():
+    from portrait_studio.schema import RunOptions
+
+    options = RunOptions(seed=7)
+    steps = parse_recipe([{"retouch": {}}, {"background": {"seed": 3}}, {"exposure": {"ev": 1}}], options=options)
+    assert [dict(s.params).get("seed") for s in steps] == [7, 3, None]
+    assert dict(parse_recipe(["retouch"])[0].params)["seed"] == 0                  # the operation's default
+    p = Portrait(np.full((4, 4, 3), 0.25, np.float32))
+    assert get_operation("exposure")(p, ev=1, options=options).history[-1]["params"] == {"ev": 1.0}

@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 
 from . import __version__
 from .errors import PortraitError
-from .io import DEFAULT_MAX_PIXELS
+from .schema import RunOptions
 
 PROG = "portrait"
 
@@ -59,11 +59,15 @@ def _literal(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def add_schema_flags(parser: argparse.ArgumentParser, model, rules=()) -> None:
-    """One flag per schema field; only the flags a user gives are passed on, so defaults live in the schema.
-    `rules` between the parameters (see :attr:`~.schema.Operation.rules`) are said above the flags."""
-    group = parser.add_argument_group("operation parameters", _literal(_sentence("; ".join(rules))) or None)
-    for name, field in model.model_fields.items():
+def add_schema_flags(parser: argparse.ArgumentParser, model, rules=(), *, title: str = "operation parameters",
+                     skip=()) -> list[str]:
+    """One flag per schema field (but those in `skip`); only the flags a user gives are passed on, so defaults
+    live in the schema. `rules` between the parameters (see :attr:`~.schema.Operation.rules`) are said above
+    the flags. The fields that got a flag."""
+    group = parser.add_argument_group(title, _literal(_sentence("; ".join(rules))) or None)
+    names = [name for name in model.model_fields if name not in skip]
+    for name in names:
+        field = model.model_fields[name]
         kind = _unwrap(field.annotation)
         kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": _help(field)}
         if kind is bool:
@@ -74,6 +78,7 @@ def add_schema_flags(parser: argparse.ArgumentParser, model, rules=()) -> None:
             kw["type"] = kind
             kw["metavar"] = {int: "N", float: "X", str: "TEXT"}[kind]
         group.add_argument(_flag(name), **kw)
+    return names
 
 
 def add_extra_flags(parser: argparse.ArgumentParser, extras) -> None:
@@ -136,16 +141,19 @@ def _integer(what: str, low: int, high: int | None = None):
     return parse
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, seed: bool = False) -> argparse.ArgumentParser:
+    """The common options: the run options (:class:`~.schema.RunOptions`; the seed only where `seed`, as
+    commands whose operations declare their own seed have it among their parameters) and --debug."""
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("common options")
-    g.add_argument("--face", type=_integer("a face number (0 or more)", 0), metavar="N", default=None,
-                   help="which face to work on, 0 = the largest (default)")
-    g.add_argument("--max-pixels", type=_integer("a number of pixels (1 or more)", 1), metavar="N",
-                   default=DEFAULT_MAX_PIXELS,
-                   help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})")
-    g.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    names = add_schema_flags(p, RunOptions, title="common options", skip=() if seed else ("seed",))
+    p.set_defaults(run_options=names)
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
+
+
+def run_options(args) -> RunOptions:
+    """The run options the command line gave (validated as the Python API validates them)."""
+    return RunOptions.parse({n: getattr(args, n) for n in args.run_options if hasattr(args, n)})
 
 
 def _output(required: bool = True) -> argparse.ArgumentParser:
@@ -181,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                    description="List the operations; with --json, their parameter schemas.").add_argument(
         "--json", action="store_true", help="print the JSON Schema of every operation")
 
-    p = sub.add_parser("run", parents=[common, output], help="apply a recipe (YAML or JSON) to a photo",
+    p = sub.add_parser("run", parents=[_common(seed=True), output], help="apply a recipe (YAML or JSON) to a photo",
                        description="Apply a recipe: an ordered list of operations with parameters.")
     p.add_argument("recipe", metavar="RECIPE")
     p.add_argument("input", metavar="INPUT")
@@ -209,9 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands ---------------------------------------------------------------------------------------
 
 def _read(args):
-    from .portrait import Portrait
-
-    return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
+    return args.options.read(args.input)
 
 
 def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False, documents=()) -> None:
@@ -306,7 +312,7 @@ def cmd_analyze(args) -> None:
         status.stage(f"reading {args.input}")
         portrait = _read(args)
         status.stage("analysing")
-        if args.face is not None:
+        if args.options.face is not None:
             portrait.face()                        # refuse a face index that does not exist
         if args.overlay:
             from .io import write_image
@@ -338,7 +344,7 @@ def cmd_ops(args) -> None:
 def cmd_run(args) -> None:
     from .pipeline import apply_recipe, load_recipe
 
-    steps = load_recipe(args.recipe)               # validate the whole recipe before reading the photo
+    steps = load_recipe(args.recipe, options=args.options)   # the whole recipe validated before reading the photo
     made = [s.op.transparent(s.params) for s in steps if "alpha" in s.op.extras and s.op.transparent]
     _check_outputs(args, [args.output], alpha=bool(made and made[-1]))
     with _Status() as status:
@@ -354,7 +360,7 @@ def cmd_operation(args) -> None:
 
     op = get_operation(args.operation)
     fields = op.params.model_fields
-    params = op.validate({k: v for k, v in vars(args).items() if k in fields})
+    params = op.validate({k: v for k, v in vars(args).items() if k in fields}, options=args.options)
     extras = {n: getattr(args, "save_" + n) for n in op.extras if getattr(args, "save_" + n, None)}
     written_as = {n: "mask" if op.extras[n].kind == "alpha" else op.extras[n].kind for n in extras}
     sides = {kind: [extras[n] for n in extras if written_as[n] == kind] for kind in ("mask", "image", "json")}
@@ -364,9 +370,7 @@ def cmd_operation(args) -> None:
     with _Status() as status:
         status.stage(f"reading {' '.join(args.input) if op.frames else args.input}")
         if op.frames:
-            from .portrait import Frames
-
-            source = Frames.read(args.input, max_pixels=args.max_pixels)
+            source = args.options.read_frames(args.input)
             numbered = _numbered(args.output)
             outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
             _check_outputs(args, outputs + sides["image"], sides["mask"], frames=[s.path for s in source.sources],
@@ -505,7 +509,7 @@ def cmd_demo(args) -> None:
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise InputError(args.output, "is a file, not a folder", "give a folder for the results (-o FOLDER)")
 
-    for line in run_demo(args.input, args.output, max_pixels=args.max_pixels, face_index=args.face):
+    for line in run_demo(args.input, args.output, max_pixels=args.options.max_pixels, face_index=args.options.face):
         print(line)
 
 
@@ -515,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "demo": cmd_demo}.get(
         args.command, cmd_operation)
     try:
+        if hasattr(args, "run_options"):
+            args.options = run_options(args)        # refused here, before any work, as a bad parameter is
         handler(args)
     except PortraitError as e:
         if getattr(args, "debug", False):

@@ -21,13 +21,55 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence, get_args
+from typing import Annotated, Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from .errors import ParameterError
+from .io.read import DEFAULT_MAX_PIXELS
+
+
+class RunOptions(BaseModel):
+    """The options of a run that are not any one operation's parameters, shared by every interface: the CLI's
+    common flags are made from these fields, recipes and the Python API take the model.
+
+    Examples
+    --------
+    >>> RunOptions.parse({"face": "1"}).face
+    1
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    face: Annotated[int | None, Field(ge=0, description=(
+        "Which face to work on, 0 = the largest (default)."))] = None
+    max_pixels: Annotated[int, Field(ge=1, description=(
+        "Refuse images larger than this many pixels."))] = DEFAULT_MAX_PIXELS
+    seed: Annotated[int | None, Field(ge=0, le=2 ** 31 - 1, description=(
+        "Seed for every operation that draws random numbers (grain, textures) and is not given its own "
+        "(default: each operation's default seed, recorded with the result)."))] = None
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any] | None = None) -> "RunOptions":
+        """Validated options from `values`; ParameterError naming the option and the value, as for operations."""
+        try:
+            return cls.model_validate(dict(values or {}))
+        except ValidationError as e:
+            raise ParameterError("; ".join(_describe(err) for err in e.errors())) from None
+
+    def read(self, path):
+        """The Portrait in the image file at `path`, read with these options' size limit and face."""
+        from .portrait import Portrait
+
+        return Portrait.read(path, max_pixels=self.max_pixels, face_index=self.face)
+
+    def read_frames(self, inputs):
+        """The frames of `inputs` (files, folders, multi-image HEIC), read lazily with the size limit."""
+        from .portrait import Frames
+
+        return Frames.read(inputs, max_pixels=self.max_pixels)
 
 ExtraKind = Literal["mask", "alpha", "image", "json"]
 
@@ -125,28 +167,34 @@ class Operation:
     transparent: Callable[[BaseModel], bool] | None = None
     exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
 
-    def validate(self, values: Mapping[str, Any] | None = None) -> BaseModel:
-        """Check parameter values against the schema; the validated model, with defaults filled in.
+    def validate(self, values: Mapping[str, Any] | None = None, *, options: RunOptions | None = None) -> BaseModel:
+        """Check parameter values against the schema; the validated model, with defaults filled in (the seed
+        of a random operation from `options` when the values give none).
 
         Raises
         ------
         ParameterError
             One line per problem: which parameter, what is wrong, and the value given.
         """
+        values = dict(values or {})
+        if options is not None and options.seed is not None and "seed" in self.params.model_fields:
+            values.setdefault("seed", options.seed)
         try:
-            return self.params.model_validate(dict(values or {}))
+            return self.params.model_validate(values)
         except ValidationError as e:
             raise ParameterError(f"{self.name}: " + "; ".join(_describe(err) for err in e.errors())) from None
 
-    def __call__(self, portrait, *, progress: Callable[[int, int, str], None] | None = None, **values):
+    def __call__(self, portrait, *, progress: Callable[[int, int, str], None] | None = None,
+                 options: RunOptions | None = None, **values):
         """Validate `values`, apply the operation, return a new Portrait with the step in its history.
 
         The function returns the new image, or ``(image, extras)`` with `extras` a dict of the declared side
         results, which the new Portrait carries as ``extras``. For a ``frames`` operation `portrait` is a
         sequence of Portraits and the result a Portrait (or an iterator of them, recorded as they come).
-        `progress`, when given, is passed on to operations that report progress.
+        `progress`, when given, is passed on to operations that report progress; `options` supply the seed
+        (see :meth:`validate`).
         """
-        params = self.validate(values)
+        params = self.validate(values, options=options)
         if self.face and not self.frames:
             portrait.face(needed_by=self.name)
         kwargs = dict(params)

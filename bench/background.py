@@ -31,7 +31,7 @@ HARMONISER = os.environ.get("PORTRAIT_HARMONISER")   # a learned harmoniser to m
 def time_case(case: str, size: str) -> dict:
     from portrait_studio import Portrait
     from portrait_studio.core import from_srgb8
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
 
     op = get_operation("background")
     image = from_srgb8(photo_at(SIZES[size]))
@@ -79,7 +79,7 @@ def harmonisation(n: int = 20) -> dict:
 
     from portrait_studio import Portrait
     from portrait_studio.core import from_srgb8, to_srgb8
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
 
     op = get_operation("background")
     seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
@@ -220,7 +220,7 @@ def gallery() -> list[str]:
     from portrait_studio import Portrait
     from portrait_studio.core import to_srgb8
     from portrait_studio.io import write_image
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
 
     OUT.mkdir(parents=True, exist_ok=True)
     op = get_operation("background")

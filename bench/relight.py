@@ -34,7 +34,7 @@ def time_case(case: str, size: str) -> dict:
     from portrait_studio import Portrait
     from portrait_studio.core import from_srgb8
     from portrait_studio.ops.relight import relight_to_sh
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
 
     p = Portrait(from_srgb8(photo_at(SIZES[size])))
     op = get_operation("relight")
@@ -74,7 +74,7 @@ def yale() -> dict:
     from portrait_studio.analysis import MediaPipeBackend
     from portrait_studio.analysis.lighting import direction
     from portrait_studio.core import from_srgb8, to_srgb8
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
 
     backend, op = MediaPipeBackend(), get_operation("relight")
     rmse_r, ssim_r, ssim_o, angles, missing = [], [], [], [], 0
@@ -120,7 +120,7 @@ def drift() -> dict:
     from portrait_studio.core import to_srgb8
     from portrait_studio.core.colour import delta_e, linear_to_lab
     from portrait_studio.ops.relight import SETUPS
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
 
     backend, op = MediaPipeBackend(), get_operation("relight")
     des, hues, worst = [], [], ("", 0.0)

@@ -52,7 +52,7 @@ def _crop_box(portrait) -> tuple[int, int, int, int]:
 def _after(portrait, name: str, params: dict, scene_path: str) -> np.ndarray:
     """The result of one case as sRGB uint8 (h, w, 3), a cut-out laid over CUTOUT_GROUND."""
     from portrait_studio.core import to_srgb8
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
 
     op_name, kw = CASES[name]
     kw = {k: (scene_path if v == "scene" else v) for k, v in {**kw, **params}.items()}

@@ -255,7 +255,7 @@ def test_noise_level_and_grain():
 
 
 def test_background_on_the_astronaut(astronaut):
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
     op = get_operation("background")
     out = op(astronaut, backdrop="grey-paper")
     alpha = out.extras["matte"]
@@ -307,7 +307,7 @@ def test_a_photo_without_a_person_is_refused(backend):
 
 
 def test_lens_blur_grows_with_f_number_on_a_photo(astronaut):
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
     op = get_operation("background")
     bg = (op(astronaut, match_light=0, grain=False).extras["matte"] < 0.01)[:, 1:]
     detail = [np.abs(np.diff(op(astronaut, f_number=n, grain=False).image[..., 1], axis=1))[bg].mean()
@@ -317,7 +317,7 @@ def test_lens_blur_grows_with_f_number_on_a_photo(astronaut):
 
 def test_background_photo_from_shared_data(shared_data, backend):
     from portrait_studio import Portrait
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
     photos = sorted((shared_data / "portraits").glob("*.jpg"))
     p = Portrait.read(photos[0], backend=backend)
     out = get_operation("background")(p, image=str(photos[5]), f_number=2.0)
@@ -421,7 +421,7 @@ def test_light_match_agrees_across_resolutions_and_apertures(astronaut, astronau
 
     from portrait_studio import Portrait
     from portrait_studio.core import from_srgb8
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
     op, seen, real = get_operation("background"), [], light.light_transform
 
     def spy(old, new, subject, **kw):
@@ -468,7 +468,7 @@ def tiny_harmoniser(tmp_path):
 
 def test_harmoniser_changes_only_the_subject(astronaut, tiny_harmoniser):
     from portrait_studio.core import srgb_to_linear
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
     from test_models import GAINS
     op = get_operation("background")
     kw = dict(backdrop="brown-canvas", light_wrap=0.0, grain=False, harmoniser=str(tiny_harmoniser))

@@ -225,7 +225,7 @@ def test_recipe_refuses_a_frames_operation():
 def test_frames_operation_schema():
     from portrait_studio.schema import operation
 
-    @operation("pick-last", frames=True, register=False)
+    @operation("pick-last", frames=True)
     def pick_last(frames, *, gain: float = 1.0, progress=None):
         """Keep the last frame, scaled."""
         if progress:

@@ -227,7 +227,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_ops_shows_every_description_whole():
     """`portrait ops` and `portrait --help` give each operation's summary whole (it once stopped mid-sentence)."""
-    from portrait_studio.schema import operations
+    from portrait_studio.ops import operations
 
     code, out, _ = portrait("ops")
     assert code == 0

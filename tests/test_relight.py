@@ -18,7 +18,7 @@ from portrait_studio.analysis.subject import refine_normals
 from portrait_studio.core import from_srgb8, to_srgb8
 from portrait_studio.core.colour import delta_e, linear_to_lab
 from portrait_studio.ops.relight import SETUPS, cast_visibility, plan_lights, relight_to_sh
-from portrait_studio.schema import get_operation
+from portrait_studio.ops import get_operation
 
 from test_cli import CLI, assert_refused, portrait as run_cli  # noqa: F401
 
@@ -250,7 +250,7 @@ def test_bad_parameters_are_refused(values, message):
 
 
 def test_conflicting_and_faceless(astronaut, tmp_path):
-    with pytest.raises(ParameterError, match="match-light"):
+    with pytest.raises(ParameterError, match="give either match_light or any of setup"):
         relight(astronaut, setup="loop", match_light="x.jpg")
     with pytest.raises(NoFaceError):
         relight(Portrait(np.full((200, 200, 3), 0.3, np.float32), backend=astronaut.backend), setup="loop")

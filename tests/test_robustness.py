@@ -23,7 +23,7 @@ from PIL import Image
 
 from portrait_studio.cli import main
 from portrait_studio.io import read_image
-from portrait_studio.schema import operations
+from portrait_studio.ops import operations
 from test_cli import _png_bomb, assert_refused
 from test_io import ADOBE_ICC, P3_ICC
 

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from portrait_studio import ParameterError, Portrait
 from portrait_studio.pipeline import apply_recipe, load_recipe, parse_recipe
-from portrait_studio.schema import get_operation, operation, operations
+from portrait_studio.ops import get_operation, operations
+from portrait_studio.schema import operation
 
 
 def test_registered_operations_have_schemas():
@@ -55,11 +56,11 @@ def test_unknown_operation():
 
 def test_operation_declaration_rules():
     with pytest.raises(TypeError, match="keyword-only"):
-        @operation("bad", register=False)
+        @operation("bad")
         def bad(portrait, ev: float = 0.0):  # positional: not allowed
             return portrait.image
 
-    @operation("look", register=False)
+    @operation("look")
     def look(portrait, *, mood: Annotated[Literal["warm", "cool"], Field(description="Mood.")] = "warm"):
         """Pick a mood."""
         return portrait.image
@@ -107,7 +108,7 @@ def test_recipe_file_errors(tmp_path):
 
 
 def test_extras_are_declared_and_carried():
-    @operation("with-mask", register=False, extras={"mask": "what was touched"})
+    @operation("with-mask", extras={"mask": ("mask", "what was touched")})
     def with_mask(portrait, *, gain: Annotated[float, Field(gt=0, le=4)] = 2.0):
         """Brighten and say where."""
         return portrait.image * gain, {"mask": np.ones(portrait.shape, np.float32)}
@@ -117,7 +118,7 @@ def test_extras_are_declared_and_carried():
     assert out.extras["mask"].shape == (4, 5) and out.image[0, 0, 0] == 0.5
     assert p.extras == {}
 
-    @operation("liar", register=False)
+    @operation("liar")
     def liar(portrait, *, gain: Annotated[float, Field(gt=0)] = 1.0):
         """Return an undeclared extra."""
         return portrait.image, {"mask": np.ones(portrait.shape, np.float32)}

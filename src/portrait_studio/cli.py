@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 
 from . import __version__
 from .errors import PortraitError
-from .io import DEFAULT_MAX_PIXELS
+from .schema import RunOptions
 
 PROG = "portrait"
 
@@ -50,15 +50,24 @@ def _help(field: FieldInfo) -> str:
     return _literal(f"{text} ({extra})" if text else extra)
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _literal(text: str) -> str:
     """Help text as argparse prints it: its % signs escaped (argparse %-formats help strings)."""
     return text.replace("%", "%%")
 
 
-def add_schema_flags(parser: argparse.ArgumentParser, model) -> None:
-    """One flag per schema field; only the flags a user gives are passed on, so defaults live in the schema."""
-    group = parser.add_argument_group("operation parameters")
-    for name, field in model.model_fields.items():
+def add_schema_flags(parser: argparse.ArgumentParser, model, rules=(), *, title: str = "operation parameters",
+                     skip=()) -> list[str]:
+    """One flag per schema field (but those in `skip`); only the flags a user gives are passed on, so defaults
+    live in the schema. `rules` between the parameters (see :attr:`~.schema.Operation.rules`) are said above
+    the flags. The fields that got a flag."""
+    group = parser.add_argument_group(title, _literal(_sentence("; ".join(rules))) or None)
+    names = [name for name in model.model_fields if name not in skip]
+    for name in names:
+        field = model.model_fields[name]
         kind = _unwrap(field.annotation)
         kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": _help(field)}
         if kind is bool:
@@ -69,14 +78,20 @@ def add_schema_flags(parser: argparse.ArgumentParser, model) -> None:
             kw["type"] = kind
             kw["metavar"] = {int: "N", float: "X", str: "TEXT"}[kind]
         group.add_argument(_flag(name), **kw)
+    return names
 
 
 def add_extra_flags(parser: argparse.ArgumentParser, extras) -> None:
     """``--save-NAME PATH`` for each side result an operation declares (see :class:`~.schema.Operation`)."""
     group = parser.add_argument_group("side results")
-    for name, text in extras.items():
+    for name, extra in extras.items():
         group.add_argument(_flag("save_" + name), dest="save_" + name, metavar="PATH", default=None,
-                           help=f"also write the {name} ({text}) as a grey .png or 16-bit .tif")
+                           help=_literal(f"also write the {name} ({extra.description}) {_SAVED_AS[extra.kind]}"))
+
+
+#: How the CLI writes a side result of each kind (see :class:`~.schema.Extra`).
+_SAVED_AS = {"mask": "as a grey .png or 16-bit .tif", "alpha": "as a grey .png or 16-bit .tif",
+             "image": "as an image (.png, .tif, .jpg, ...)", "json": "as a .json file"}
 
 
 # -- the parser ------------------------------------------------------------------------------------
@@ -126,16 +141,19 @@ def _integer(what: str, low: int, high: int | None = None):
     return parse
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, seed: bool = False) -> argparse.ArgumentParser:
+    """The common options: the run options (:class:`~.schema.RunOptions`; the seed only where `seed`, as
+    commands whose operations declare their own seed have it among their parameters) and --debug."""
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("common options")
-    g.add_argument("--face", type=_integer("a face number (0 or more)", 0), metavar="N", default=None,
-                   help="which face to work on, 0 = the largest (default)")
-    g.add_argument("--max-pixels", type=_integer("a number of pixels (1 or more)", 1), metavar="N",
-                   default=DEFAULT_MAX_PIXELS,
-                   help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})")
-    g.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    names = add_schema_flags(p, RunOptions, title="common options", skip=() if seed else ("seed",))
+    p.set_defaults(run_options=names)
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     return p
+
+
+def run_options(args) -> RunOptions:
+    """The run options the command line gave (validated as the Python API validates them)."""
+    return RunOptions.parse({n: getattr(args, n) for n in args.run_options if hasattr(args, n)})
 
 
 def _output(required: bool = True) -> argparse.ArgumentParser:
@@ -152,7 +170,7 @@ def _output(required: bool = True) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .schema import operations
+    from .ops import operations
 
     parser = _Parser(prog=PROG, description="portrait-studio: a local-first AI portrait studio.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -171,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                    description="List the operations; with --json, their parameter schemas.").add_argument(
         "--json", action="store_true", help="print the JSON Schema of every operation")
 
-    p = sub.add_parser("run", parents=[common, output], help="apply a recipe (YAML or JSON) to a photo",
+    p = sub.add_parser("run", parents=[_common(seed=True), output], help="apply a recipe (YAML or JSON) to a photo",
                        description="Apply a recipe: an ordered list of operations with parameters.")
     p.add_argument("recipe", metavar="RECIPE")
     p.add_argument("input", metavar="INPUT")
@@ -190,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the frames: image files, folders of them, or a multi-image HEIC")
         else:
             p.add_argument("input", metavar="INPUT")
-        add_schema_flags(p, op.params)
+        add_schema_flags(p, op.params, op.rules)
         add_extra_flags(p, op.extras)
         p.set_defaults(operation=name)
     return parser
@@ -199,24 +217,24 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands ---------------------------------------------------------------------------------------
 
 def _read(args):
-    from .portrait import Portrait
-
-    return Portrait.read(args.input, max_pixels=args.max_pixels, face_index=args.face)
+    return args.options.read(args.input)
 
 
-def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False) -> None:
+def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False, documents=()) -> None:
     """Refuse, before any work, an output that could not be written (unknown format, missing folder, a folder,
     an existing file without --overwrite, a format without transparency for `alpha` work) or that two outputs
     share, so a refusal never comes after the work or leaves some outputs written. Side results (`masks`) are
-    .png or .tif. `frames` are inputs read as the work goes, which no output may replace, even with
-    --overwrite."""
+    .png or .tif, JSON side results (`documents`) .json. `frames` are inputs read as the work goes, which no
+    output may replace, even with --overwrite."""
     import os
+    import pathlib
 
     from .errors import InputError
     from .io import check_output
+    from .io.write import _check_target
 
     inputs, seen = {os.path.realpath(f) for f in frames}, set()
-    for path in [*images, *masks]:
+    for path in [*images, *masks, *documents]:
         real = os.path.realpath(path)
         if real in inputs:
             raise InputError(path, "is one of the input frames, which are read as the work goes",
@@ -228,11 +246,17 @@ def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False) ->
         check_output(path, overwrite=args.overwrite, alpha=alpha)
     for path in masks:
         check_output(path, overwrite=args.overwrite, mask=True)
+    for path in documents:
+        if not str(path).lower().endswith(".json"):
+            raise InputError(path, "is not a .json file name", "write this side result as .json")
+        _check_target(pathlib.Path(path), args.overwrite)
 
 
-def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None, *, status=None) -> None:
-    """Write the result (with its transparency, if any) and the asked-for extras, saying so on `status`
-    (a :class:`_Status`); transparency the output format cannot hold gets a note on stderr."""
+def _write(args, portrait, extras: dict[str, str] | None = None, path: str | None = None, *, status=None,
+           kinds: dict[str, str] | None = None) -> None:
+    """Write the result (with its transparency, if any) and the asked-for extras (name -> path, written as
+    their `kinds` say), saying so on `status` (a :class:`_Status`); transparency the output format cannot
+    hold gets a note on stderr."""
     from .io import holds_alpha, write_image, write_mask
 
     status = status or _Status(quiet=True)
@@ -245,12 +269,24 @@ def _write(args, portrait, extras: dict[str, str] | None = None, path: str | Non
                        quality=args.quality, strip_private=args.strip_private, alpha=portrait.alpha)
     status.say(f"wrote {path}")
     for name, target in (extras or {}).items():
-        value = portrait.extras[name]
-        if value.ndim == 3:
+        value, kind = portrait.extras[name], kinds[name]
+        if kind == "image":
             write_image(target, value, portrait.metadata, overwrite=args.overwrite, strip_private=True)
+        elif kind == "json":
+            _write_json(target, value)
         else:
             write_mask(target, value, overwrite=args.overwrite)
         status.say(f"wrote {target}")
+
+
+def _write_json(path: str, value: dict) -> None:
+    """A JSON side result, written whole or not at all (a temporary file, then renamed)."""
+    import pathlib
+
+    from .io.write import _replacing
+
+    with _replacing(pathlib.Path(path)) as tmp:
+        tmp.write_text(json.dumps(value, indent=2), encoding="utf-8")
 
 
 def _summary(portrait) -> str:
@@ -276,7 +312,7 @@ def cmd_analyze(args) -> None:
         status.stage(f"reading {args.input}")
         portrait = _read(args)
         status.stage("analysing")
-        if args.face is not None:
+        if args.options.face is not None:
             portrait.face()                        # refuse a face index that does not exist
         if args.overlay:
             from .io import write_image
@@ -291,7 +327,7 @@ def cmd_analyze(args) -> None:
 
 
 def cmd_ops(args) -> None:
-    from .schema import operations
+    from .ops import operations
 
     ops = operations()
     if args.json:
@@ -308,7 +344,7 @@ def cmd_ops(args) -> None:
 def cmd_run(args) -> None:
     from .pipeline import apply_recipe, load_recipe
 
-    steps = load_recipe(args.recipe)               # validate the whole recipe before reading the photo
+    steps = load_recipe(args.recipe, options=args.options)   # the whole recipe validated before reading the photo
     made = [s.op.transparent(s.params) for s in steps if "alpha" in s.op.extras and s.op.transparent]
     _check_outputs(args, [args.output], alpha=bool(made and made[-1]))
     with _Status() as status:
@@ -320,28 +356,29 @@ def cmd_run(args) -> None:
 
 
 def cmd_operation(args) -> None:
-    from .schema import get_operation
+    from .ops import get_operation
 
     op = get_operation(args.operation)
     fields = op.params.model_fields
-    params = op.validate({k: v for k, v in vars(args).items() if k in fields})
+    params = op.validate({k: v for k, v in vars(args).items() if k in fields}, options=args.options)
     extras = {n: getattr(args, "save_" + n) for n in op.extras if getattr(args, "save_" + n, None)}
+    written_as = {n: "mask" if op.extras[n].kind == "alpha" else op.extras[n].kind for n in extras}
+    sides = {kind: [extras[n] for n in extras if written_as[n] == kind] for kind in ("mask", "image", "json")}
     transparent = bool(op.transparent and op.transparent(params))
     if "alpha" in extras and op.transparent and not transparent:
         _made_none(op, ["alpha"])
     with _Status() as status:
         status.stage(f"reading {' '.join(args.input) if op.frames else args.input}")
         if op.frames:
-            from .portrait import Frames
-
-            source = Frames.read(args.input, max_pixels=args.max_pixels)
+            source = args.options.read_frames(args.input)
             numbered = _numbered(args.output)
             outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
-            _check_outputs(args, outputs, extras.values(), frames=[s.path for s in source.sources],
-                           alpha=transparent)
+            _check_outputs(args, outputs + sides["image"], sides["mask"], frames=[s.path for s in source.sources],
+                           alpha=transparent, documents=sides["json"])
         else:
             numbered = None
-            _check_outputs(args, [args.output], extras.values(), alpha=transparent)
+            _check_outputs(args, [args.output, *sides["image"]], sides["mask"], alpha=transparent,
+                           documents=sides["json"])
             source = _read(args)
             _check_size(args, source, args.output, kept=op.geometry_kept)
             if op.face:
@@ -362,13 +399,14 @@ def cmd_operation(args) -> None:
         missing = [n for n in extras if n not in result.extras]
         if missing:
             _made_none(op, missing)
-        _write(args, result, extras, path=numbered(0) if numbered else None, status=status)  # one picture: the first
+        _write(args, result, extras, path=numbered(0) if numbered else None, status=status,   # one picture: the first
+               kinds={n: op.extras[n].kind for n in extras})
 
 
 def _made_none(op, names) -> typing.NoReturn:
     from .errors import ParameterError
 
-    raise ParameterError(f"{op.name} makes no {', '.join(f'{n} ({op.extras[n]})' for n in names)} with these "
+    raise ParameterError(f"{op.name} makes no {', '.join(f'{n} ({op.extras[n].description})' for n in names)} with these "
                          f"parameters; see 'portrait {op.name} --help'")
 
 
@@ -471,7 +509,7 @@ def cmd_demo(args) -> None:
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise InputError(args.output, "is a file, not a folder", "give a folder for the results (-o FOLDER)")
 
-    for line in run_demo(args.input, args.output, max_pixels=args.max_pixels, face_index=args.face):
+    for line in run_demo(args.input, args.output, max_pixels=args.options.max_pixels, face_index=args.options.face):
         print(line)
 
 
@@ -481,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "demo": cmd_demo}.get(
         args.command, cmd_operation)
     try:
+        if hasattr(args, "run_options"):
+            args.options = run_options(args)        # refused here, before any work, as a bad parameter is
         handler(args)
     except PortraitError as e:
         if getattr(args, "debug", False):

@@ -10,7 +10,7 @@ Examples
 --------
 >>> from typing import Annotated
 >>> from pydantic import Field
->>> @operation("brighten", register=False)
+>>> @operation("brighten")
 ... def brighten(portrait, *, gain: Annotated[float, Field(gt=0, le=8, description="Linear gain.")] = 1.0):
 ...     '''Multiply the light by a gain.'''
 ...     return portrait.image * gain
@@ -21,15 +21,93 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Annotated, Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from .errors import ParameterError
+from .io.read import DEFAULT_MAX_PIXELS
 
-#: Every registered operation by name, in registration order (the ``ops`` modules fill it on import).
-REGISTRY: dict[str, "Operation"] = {}
+
+class RunOptions(BaseModel):
+    """The options of a run that are not any one operation's parameters, shared by every interface: the CLI's
+    common flags are made from these fields, recipes and the Python API take the model.
+
+    Examples
+    --------
+    >>> RunOptions.parse({"face": "1"}).face
+    1
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    face: Annotated[int | None, Field(ge=0, description=(
+        "Which face to work on, 0 = the largest (default)."))] = None
+    max_pixels: Annotated[int, Field(ge=1, description=(
+        "Refuse images larger than this many pixels."))] = DEFAULT_MAX_PIXELS
+    seed: Annotated[int | None, Field(ge=0, le=2 ** 31 - 1, description=(
+        "Seed for every operation that draws random numbers (grain, textures) and is not given its own "
+        "(default: each operation's default seed, recorded with the result)."))] = None
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any] | None = None) -> "RunOptions":
+        """Validated options from `values`; ParameterError naming the option and the value, as for operations."""
+        try:
+            return cls.model_validate(dict(values or {}))
+        except ValidationError as e:
+            raise ParameterError("; ".join(_describe(err) for err in e.errors())) from None
+
+    def read(self, path):
+        """The Portrait in the image file at `path`, read with these options' size limit and face."""
+        from .portrait import Portrait
+
+        return Portrait.read(path, max_pixels=self.max_pixels, face_index=self.face)
+
+    def read_frames(self, inputs):
+        """The frames of `inputs` (files, folders, multi-image HEIC), read lazily with the size limit."""
+        from .portrait import Frames
+
+        return Frames.read(inputs, max_pixels=self.max_pixels)
+
+ExtraKind = Literal["mask", "alpha", "image", "json"]
+
+
+class Extra(NamedTuple):
+    """A side result an operation declares: what it is (`kind`) and what it shows (`description`).
+
+    Kinds: ``mask`` a float32 (H, W) map in [0, 1]; ``alpha`` the result's opacity, a float32 (H, W) map in
+    [0, 1] that replaces the input's (declared under the name ``alpha``); ``image`` a float32 (H, W, 3)
+    linear-light picture; ``json`` a dict of numbers, text and lists (measurements, a report).
+    """
+
+    kind: ExtraKind
+    description: str
+
+
+def _extras(where: str, extras: Mapping[str, tuple[str, str]] | None) -> dict[str, Extra]:
+    out = {}
+    for name, spec in (extras or {}).items():
+        if isinstance(spec, str) or len(spec) != 2 or spec[0] not in get_args(ExtraKind):
+            raise TypeError(f"{where}: declare the side result {name!r} as (kind, description), the kind one of "
+                            f"{', '.join(get_args(ExtraKind))}; got {spec!r}")
+        if (name == "alpha") != (spec[0] == "alpha"):
+            raise TypeError(f"{where}: the side result of kind 'alpha' is called 'alpha' (and only it)")
+        out[name] = Extra(*spec)
+    return out
+
+
+def _check_extra(op: str, name: str, kind: str, value, shape: tuple[int, int]) -> None:
+    """Refuse a side result that is not what its kind says (a fault of the operation, not of the user)."""
+    if kind == "json":
+        ok = isinstance(value, dict)
+    else:
+        ok = isinstance(value, np.ndarray) and value.dtype == np.float32 and value.shape[:2] == shape \
+            and value.ndim == (3 if kind == "image" else 2)
+    if not ok:
+        got = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
+        raise ValueError(f"{op} returned its {kind} {name!r} as {got}, not as its kind says (see schema.Extra)")
 
 
 @dataclass(frozen=True)
@@ -48,10 +126,10 @@ class Operation:
         The first paragraph of the function's docstring, as one line.
     geometry_kept : bool
         Whether the output shows the same things at the same pixels (so the analysis carries over).
-    extras : dict of str to str
-        Side results the operation can return besides the image (e.g. ``{"mask": "what was touched"}``):
-        float32 (H, W) maps in [0, 1], or (H, W, 3) images, kept on the result as ``Portrait.extras``.
-        The CLI offers ``--save-NAME PATH`` for each.
+    extras : dict of str to Extra
+        Side results the operation can return besides the image, each with its kind (see :class:`Extra`;
+        declared as ``{"mask": ("mask", "what was touched")}``), kept on the result as ``Portrait.extras``
+        and listed with their kinds in the JSON Schema. The CLI offers ``--save-NAME PATH`` for each.
     frames : bool
         The operation takes several input frames (a burst, a sequence): `func` receives a sequence of
         Portraits (possibly lazy: each frame is read when indexed) instead of one, and returns a Portrait
@@ -69,6 +147,12 @@ class Operation:
         input's): ``transparent(params)`` says whether these parameters make a transparent result, so
         that interfaces refuse an output format without alpha before any work. Other operations carry
         the input's opacity when they keep the geometry.
+    exclusive : tuple of groups
+        Rules between parameters: in each group at most one member may be given (a member is a parameter
+        name, or a tuple of names that go together), a parameter counting as given when its value is not
+        its default. Part of the parameter model, so every interface refuses a violation in validation,
+        before any work, with the same message; shown in the JSON Schema as ``exclusive`` (and as
+        standard ``allOf``/``not`` clauses).
     """
 
     name: str
@@ -76,34 +160,41 @@ class Operation:
     params: type[BaseModel]
     summary: str
     geometry_kept: bool = True
-    extras: Mapping[str, str] = field(default_factory=dict)
+    extras: Mapping[str, Extra] = field(default_factory=dict)
     frames: bool = False
     progress: bool = False
     face: bool = False
     transparent: Callable[[BaseModel], bool] | None = None
+    exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
 
-    def validate(self, values: Mapping[str, Any] | None = None) -> BaseModel:
-        """Check parameter values against the schema; the validated model, with defaults filled in.
+    def validate(self, values: Mapping[str, Any] | None = None, *, options: RunOptions | None = None) -> BaseModel:
+        """Check parameter values against the schema; the validated model, with defaults filled in (the seed
+        of a random operation from `options` when the values give none).
 
         Raises
         ------
         ParameterError
             One line per problem: which parameter, what is wrong, and the value given.
         """
+        values = dict(values or {})
+        if options is not None and options.seed is not None and "seed" in self.params.model_fields:
+            values.setdefault("seed", options.seed)
         try:
-            return self.params.model_validate(dict(values or {}))
+            return self.params.model_validate(values)
         except ValidationError as e:
             raise ParameterError(f"{self.name}: " + "; ".join(_describe(err) for err in e.errors())) from None
 
-    def __call__(self, portrait, *, progress: Callable[[int, int, str], None] | None = None, **values):
+    def __call__(self, portrait, *, progress: Callable[[int, int, str], None] | None = None,
+                 options: RunOptions | None = None, **values):
         """Validate `values`, apply the operation, return a new Portrait with the step in its history.
 
         The function returns the new image, or ``(image, extras)`` with `extras` a dict of the declared side
         results, which the new Portrait carries as ``extras``. For a ``frames`` operation `portrait` is a
         sequence of Portraits and the result a Portrait (or an iterator of them, recorded as they come).
-        `progress`, when given, is passed on to operations that report progress.
+        `progress`, when given, is passed on to operations that report progress; `options` supply the seed
+        (see :meth:`validate`).
         """
-        params = self.validate(values)
+        params = self.validate(values, options=options)
         if self.face and not self.frames:
             portrait.face(needed_by=self.name)
         kwargs = dict(params)
@@ -126,19 +217,30 @@ class Operation:
             out = portrait.replace(out, step=step, geometry_kept=self.geometry_kept)
         else:                                               # built by the operation: record the step on it
             out = out.replace(out.image, step=step, geometry_kept=True)
+        for name, value in extras.items():
+            _check_extra(self.name, name, self.extras[name].kind, value, out.shape)
         if "alpha" in self.extras:                          # the operation made the opacity (or none)
             out.alpha = extras.get("alpha")
         out.extras = dict(extras)
         return out
 
+    @property
+    def rules(self) -> list[str]:
+        """The rules between parameters (:attr:`exclusive`) in words, as validation states them."""
+        return [_rule(group) for group in self.exclusive]
+
     def json_schema(self) -> dict:
         """The JSON Schema of the parameters (for the REST API, web controls and recipe editors)."""
         schema = self.params.model_json_schema()
         schema["title"], schema["description"] = self.name, self.summary
+        if self.extras:
+            schema["extras"] = {n: e._asdict() for n, e in self.extras.items()}
         return schema
 
 
 def _describe(err: dict) -> str:
+    if err["type"] == "exclusive":
+        return err["msg"]
     where = ".".join(str(p) for p in err["loc"]) or "parameters"
     msg = err["msg"][0].lower() + err["msg"][1:]
     if err["type"] == "extra_forbidden":
@@ -146,10 +248,11 @@ def _describe(err: dict) -> str:
     return f"{where}: {msg} (got {err['input']!r})" if "input" in err else f"{where}: {msg}"
 
 
-def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str] | None = None,
+def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tuple[ExtraKind, str]] | None = None,
               frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
-              register: bool = True):
-    """Decorator: make `func` an :class:`Operation` from its signature, and register it under `name`.
+              exclusive: Sequence[Sequence[str | Sequence[str]]] = ()):
+    """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
+    interfaces in :data:`portrait_studio.ops.OPERATIONS`, not here: declaring registers nothing).
 
     Every parameter after the image (or, with ``frames=True``, the sequence of frames) must be
     keyword-only, annotated and defaulted; a keyword-only ``progress`` callback is not a parameter but
@@ -167,35 +270,69 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, str
                     or p.annotation is inspect.Parameter.empty:
                 raise TypeError(f"{func.__name__}: parameter {p.name!r} must be keyword-only, typed and defaulted")
             fields[p.name] = (p.annotation, p.default)
-        model = create_model(_camel(name) + "Params", __config__=ConfigDict(extra="forbid"), **fields)
+        groups = _groups(func.__name__, exclusive, fields)
+        model = create_model(_camel(name) + "Params", __config__=ConfigDict(
+            extra="forbid", json_schema_extra=_exclusive_schema(groups, fields) if groups else None),
+            __validators__={"exclusive": model_validator(mode="after")(_exclusive_check(groups))} if groups else None,
+            **fields)
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
-        op = Operation(name, func, model, summary, geometry_kept, dict(extras or {}), frames, takes_progress, face,
-                       transparent)
-        if register:
-            if name in REGISTRY:
-                raise ValueError(f"operation {name!r} is registered twice")
-            REGISTRY[name] = op
-        return op
+        return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
+                         face, transparent, groups)
 
     return wrap
+
+
+def _groups(where: str, exclusive, fields: dict) -> tuple:
+    """The declared exclusive groups as tuples, checked against the parameters."""
+    groups = tuple(tuple(m if isinstance(m, str) else tuple(m) for m in group) for group in exclusive)
+    for group in groups:
+        names = [n for m in group for n in _members(m)]
+        unknown = [n for n in names if n not in fields]
+        if len(group) < 2 or unknown or len(set(names)) < len(names):
+            raise TypeError(f"{where}: exclusive group {group!r} needs two or more members, each a parameter "
+                            f"(or a tuple of them) named once" + (f"; no parameter {unknown}" if unknown else ""))
+    return groups
+
+
+def _members(member: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (member,) if isinstance(member, str) else member
+
+
+def _say(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _rule(group: tuple) -> str:
+    """An exclusive group in words: 'give at most one of a, b and c'."""
+    shown = [m if isinstance(m, str) else f"any of {_say(m)}" for m in group]
+    return f"give either {shown[0]} or {shown[1]}, not both" if len(shown) == 2 else f"give at most one of {_say(shown)}"
+
+
+def _exclusive_check(groups: tuple):
+    """The model validator that refuses two members of one group given together."""
+    def check(model: BaseModel) -> BaseModel:
+        fields = type(model).model_fields
+        for group in groups:
+            hit = [[n for n in _members(m) if getattr(model, n) != fields[n].default] for m in group]
+            if sum(1 for names in hit if names) > 1:
+                raise PydanticCustomError("exclusive", f"{_rule(group)} (got {_say(n for names in hit for n in names)})")
+        return model
+    return check
+
+
+def _exclusive_schema(groups: tuple, fields: dict) -> dict:
+    """The groups in the JSON Schema: as declared (``exclusive``), and as standard clauses that a JSON Schema
+    validator checks (no two members present with values other than their defaults)."""
+    def given(n):
+        return {"not": {"const": to_jsonable_python(fields[n][1])}}
+
+    clauses = [{"not": {"required": [a, b], "properties": {a: given(a), b: given(b)}}}
+               for group in groups for i, m in enumerate(group) for other in group[i + 1:]
+               for a in _members(m) for b in _members(other)]
+    return {"exclusive": [[m if isinstance(m, str) else list(m) for m in g] for g in groups], "allOf": clauses}
 
 
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
-
-def get_operation(name: str) -> Operation:
-    """The registered operation called `name` (loading the built-in operations first)."""
-    from . import ops  # noqa: F401  (registers the built-in operations)
-
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ParameterError(f"unknown operation {name!r}; known: {', '.join(REGISTRY)}") from None
-
-
-def operations() -> dict[str, Operation]:
-    """All registered operations by name."""
-    from . import ops  # noqa: F401
-
-    return dict(REGISTRY)

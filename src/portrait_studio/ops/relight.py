@@ -37,7 +37,6 @@ from ..analysis.lighting import (Lighting, direction, environment_sh, sh_basis, 
 from ..analysis.subject import refine_normals
 from ..core import LUMA_709, to_srgb8
 from ..core.colour import kelvin_to_rgb
-from ..errors import ParameterError
 from ..schema import operation
 
 #: Named setups. Each light: (azimuth on the key's side, elevation, intensity, softness), intensity as a
@@ -101,7 +100,8 @@ class Light:
     colour: np.ndarray
 
 
-@operation("relight", extras={"shading": "new light / old light, 0.5 = unchanged"}, face=True)
+@operation("relight", extras={"shading": ("mask", "new light / old light, 0.5 = unchanged")}, face=True,
+           exclusive=[("match_light", ("setup", "azimuth", "elevation", "lights"))])
 def relight(portrait, *,
             setup: Annotated[SetupName | None, Field(description=(
                 "A named studio setup (a preset of the controls below, which override it), mirrored to the "
@@ -147,9 +147,6 @@ def relight(portrait, *,
     g = _geometry(portrait)
     est = portrait.lighting()
     if match_light is not None:
-        if setup or azimuth is not None or elevation is not None or lights:
-            raise ParameterError("relight: --match-light sets the whole light; leave out --setup, --azimuth, "
-                                 "--elevation and --lights")
         out, ratio = _render_sh(portrait, light_sh(match_light, portrait), strength, _background(background, None))
         return out, {"shading": _shading_picture(ratio, portrait.shape)}
     new, fill, bg, normalise = plan_lights(est, portrait.face().pose.yaw, setup=setup, azimuth=azimuth,

@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel
 
 from ..errors import InputError, ParameterError
-from ..schema import Operation, get_operation
+from ..ops import get_operation
+from ..schema import Operation, RunOptions
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ class Step:
         return {self.op.name: self.params.model_dump(mode="json")}
 
 
-def parse_recipe(doc: Any, *, source: str = "recipe") -> list[Step]:
-    """Validate a recipe document (already parsed from YAML/JSON) into steps.
+def parse_recipe(doc: Any, *, source: str = "recipe", options: RunOptions | None = None) -> list[Step]:
+    """Validate a recipe document (already parsed from YAML/JSON) into steps (a random step's seed, where the
+    recipe gives none, from `options`).
 
     Raises
     ------
@@ -61,14 +63,14 @@ def parse_recipe(doc: Any, *, source: str = "recipe") -> list[Step]:
             if op.frames:
                 raise ParameterError(f"{name} takes several frames, not one photo; run it on its own "
                                      f"(portrait {name} FRAME1 FRAME2 ...)")
-            out.append(Step(op, op.validate(params or {})))
+            out.append(Step(op, op.validate(params or {}, options=options)))
         except ParameterError as e:
             raise ParameterError(f"{source}: step {i}: {e}") from None
     return out
 
 
-def load_recipe(path: str | os.PathLike) -> list[Step]:
-    """Read and validate a recipe file (``.yaml``, ``.yml`` or ``.json``)."""
+def load_recipe(path: str | os.PathLike, *, options: RunOptions | None = None) -> list[Step]:
+    """Read and validate a recipe file (``.yaml``, ``.yml`` or ``.json``); `options` as for :func:`parse_recipe`."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
@@ -85,7 +87,7 @@ def load_recipe(path: str | os.PathLike) -> list[Step]:
         where = str(e).splitlines()[0]
         raise InputError(path, f"is not valid {'JSON' if path.lower().endswith('.json') else 'YAML'} ({where})",
                          "fix the syntax") from None
-    return parse_recipe(doc, source=path)
+    return parse_recipe(doc, source=path, options=options)
 
 
 def apply_recipe(portrait, steps: list[Step], *, progress=None):

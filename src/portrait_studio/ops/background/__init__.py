@@ -84,8 +84,10 @@ def camera_horizon(face, shape: tuple[int, int], focal_px: float) -> float:
     return float(np.clip(0.5 * (eyes_y + tilt_y) / h, 0.05, 0.95))
 
 
-@operation("background", extras={"matte": "the refined soft matte of the person, 1 = person",
-                                  "alpha": "the cut-out's opacity (with --cutout)"}, transparent=lambda p: p.cutout)
+@operation("background", extras={"matte": ("mask", "the refined soft matte of the person, 1 = person"),
+                                  "alpha": ("alpha", "the cut-out's opacity (with --cutout)")},
+           transparent=lambda p: p.cutout,
+           exclusive=[("image", "colour", "backdrop")])
 def background(portrait, *,
                image: Annotated[str | None, Field(description=(
                    "A photo to put behind the subject, any size and aspect: scaled to cover the frame and "
@@ -136,9 +138,6 @@ def background(portrait, *,
     portrait background in.jpg -o out.jpg --backdrop grey-paper
     portrait background in.jpg -o cut.png --cutout
     """
-    given = [n for n, v in (("image", image), ("colour", colour), ("backdrop", backdrop)) if v is not None]
-    if len(given) > 1:
-        raise ParameterError(f"background: give one of image, colour and backdrop, not {' and '.join(given)}")
     fill = scene.parse_colour(colour) if colour is not None else None
     if colour is not None and fill is None:
         raise ParameterError(f"background: colour must be #rrggbb, r,g,b (0-255), white, black or grey "

@@ -24,7 +24,8 @@ __all__ = ["burst", "merge_frames", "pick_reference", "MergeReport", "sliding_wi
 REFERENCE_CANDIDATES = 3
 
 
-@operation("burst", frames=True, extras={"coverage": "share of the burst merged at each pixel, 1 = every frame"})
+@operation("burst", frames=True,
+           extras={"coverage": ("mask", "share of the burst merged at each pixel, 1 = every frame")})
 def burst(frames, *,
           reference: Annotated[int | None, Field(ge=0, description=(
               "0-based position of the reference frame in the input list (its moment and framing are kept); "

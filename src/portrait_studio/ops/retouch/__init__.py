@@ -20,7 +20,7 @@ from .apply import retouch_image, skin_map_of
 _AMOUNT = "0 = off, 1 = full; scaled by --strength"
 
 
-@operation("retouch", extras={"mask": "how much each pixel was retouched, 0 = untouched"}, face=True)
+@operation("retouch", extras={"mask": ("mask", "how much each pixel was retouched, 0 = untouched")}, face=True)
 def retouch(portrait, *,
             strength: Annotated[float, Field(ge=0, le=2, description=(
                 "Overall strength: 0 leaves the photo unchanged, 1 is the natural default, up to 2 is "

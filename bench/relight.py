@@ -33,7 +33,7 @@ def time_case(case: str, size: str) -> dict:
     """Relight with the analysis (faces, geometry, the light estimate) cached, as in an interactive preview."""
     from portrait_studio import Portrait
     from portrait_studio.core import from_srgb8
-    from portrait_studio.ops.relight import relight_to_sh
+    from portrait_studio.render import relight_to_sh
     from portrait_studio.schema import get_operation
 
     p = Portrait(from_srgb8(photo_at(SIZES[size])))

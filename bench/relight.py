@@ -33,8 +33,8 @@ def time_case(case: str, size: str) -> dict:
     """Relight with the analysis (faces, geometry, the light estimate) cached, as in an interactive preview."""
     from portrait_studio import Portrait
     from portrait_studio.core import from_srgb8
-    from portrait_studio.ops.relight import relight_to_sh
     from portrait_studio.ops import get_operation
+    from portrait_studio.render import relight_to_sh
 
     p = Portrait(from_srgb8(photo_at(SIZES[size])))
     op = get_operation("relight")
@@ -157,6 +157,55 @@ def drift() -> dict:
             "hue_mean": float(np.mean(hues)), "hue_max": float(np.max(hues)), "hue_worst": worst[0]}
 
 
+REAL_SETUPS = ("loop", "rembrandt", "butterfly")
+
+
+def real_photos() -> dict:
+    """The faults a photographer sees first, per setup over the development portraits (the measures of
+    ../shared/checks/real_photos.py, on this project's own regions): skin saturation kept (linear-light
+    chromaticity), newly clipped share of the person, hard steps in the light, and how much the light changed."""
+    from portrait_studio import Portrait
+    from portrait_studio.analysis import MediaPipeBackend
+    from portrait_studio.core import to_srgb8
+    from portrait_studio.ops import get_operation
+
+    op, backend = get_operation("relight"), MediaPipeBackend()
+    lum = lambda u8: _lin(u8) @ np.float32([0.2126, 0.7152, 0.0722])            # noqa: E731
+    figures = {s: {"sat": [], "clip": [], "steps": [], "effect": []} for s in REAL_SETUPS}
+    for path in sorted((DATA / "portraits").glob("*.jpg")):
+        p = Portrait.read(path, backend=backend)
+        before = to_srgb8(p.image)
+        skin, face = p.region("skin") > 0.5, p.region("face") > 0.5
+        person = (p.person_matte() > 0.5).astype(np.uint8)
+        inner = cv2.erode(person, np.ones((9, 9), np.uint8)).astype(bool)
+        width = float(np.ptp(p.face().landmarks[:468, 0]))
+        for setup in REAL_SETUPS:
+            after = to_srgb8(op(p, setup=setup).image)
+            f = figures[setup]
+            f["sat"].append(_saturation(after, skin) / _saturation(before, skin))
+            f["clip"].append(float(((after.max(2) >= 250) & (before.max(2) < 250))[person > 0].mean()))
+            change = np.log((lum(after) + 2e-3) / (lum(before) + 2e-3))
+            lr = cv2.GaussianBlur(change, (0, 0), 1.0)
+            grad = np.hypot(cv2.Sobel(lr, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lr, cv2.CV_32F, 0, 1, ksize=3)) / 8
+            f["steps"].append(float((grad[inner] * 0.01 * width > 0.5).mean()))
+            f["effect"].append(float(np.abs(change[face] - np.median(change[face])).mean()))
+    return {s: {"photos": len(f["sat"]), "sat_min": min(f["sat"]), "sat_max": max(f["sat"]),
+                "clip_max": max(f["clip"]), "steps_max": max(f["steps"]), "effect_min": min(f["effect"])}
+            for s, f in figures.items()}
+
+
+def _lin(u8: np.ndarray) -> np.ndarray:
+    x = u8.astype(np.float32) / 255
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _saturation(u8: np.ndarray, mask: np.ndarray) -> float:
+    """Median distance of linear-light chromaticity (r, g) from the white point over `mask`."""
+    x = _lin(u8)[mask]
+    c = x[:, :2] / (x.sum(1, keepdims=True) + 1e-6) - 1 / 3
+    return float(np.median(np.hypot(c[:, 0], c[:, 1])))
+
+
 def _gallery(tiles, names, path, side=360):
     row = []
     for t, n in zip(tiles, names):
@@ -194,7 +243,18 @@ def section() -> str:
             f"| setups: skin hue shift per pixel (chroma-weighted), mean (max: {d['hue_worst']}) | {d['hue_mean']:.2f}° ({d['hue_max']:.2f}°) "
             f"| – | ≤ 3° |",
         ]
-        gallery = f"Gallery of every setup on {', '.join(GALLERY)}: `bench/out/relight_*.jpg`."
+        r = run_case("relight.py", "real")
+        for setup, v in r.items():
+            quality += [
+                f"| `--setup {setup}` on {v['photos']} portraits: skin saturation kept, min–max | "
+                f"{v['sat_min']:.2f}–{v['sat_max']:.2f} | 1.00 | 0.95–1.05 |",
+                f"| `--setup {setup}`: newly clipped, worst share of the person | {v['clip_max']:.1%} | – | ≤ 2% |",
+                f"| `--setup {setup}`: hard steps in the light, worst share of the person | {v['steps_max']:.3%} | "
+                f"– | ≤ 0.05% |",
+                f"| `--setup {setup}`: light changed over the face (mean abs. deviation of log), min | "
+                f"{v['effect_min']:.2f} | 0 (unchanged) | ≥ 0.10 |"]
+        gallery = (f"Gallery of every setup on {', '.join(GALLERY)}: `bench/out/relight_*.jpg`; face crops at 100%, "
+                   "before | after: `python bench/sheets.py relight-loop relight-rembrandt relight-butterfly`.")
     else:
         gallery = f"Portrait figures skipped: no development data at {DATA}."
     return "\n".join([
@@ -208,4 +268,4 @@ def section() -> str:
 
 
 if __name__ == "__main__":
-    main(time_case, section, yale=yale, drift=drift)
+    main(time_case, section, yale=yale, drift=drift, real=real_photos)

@@ -281,7 +281,7 @@ def test_black_and_white_photo_stays_neutral(astronaut_rgb8, backend):
     stays without colour (a warm cast had been read into it, chroma 0 -> 5) and only its exposure is matched."""
     from portrait_studio import Portrait
     from portrait_studio.core import from_srgb8, to_srgb8
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
     grey = np.repeat(astronaut_rgb8.mean(-1, keepdims=True).astype(np.uint8), 3, axis=-1)
     p = Portrait(from_srgb8(grey), backend=backend)
     op = get_operation("background")
@@ -299,7 +299,7 @@ def test_a_photo_without_a_person_is_refused(backend):
     from portrait_studio import Portrait
     from portrait_studio.core import from_srgb8
     from portrait_studio.errors import InputError
-    from portrait_studio.schema import get_operation
+    from portrait_studio.ops import get_operation
     cat = Portrait(from_srgb8(data.chelsea()), path="cat.jpg", backend=backend)
     assert (cat.coarse_matte > 0.5).mean() > 0.5
     with pytest.raises(InputError, match="cat.jpg: no person found.*; use a photo of a person"):

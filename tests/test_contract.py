@@ -66,13 +66,8 @@ def _operation_of(module: str) -> str | None:
         and parts[2] in OPERATION_MODULES else None
 
 
-# ops/background/light.py borrows relight's renderer; issue 15 item 7 moves that renderer below ops
-_KNOWN = {"background/light.py": "issue 15 item 7: relight's renderer moves below ops"}
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, id=str(p.relative_to(OPS)), marks=pytest.mark.xfail(
-    reason=_KNOWN[str(p.relative_to(OPS))], strict=False)) if str(p.relative_to(OPS)) in _KNOWN
-    else pytest.param(p, id=str(p.relative_to(OPS))) for p in sorted(OPS.rglob("*.py")) if p != OPS / "__init__.py"])
+@pytest.mark.parametrize("path", [pytest.param(p, id=str(p.relative_to(OPS))) for p in sorted(OPS.rglob("*.py"))
+                                  if p != OPS / "__init__.py"])
 def test_no_operation_imports_another(path):
     own = path.relative_to(OPS).parts[0].removesuffix(".py")
     others = sorted(m for m in _imported(path) if _operation_of(m) not in (None, own))

@@ -17,8 +17,9 @@ from portrait_studio.analysis.lighting import angles, direction, sh_basis, soft_
 from portrait_studio.analysis.subject import refine_normals
 from portrait_studio.core import from_srgb8, to_srgb8
 from portrait_studio.core.colour import delta_e, linear_to_lab
-from portrait_studio.ops.relight import SETUPS, cast_visibility, plan_lights, relight_to_sh
 from portrait_studio.ops import get_operation
+from portrait_studio.ops.relight import SETUPS, plan_lights
+from portrait_studio.render import cast_visibility, relight_to_sh
 
 from test_cli import CLI, assert_refused, portrait as run_cli  # noqa: F401
 
@@ -175,7 +176,7 @@ def test_setups_keep_the_face_exposed(astronaut):
 
 
 def test_photo_shine_is_taken_off_as_specular(astronaut):
-    from portrait_studio.ops.relight import _shine
+    from portrait_studio.render import _shine
     from portrait_studio.analysis.lighting import softness_radius
 
     g, est = astronaut.subject_geometry(), astronaut.lighting()
@@ -305,7 +306,7 @@ def test_setups_keep_skin_colour_highlights_and_backdrop(astronaut, setup):
 
 def test_highlights_roll_off_below_white():
     """What the new light pushes toward white is rolled off smoothly below it, all channels by one factor."""
-    from portrait_studio.ops.relight import _WHITE, _shoulder, _shoulder_gain
+    from portrait_studio.render import _WHITE, _shoulder, _shoulder_gain
 
     x = np.linspace(0, 3, 200, dtype=np.float32)
     y = x * _shoulder_gain(np.zeros_like(x), x)

@@ -180,7 +180,7 @@ def relight_to_scene(foreground: np.ndarray, portrait, old_scene: np.ndarray, ne
     technique: both scenes read as lighting environments the same way
     (:func:`portrait_studio.analysis.environment_sh`, each normalised to its mean light), their difference
     added to the photo's own lighting estimate (``portrait.lighting()``), and the subject rendered under it
-    (:func:`portrait_studio.ops.relight.relight_to_sh`); `strength` in [0, 1]. Where the scenes agree the
+    (:func:`portrait_studio.render.relight_to_sh`); `strength` in [0, 1]. Where the scenes agree the
     subject comes back unchanged, whatever the environment reading's bias.
 
     Only the change in luminance is taken (a per-pixel gain): the colour and exposure were matched by
@@ -191,7 +191,7 @@ def relight_to_scene(foreground: np.ndarray, portrait, old_scene: np.ndarray, ne
     if strength <= 0 or not portrait.faces:
         return foreground
     from ...analysis import environment_sh
-    from ..relight import relight_to_sh
+    from ...render import relight_to_sh
 
     own = np.asarray(portrait.lighting().sh, np.float32)
     old, new = environment_sh(old_scene), environment_sh(new_scene)

@@ -34,8 +34,8 @@ CASES = {
     "background-cutout": ("background", {"cutout": True}),
     "retouch": ("retouch", {}),
 }
-#: README pictures: (case, portrait stem)
-README = [("relight-rembrandt", "041"), ("retouch", "086"), ("background-grey-paper", "016")]
+#: README pictures: (case, portrait stem); "burst" is a synthetic burst of that portrait (bench/burst.py's protocol)
+README = [("relight-rembrandt", "041"), ("retouch", "086"), ("background-grey-paper", "016"), ("burst", "056")]
 
 
 def _crop_box(portrait) -> tuple[int, int, int, int]:
@@ -116,13 +116,22 @@ def readme() -> list[str]:
     for name, stem in README:
         p = Portrait.read(DATA / "portraits" / f"{stem}.jpg")
         x0, y0, x1, y1 = _crop_box(p)
-        after = _after(p, name, {}, "")[y0:y1, x0:x1]
-        pair = np.hstack([to_srgb8(p.image)[y0:y1, x0:x1], np.full((y1 - y0, 4, 3), 255, np.uint8), after])
+        before, after = (_burst(p) if name == "burst" else (to_srgb8(p.image), _after(p, name, {}, "")))
+        pair = np.hstack([before[y0:y1, x0:x1], np.full((y1 - y0, 4, 3), 255, np.uint8), after[y0:y1, x0:x1]])
         pair = cv2.resize(pair, (pair.shape[1] * 300 // pair.shape[0], 300), interpolation=cv2.INTER_AREA)
         path = folder / f"{name}.jpg"
         cv2.imwrite(str(path), pair[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
         written.append(str(path))
     return written
+
+
+def _burst(portrait) -> tuple[np.ndarray, np.ndarray]:
+    """(the noisiest frame's reference, the merge) of a synthetic handheld burst of `portrait`, sRGB uint8."""
+    import burst as bench_burst
+    from portrait_studio.core import to_srgb8
+
+    frames = bench_burst.make_burst(to_srgb8(portrait.image), "high", np.random.default_rng(0))
+    return frames[bench_burst.REF], bench_burst.merge_u8(frames)
 
 
 if __name__ == "__main__":

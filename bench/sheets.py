@@ -34,15 +34,19 @@ CASES = {
     "background-cutout": ("background", {"cutout": True}),
     "retouch": ("retouch", {}),
 }
-#: README pictures: (case, portrait stem); "burst" is a synthetic burst of that portrait (bench/burst.py's protocol)
-README = [("relight-rembrandt", "041"), ("retouch", "086"), ("background-grey-paper", "016"), ("burst", "056")]
+#: README pictures: (case, portrait stem, crop side in pixels or None for the whole photo); "burst" is a synthetic
+#: burst of that portrait (bench/burst.py's protocol)
+README = [("relight-rembrandt", "031", 760), ("retouch", "086", CROP), ("background-grey-paper", "016", None),
+          ("burst", "056", CROP)]
 
 
-def _crop_box(portrait) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of a CROP-sized square around the face, inside the photo."""
+def _crop_box(portrait, side: int | None = CROP) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of a `side`-sized square around the face, inside the photo (None: the whole photo)."""
     h, w = portrait.shape
+    if side is None:
+        return 0, 0, w, h
     x, y, bw, bh = portrait.face().box
-    side = min(CROP, h, w)
+    side = min(side, h, w)
     cx, cy = x + bw / 2, y + bh / 2 + 0.1 * bh                # a little below the centre: chin and neck
     x0 = int(np.clip(cx - side / 2, 0, w - side))
     y0 = int(np.clip(cy - side / 2, 0, h - side))
@@ -113,9 +117,9 @@ def readme() -> list[str]:
     folder = ROOT / "docs" / "images"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, stem in README:
+    for name, stem, side in README:
         p = Portrait.read(DATA / "portraits" / f"{stem}.jpg")
-        x0, y0, x1, y1 = _crop_box(p)
+        x0, y0, x1, y1 = _crop_box(p, side)
         before, after = (_burst(p) if name == "burst" else (to_srgb8(p.image), _after(p, name, {}, "")))
         pair = np.hstack([before[y0:y1, x0:x1], np.full((y1 - y0, 4, 3), 255, np.uint8), after[y0:y1, x0:x1]])
         pair = cv2.resize(pair, (pair.shape[1] * 300 // pair.shape[0], 300), interpolation=cv2.INTER_AREA)

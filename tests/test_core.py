@@ -70,3 +70,28 @@ def test_robust_sigma_matches_normal_spread_and_ignores_outliers():
     assert np.all(robust_sigma(x, axis=1) < 2.6)
     # centre=False measures the spread around 0 (residuals): a shifted sample reads wider
     assert robust_sigma(np.full(9, 5.0)) == 0.0 and robust_sigma(np.full(9, 5.0), centre=False) > 7
+
+
+# -- shared machinery below the operations: lens, masked blurs, guided filter ----------------------------
+
+def test_the_camera_of_a_portrait():
+    from PIL import Image
+
+    from portrait_studio.core import lens
+
+    cam = lens.camera(4032, 3024, interocular_px=300.0)
+    assert cam.focal_35mm == lens.DEFAULT_FOCAL_35MM
+    assert cam.focal_px == lens.focal_length_px(50.0, 4032, 3024)
+    assert cam.subject_m == lens.subject_distance(300.0, cam.focal_px)
+    assert cam.blur_px(2.0, cam.subject_m) == 0.0                               # focused on the eyes
+    assert cam.blur_px(2.0, 5.0) > cam.blur_px(4.0, 5.0) > 0
+    assert cam.blur_px(2.0, 5.0, focus_m=5.0) == 0.0
+    # a turned head shows its eyes closer together: the distance is not overestimated (up to 60 degrees)
+    turned = lens.camera(4032, 3024, interocular_px=300.0 * np.cos(np.radians(40)), yaw=-40.0)
+    assert turned.subject_m == pytest.approx(cam.subject_m)
+    assert lens.camera(4032, 3024, interocular_px=150.0, yaw=80.0).subject_m == pytest.approx(cam.subject_m)
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 26
+    assert lens.camera(4032, 3024, interocular_px=300.0, exif=exif.tobytes()).focal_35mm == 26.0
+    assert lens.camera(4032, 3024, interocular_px=300.0, exif=exif.tobytes(), focal_35mm=85.0).focal_35mm == 85.0
+

@@ -158,13 +158,10 @@ def background(portrait, *,
 
     h, w = portrait.shape
     face = portrait.face()                      # there is one: refined_matte refuses a photo without
-    meta = portrait.metadata
-    f35 = focal_length or lens.focal_35mm_from_exif(meta.exif if meta else None) or lens.DEFAULT_FOCAL_35MM
-    f_px = lens.focal_length_px(f35, w, h)
-    turned = max(math.cos(math.radians(min(abs(face.pose.yaw), 60.0))), 0.5)
-    distance = lens.subject_distance(face.interocular / turned, f_px)
-    blur = lens.blur_diameter_px(f_px, f35, f_number, distance, distance + background_distance)
-    level = camera_horizon(face, (h, w), f_px) if horizon is None else horizon
+    cam = lens.camera(w, h, interocular_px=face.interocular, yaw=face.pose.yaw, focal_35mm=focal_length,
+                      exif=portrait.metadata.exif if portrait.metadata else None)
+    blur = cam.blur_px(f_number, cam.subject_m + background_distance)
+    level = camera_horizon(face, (h, w), cam.focal_px) if horizon is None else horizon
 
     # the new scene, sharp, at the size the lens blur allows (a blurred plane holds no finer detail)
     keep = picture is None and fill is None and backdrop is None
@@ -173,7 +170,7 @@ def background(portrait, *,
     reduce = lambda x: x if s == 1.0 else cv2.resize(x, small_hw[::-1], interpolation=cv2.INTER_AREA)  # noqa: E731
     alpha_small, image_small = reduce(alpha), reduce(portrait.image)
     if picture is not None:
-        zoom = float(np.clip(f35 / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
+        zoom = float(np.clip(cam.focal_35mm / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
         bg = scene.place(picture, small_hw, zoom=zoom, dst_horizon=level)
     elif fill is not None:
         bg = np.broadcast_to(fill, small_hw + (3,)).astype(np.float32)

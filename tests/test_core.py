@@ -95,3 +95,31 @@ def test_the_camera_of_a_portrait():
     assert lens.camera(4032, 3024, interocular_px=300.0, exif=exif.tobytes()).focal_35mm == 26.0
     assert lens.camera(4032, 3024, interocular_px=300.0, exif=exif.tobytes(), focal_35mm=85.0).focal_35mm == 85.0
 
+
+def test_exact_masked_blur_is_the_normalised_convolution():
+    import cv2
+
+    from portrait_studio.core.masked import masked_gaussian
+
+    rng = np.random.default_rng(1)
+    x = rng.random((80, 90, 3), np.float32)
+    w = (rng.random((80, 90)) > 0.5).astype(np.float32)
+    sigma = 9.0                                                    # wide: the fast path would approximate
+    ref = cv2.GaussianBlur(x * w[..., None], (0, 0), sigma) / cv2.GaussianBlur(w, (0, 0), sigma)[..., None]
+    assert np.abs(masked_gaussian(x, w, sigma, exact=True) - ref).max() < 1e-5
+    assert np.abs(masked_gaussian(x, w, sigma) - ref).max() < 0.05
+
+
+def test_guided_filter_is_opencvs():
+    import cv2
+
+    from portrait_studio.core.guided import guided_filter
+
+    rng = np.random.default_rng(2)
+    guide = cv2.GaussianBlur(rng.integers(0, 256, (60, 70, 3)).astype(np.uint8), (0, 0), 2)
+    guide[:, 35:] //= 3                                            # an edge the filter must keep
+    src = (rng.random((60, 70)) > 0.3).astype(np.float32)
+    src[:, 35:] = 0
+    ours = guided_filter(guide, src, 5, 1e-3 * 255 ** 2)
+    assert ours.dtype == np.float32 and ours.shape == src.shape
+    assert np.abs(ours - cv2.ximgproc.guidedFilter(guide, src, 5, 1e-3 * 255 ** 2)).max() < 1e-4

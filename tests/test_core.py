@@ -70,3 +70,56 @@ def test_robust_sigma_matches_normal_spread_and_ignores_outliers():
     assert np.all(robust_sigma(x, axis=1) < 2.6)
     # centre=False measures the spread around 0 (residuals): a shifted sample reads wider
     assert robust_sigma(np.full(9, 5.0)) == 0.0 and robust_sigma(np.full(9, 5.0), centre=False) > 7
+
+
+# -- shared machinery below the operations: lens, masked blurs, guided filter ----------------------------
+
+def test_the_camera_of_a_portrait():
+    from PIL import Image
+
+    from portrait_studio.core import lens
+
+    cam = lens.camera(4032, 3024, interocular_px=300.0)
+    assert cam.focal_35mm == lens.DEFAULT_FOCAL_35MM
+    assert cam.focal_px == lens.focal_length_px(50.0, 4032, 3024)
+    assert cam.subject_m == lens.subject_distance(300.0, cam.focal_px)
+    assert cam.blur_px(2.0, cam.subject_m) == 0.0                               # focused on the eyes
+    assert cam.blur_px(2.0, 5.0) > cam.blur_px(4.0, 5.0) > 0
+    assert cam.blur_px(2.0, 5.0, focus_m=5.0) == 0.0
+    # a turned head shows its eyes closer together: the distance is not overestimated (up to 60 degrees)
+    turned = lens.camera(4032, 3024, interocular_px=300.0 * np.cos(np.radians(40)), yaw=-40.0)
+    assert turned.subject_m == pytest.approx(cam.subject_m)
+    assert lens.camera(4032, 3024, interocular_px=150.0, yaw=80.0).subject_m == pytest.approx(cam.subject_m)
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 26
+    assert lens.camera(4032, 3024, interocular_px=300.0, exif=exif.tobytes()).focal_35mm == 26.0
+    assert lens.camera(4032, 3024, interocular_px=300.0, exif=exif.tobytes(), focal_35mm=85.0).focal_35mm == 85.0
+
+
+def test_exact_masked_blur_is_the_normalised_convolution():
+    import cv2
+
+    from portrait_studio.core.masked import masked_gaussian
+
+    rng = np.random.default_rng(1)
+    x = rng.random((80, 90, 3), np.float32)
+    w = (rng.random((80, 90)) > 0.5).astype(np.float32)
+    sigma = 9.0                                                    # wide: the fast path would approximate
+    ref = cv2.GaussianBlur(x * w[..., None], (0, 0), sigma) / cv2.GaussianBlur(w, (0, 0), sigma)[..., None]
+    assert np.abs(masked_gaussian(x, w, sigma, exact=True) - ref).max() < 1e-5
+    assert np.abs(masked_gaussian(x, w, sigma) - ref).max() < 0.05
+
+
+def test_guided_filter_is_opencvs():
+    import cv2
+
+    from portrait_studio.core.guided import guided_filter
+
+    rng = np.random.default_rng(2)
+    guide = cv2.GaussianBlur(rng.integers(0, 256, (60, 70, 3)).astype(np.uint8), (0, 0), 2)
+    guide[:, 35:] //= 3                                            # an edge the filter must keep
+    src = (rng.random((60, 70)) > 0.3).astype(np.float32)
+    src[:, 35:] = 0
+    ours = guided_filter(guide, src, 5, 1e-3 * 255 ** 2)
+    assert ours.dtype == np.float32 and ours.shape == src.shape
+    assert np.abs(ours - cv2.ximgproc.guidedFilter(guide, src, 5, 1e-3 * 255 ** 2)).max() < 1e-4

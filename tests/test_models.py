@@ -115,7 +115,7 @@ def test_registered_model_found_in_the_cache_and_checked(tiny, tmp_path, monkeyp
     assert models.model_path(spec) == cache / "tiny.onnx"
     monkeypatch.setattr(models, "MODELS", {"tiny": spec})              # a registered name
     assert models.model_path("tiny") == cache / "tiny.onnx"
-    assert harmonise.load("tiny").size == (64, 64)
+    assert harmonise.load(models.load("tiny")).size == (64, 64)
     (cache / "tiny.onnx").write_bytes(tiny.read_bytes() + b"\0")       # another file under its name
     with pytest.raises(InputError, match="SHA-256.*download https://models.example/tiny.onnx again"):
         models.model_path("tiny")
@@ -174,22 +174,22 @@ def test_models_that_break_the_contract_are_refused(tmp_path):
     wrong_out = _write(tmp_path / "out.onnx", [helper.make_node("Identity", ["mask"], ["y"])],
                        [("composite", [1, 3, 64, 64]), ("mask", s)], [("y", s)])
     with pytest.raises(InputError, match="not a harmoniser: its output has 1 channels"):
-        harmonise.load(wrong_out)
+        harmonise.load(models.load(wrong_out))
     three = _write(tmp_path / "in.onnx", [helper.make_node("Identity", ["x"], ["y"])],
                    [("x", [1, 3, 64, 64])], [("y", [1, 3, 64, 64])])
     with pytest.raises(InputError, match="not 4"):
-        harmonise.load(three)
+        harmonise.load(models.load(three))
     two_masks = _write(tmp_path / "masks.onnx", [helper.make_node("Concat", ["a", "b", "b"], ["y"], axis=1)],
                        [("a", s), ("b", s)], [("y", [1, 3, 64, 64])])
     with pytest.raises(InputError, match="not 3 .the composite. and 1"):
-        harmonise.load(two_masks)
+        harmonise.load(models.load(two_masks))
     # a dynamic model that answers in the wrong shape is refused when it runs
     dyn = ["N", 1, "H", "W"]
     shrinks = _write(tmp_path / "dyn.onnx", [helper.make_node("Concat", ["mask", "mask", "mask"], ["y"], axis=1),
                                              helper.make_node("MaxPool", ["y"], ["z"], kernel_shape=[2, 2],
                                                               strides=[2, 2])],
                      [("composite", ["N", 3, "H", "W"]), ("mask", dyn)], [("z", ["N", 3, "h", "w"])])
-    h = harmonise.load(shrinks)
+    h = harmonise.load(models.load(shrinks))
     assert h.size == (harmonise.DEFAULT_SIZE, harmonise.DEFAULT_SIZE)
     image, alpha, scene = _subject()
     with pytest.raises(InputError, match=r"output of shape \(1, 3, 128, 128\), not \(1, 3, 256, 256\)"):
@@ -201,7 +201,7 @@ def test_the_fitted_transform_recovers_the_models_gains(tmp_path, variant):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     path = gain_model(tmp_path / "m.onnx", four_channels=variant == "four channels", dynamic=variant == "dynamic")
-    h = harmonise.load(path)
+    h = harmonise.load(models.load(path))
     image, alpha, scene = _subject()
     m = harmonise.transform(h, image, alpha, scene)
     out = cv2.transform(image, m)
@@ -215,7 +215,7 @@ def test_the_fitted_transform_recovers_the_models_gains(tmp_path, variant):
 
 
 def test_the_transform_does_not_depend_on_the_resolution(tiny):
-    h = harmonise.load(tiny)
+    h = harmonise.load(models.load(tiny))
     image, alpha, scene = _subject(96)
     big = lambda x: cv2.resize(x, (1024, 1024), interpolation=cv2.INTER_LINEAR)  # noqa: E731
     small, large = harmonise.transform(h, image, alpha, scene), harmonise.transform(h, big(image), big(alpha), scene)

@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 
 from . import __version__
 from .errors import PortraitError
+from .inputs import input_kind
 from .schema import RunOptions
 
 PROG = "portrait"
@@ -70,7 +71,9 @@ def add_schema_flags(parser: argparse.ArgumentParser, model, rules=(), *, title:
         field = model.model_fields[name]
         kind = _unwrap(field.annotation)
         kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": _help(field)}
-        if kind is bool:
+        if input_kind(field.annotation):             # a file the runner reads (see portrait_studio.inputs)
+            kw["metavar"] = {"image": "PATH", "model": "MODEL"}[input_kind(field.annotation)]
+        elif kind is bool:
             kw["action"] = argparse.BooleanOptionalAction
         elif get_origin(kind) is Literal:
             kw["choices"] = [str(c) for c in get_args(kind)]
@@ -385,7 +388,7 @@ def cmd_operation(args) -> None:
                 status.stage("finding the face")
                 source.face(needed_by=op.name)         # refused here, before the work, when none will do
         status.stage(op.name)
-        result = op(source, progress=status if op.progress else None, **dict(params))
+        result = op(source, progress=status if op.progress else None, options=args.options, **dict(params))
         if not hasattr(result, "image"):                  # several outputs, one per input frame
             if not numbered:
                 from .errors import ParameterError

@@ -162,6 +162,34 @@ def fetch(model: str | ModelSpec, *, timeout: float = 60.0) -> pathlib.Path:
     return dest
 
 
+@dataclass(frozen=True)
+class Model:
+    """A model ready to run: its file, its registered spec (None for a model given by path) and its ONNX
+    Runtime session. What an operation's model parameter receives (see :data:`portrait_studio.inputs.ModelInput`)."""
+
+    path: pathlib.Path
+    session: object
+    spec: ModelSpec | None = None
+
+
+def load(model: str | os.PathLike | ModelSpec | Model) -> Model:
+    """The model a path, a registered name or a spec names, found (:func:`model_path`, checksum verified) and
+    loaded (:func:`session`); a :class:`Model` as it is.
+
+    Raises
+    ------
+    InputError
+        As :func:`model_path` and :func:`session` do.
+    MissingDependencyError
+        Without onnxruntime.
+    """
+    if isinstance(model, Model):
+        return model
+    spec = model if isinstance(model, ModelSpec) else MODELS.get(os.fspath(model))
+    path = model_path(spec or model)
+    return Model(path, session(path), spec)
+
+
 def _onnxruntime():
     try:
         import onnxruntime

@@ -29,6 +29,8 @@ import numpy as np
 from .analysis.lighting import Lighting, direction, sh_basis, sh_irradiance, soft_cosine, softness_radius
 from .analysis.subject import refine_normals
 from .core import LUMA_709, to_srgb8
+from .core.guided import guided_filter
+from .core.masked import masked_gaussian
 
 #: What the background is multiplied by: kept, darkened, or dropped to near black like a stage.
 BACKGROUND_GAIN = {"keep": 1.0, "darken": 0.3, "stage": 0.02}
@@ -121,7 +123,7 @@ def _shine(portrait, g, est: Lighting, old: np.ndarray) -> np.ndarray:
         sigma = _SHINE_SCALE * g.face_height
 
         def blur(a):                               # skin-only smoothing (normalised convolution)
-            return cv2.GaussianBlur(a * skin, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(skin, (0, 0), sigma), 1e-3)
+            return masked_gaussian(a, skin, sigma, floor=1e-3, exact=True)
         albedo = cv2.GaussianBlur(albedo, (0, 0), _SHINE_GRAIN * g.face_height)   # shine is smooth; pores are not
         env = blur(albedo)
         for _ in range(2):                         # a lower envelope: highlights do not raise it
@@ -304,7 +306,7 @@ def _compose(portrait, g, ratio, strength, background):
     bg_gain = BACKGROUND_GAIN[background]
     # the coarse matte sharpened on the photo's own edges: the new light stops where the person does
     guide = to_srgb8(cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA))
-    subject = np.clip(cv2.ximgproc.guidedFilter(guide, g.subject, max(2, round(_MATTE_RADIUS * g.face_height)), 1e-3 * 255 ** 2),
+    subject = np.clip(guided_filter(guide, g.subject, max(2, round(_MATTE_RADIUS * g.face_height)), 1e-3 * 255 ** 2),
                       0, 1)
     # the change of light fades out over a band inside the person's outline: where the matte is unsure (flyaway
     # hair, a scarf's edge) the light changes gradually instead of in a step along a wrong edge

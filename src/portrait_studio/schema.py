@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from .errors import ParameterError
+from .inputs import InputKind, input_kind, resolve
 from .io.read import DEFAULT_MAX_PIXELS
 
 
@@ -153,6 +154,11 @@ class Operation:
         its default. Part of the parameter model, so every interface refuses a violation in validation,
         before any work, with the same message; shown in the JSON Schema as ``exclusive`` (and as
         standard ``allOf``/``not`` clauses).
+    inputs : dict of str to {"image", "model"}
+        The parameters declared as inputs (:data:`~portrait_studio.inputs.ImageInput`,
+        :data:`~portrait_studio.inputs.ModelInput`): given as a path, an upload, an array or a Portrait, and
+        resolved by :meth:`__call__` (read with the run's pixel limit) before the operation runs, so that it
+        receives a Portrait or a loaded model and opens no file. Listed in the JSON Schema as ``inputs``.
     """
 
     name: str
@@ -166,6 +172,7 @@ class Operation:
     face: bool = False
     transparent: Callable[[BaseModel], bool] | None = None
     exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
+    inputs: Mapping[str, InputKind] = field(default_factory=dict)
 
     def validate(self, values: Mapping[str, Any] | None = None, *, options: RunOptions | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in (the seed
@@ -192,12 +199,18 @@ class Operation:
         results, which the new Portrait carries as ``extras``. For a ``frames`` operation `portrait` is a
         sequence of Portraits and the result a Portrait (or an iterator of them, recorded as they come).
         `progress`, when given, is passed on to operations that report progress; `options` supply the seed
-        (see :meth:`validate`).
+        (see :meth:`validate`) and the pixel limit the :attr:`inputs` are read with (default: the limit
+        `portrait` was read with).
         """
         params = self.validate(values, options=options)
+        kwargs = dict(params)
+        if self.inputs:
+            limit = options.max_pixels if options is not None else getattr(portrait, "max_pixels", DEFAULT_MAX_PIXELS)
+            photo = None if self.frames else portrait
+            kwargs.update({n: resolve(kwargs[n], max_pixels=limit, photo=photo) for n in self.inputs
+                           if kwargs[n] is not None})
         if self.face and not self.frames:
             portrait.face(needed_by=self.name)
-        kwargs = dict(params)
         if self.progress and progress is not None:
             kwargs["progress"] = progress
         out = self.func(portrait, **kwargs)
@@ -235,6 +248,8 @@ class Operation:
         schema["title"], schema["description"] = self.name, self.summary
         if self.extras:
             schema["extras"] = {n: e._asdict() for n, e in self.extras.items()}
+        if self.inputs:
+            schema["inputs"] = dict(self.inputs)
         return schema
 
 
@@ -276,8 +291,9 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tup
             __validators__={"exclusive": model_validator(mode="after")(_exclusive_check(groups))} if groups else None,
             **fields)
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
+        inputs = {n: kind for n, (annotation, _) in fields.items() if (kind := input_kind(annotation))}
         return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
-                         face, transparent, groups)
+                         face, transparent, groups, inputs)
 
     return wrap
 

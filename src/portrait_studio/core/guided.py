@@ -80,7 +80,29 @@ def guided_upsample(guide_full: np.ndarray, guide_small: np.ndarray, src_small: 
     h, w = guide_full.shape[:2]
     coef = cv2.resize(guided_coefficients(guide_small, src_small, radius, eps), (w, h),
                       interpolation=cv2.INTER_LINEAR)
-    return np.einsum("hwc,hwc->hw", coef[..., :3], np.asarray(guide_full, np.float32)) + coef[..., 3]
+    return _linear(coef, guide_full)
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """The colour guided filter at one size: `src` smoothed over windows of `radius` pixels, its edges put
+    on the edges of `guide`; float32 (H, W). (The same filter as ``cv2.ximgproc.guidedFilter``, to within
+    float rounding.)
+
+    Parameters
+    ----------
+    guide : ndarray, (H, W, 3)
+        The guide image (e.g. 8-bit sRGB values).
+    src : ndarray, (H, W)
+        The map to filter.
+    radius, eps
+        As for :func:`guided_coefficients` (`eps` in squared guide units).
+    """
+    return _linear(guided_coefficients(guide, src, radius, eps), guide)
+
+
+def _linear(coef: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """The linear models `coef` (H, W, 4) applied to the colours of `guide`: ``A · I + b``."""
+    return np.einsum("hwc,hwc->hw", coef[..., :3], np.asarray(guide, np.float32)) + coef[..., 3]
 
 
 def sample_bilinear(small: np.ndarray, full_hw: tuple[int, int], ys: np.ndarray, xs: np.ndarray) -> np.ndarray:

@@ -14,10 +14,14 @@ Examples
 1.22
 >>> round(blur_diameter_px(f_px, 50.0, 2.0, d, d + 3.0))      # the background 3 m behind, at f/2
 88
+>>> cam = camera(4032, 3024, interocular_px=300.0)    # the same, as one camera
+>>> round(cam.subject_m, 2), round(cam.blur_px(2.0, cam.subject_m + 3.0))
+(1.22, 88)
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 #: Diagonal of the 35 mm frame (36 × 24 mm), millimetres.
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
@@ -25,6 +29,47 @@ FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
 INTEROCULAR_M = 0.063
 #: Focal length assumed when the file does not say, 35 mm-equivalent millimetres (a portrait "normal" lens).
 DEFAULT_FOCAL_35MM = 50.0
+#: Largest head turn (yaw, degrees) whose foreshortening of the eyes' separation is undone; beyond it the
+#: landmarks of the far eye are too unsure to trust the cosine.
+MAX_YAW = 60.0
+
+
+@dataclass(frozen=True)
+class Camera:
+    """The camera that took a portrait, as the thin-lens model sees it (see :func:`camera`).
+
+    Attributes
+    ----------
+    focal_35mm : float
+        35 mm-equivalent focal length, millimetres.
+    focal_px : float
+        The focal length in pixels of the image at hand.
+    subject_m : float
+        Camera-to-eyes distance, metres (where the lens is focused).
+    """
+
+    focal_35mm: float
+    focal_px: float
+    subject_m: float
+
+    def blur_px(self, f_number: float, object_m: float, focus_m: float | None = None) -> float:
+        """Blur-disc diameter in pixels of a point `object_m` metres from the camera, at the equivalent
+        `f_number`, the lens focused at `focus_m` (default: on the subject's eyes)."""
+        return blur_diameter_px(self.focal_px, self.focal_35mm, f_number,
+                                self.subject_m if focus_m is None else focus_m, object_m)
+
+
+def camera(width: int, height: int, *, interocular_px: float, yaw: float = 0.0, focal_35mm: float | None = None,
+           exif: bytes | None = None) -> Camera:
+    """The camera of a `width` × `height` portrait: the focal length given, else the one its EXIF records
+    (:func:`focal_35mm_from_exif`), else :data:`DEFAULT_FOCAL_35MM`; the subject's distance from the eyes'
+    separation in pixels, undoing the foreshortening of a head turned by `yaw` degrees (its cosine, up to
+    :data:`MAX_YAW`).
+    """
+    f35 = focal_35mm or focal_35mm_from_exif(exif) or DEFAULT_FOCAL_35MM
+    f_px = focal_length_px(f35, width, height)
+    turned = max(math.cos(math.radians(min(abs(yaw), MAX_YAW))), 0.5)
+    return Camera(f35, f_px, subject_distance(interocular_px / turned, f_px))
 
 
 def focal_length_px(focal_35mm: float, width: int, height: int) -> float:

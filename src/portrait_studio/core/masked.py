@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 
 
-def masked_gaussian(image: np.ndarray, weight: np.ndarray, sigma: float, *, floor: float = 1e-4) -> np.ndarray:
+def masked_gaussian(image: np.ndarray, weight: np.ndarray, sigma: float, *, floor: float = 1e-4,
+                    exact: bool = False) -> np.ndarray:
     """Gaussian blur that averages only where `weight` is high (normalised convolution, Knutsson 1993).
 
     ``G*(w·x) / G*w``: pixels of weight 0 take no part, so a blur inside a mask does not bleed what is
@@ -21,6 +22,9 @@ def masked_gaussian(image: np.ndarray, weight: np.ndarray, sigma: float, *, floo
         Gaussian standard deviation, pixels.
     floor : float
         Where the blurred weight is below this, the plain blur is returned (no trusted pixel nearby).
+    exact : bool
+        Blur exactly at every sigma (``cv2.GaussianBlur``) rather than wide blurs on a reduced copy
+        (:func:`gaussian`, within a few per cent and many times faster).
 
     Returns
     -------
@@ -39,20 +43,21 @@ def masked_gaussian(image: np.ndarray, weight: np.ndarray, sigma: float, *, floo
     weight = np.asarray(weight, np.float32)
     if sigma <= 0:
         return image.copy()
-    wb = gaussian(weight, sigma)
+    blur = (lambda x, s: cv2.GaussianBlur(x, (0, 0), s)) if exact else gaussian     # noqa: E731
+    wb = blur(weight, sigma)
     low = wb <= floor
     np.maximum(wb, floor, out=wb)
     if image.ndim == 3 and image.shape[2] > 1:
         # the weights repeated per channel: numpy's broadcasting over a short last axis is slow
         k = image.shape[2]
-        out = gaussian(image * cv2.merge([weight] * k), sigma)
+        out = blur(image * cv2.merge([weight] * k), sigma)
         np.divide(out, cv2.merge([wb] * k), out=out)
     else:
         extra = (1,) * (image.ndim - 2)
-        out = gaussian(image * weight.reshape(weight.shape + extra), sigma).reshape(image.shape)
+        out = blur(image * weight.reshape(weight.shape + extra), sigma).reshape(image.shape)
         np.divide(out, wb.reshape(wb.shape + extra), out=out)
     if low.any():                       # no trusted pixel nearby: the plain blur
-        cv2.copyTo(gaussian(image, sigma).reshape(image.shape), low.view(np.uint8), out)
+        cv2.copyTo(blur(image, sigma).reshape(image.shape), low.view(np.uint8), out)
     return out
 
 

@@ -10,7 +10,6 @@ elevation light from above (degrees).
 """
 from __future__ import annotations
 
-import os
 from typing import Annotated, Literal
 
 import cv2
@@ -21,6 +20,7 @@ from .. import render
 from ..analysis.lighting import Lighting, environment_sh
 from ..core import LUMA_709
 from ..core.colour import kelvin_to_rgb
+from ..inputs import ImageInput
 from ..render import Light, light_level
 from ..schema import operation
 
@@ -86,7 +86,7 @@ def relight(portrait, *,
             side: Annotated[Literal["auto", "left", "right"], Field(description=(
                 "Which side of the image a setup's key comes from (auto: the side that suits the head "
                 "pose)."))] = "auto",
-            match_light: Annotated[str | None, Field(description=(
+            match_light: Annotated[ImageInput | None, Field(description=(
                 "Relight to the light of this image: a portrait's estimated light, or a scene's "
                 "spherical-harmonic projection when it has no face."))] = None,
             ) -> tuple[np.ndarray, dict]:
@@ -97,7 +97,7 @@ def relight(portrait, *,
     """
     est = portrait.lighting()
     if match_light is not None:
-        out, ratio = render.render_sh(portrait, light_sh(match_light, portrait), strength,
+        out, ratio = render.render_sh(portrait, light_sh(match_light), strength,
                                       _background(background, None))
         return out, {"shading": _shading_picture(ratio, portrait.shape)}
     new, fill, bg, normalise = plan_lights(est, portrait.face().pose.yaw, setup=setup, azimuth=azimuth,
@@ -204,27 +204,13 @@ def parse_lights(text: str, est: Lighting | None = None) -> list[Light]:
     return out
 
 
-def light_sh(source, portrait=None) -> np.ndarray:
-    """Radiance SH (9, 3) of the light in an image: a path or a Portrait. A portrait's own estimate when it
-    shows a face, else the SH projection of the whole image as a scene (:func:`environment_sh`)."""
-    from ..portrait import Portrait
-
-    if not isinstance(source, Portrait):
-        if portrait is not None and _same_file(source, portrait.path):
-            source = portrait                      # the photo's own light: its own (cached) estimate
-        else:
-            source = (Portrait.read(source, max_pixels=portrait.max_pixels, backend=portrait.backend)
-                      if portrait is not None else Portrait.read(source))
+def light_sh(source) -> np.ndarray:
+    """Radiance SH (9, 3) of the light in a picture (a Portrait): its own estimate when it shows a face, else the
+    SH projection of the whole image as a scene (:func:`environment_sh`). (The photo itself, given as
+    --match-light, arrives as the photo, its estimate cached: see :func:`portrait_studio.inputs.resolve`.)"""
     if source.faces:
         return source.lighting().sh
     return environment_sh(source.image)
-
-
-def _same_file(a, b) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _shading_picture(ratio: np.ndarray, shape) -> np.ndarray:

@@ -20,6 +20,7 @@ from ...core import lens, luminance
 from ...core.colour import achromatic, is_monochrome
 from ...core.guided import sample_bilinear
 from ...errors import InputError, ParameterError
+from ...inputs import ImageInput, ModelInput
 from ...schema import operation
 from . import harmonise, light, matte, scene
 
@@ -55,16 +56,19 @@ def refined_matte(portrait) -> tuple[np.ndarray, np.ndarray]:
     return portrait.cached(("background-matte", matte.WORK_SIZE), refine, per_image=True)
 
 
-def _read_background(path: str, max_pixels: int) -> tuple[np.ndarray, float | None]:
-    """The background picture (linear) and its 35 mm-equivalent focal length if its EXIF says."""
-    from ...io import read_image
+def _background_picture(picture) -> tuple[np.ndarray, float | None]:
+    """The background picture's pixels (linear) and its 35 mm-equivalent focal length if its EXIF says.
 
-    picture, meta = read_image(path, max_pixels=max_pixels)
-    h, w = picture.shape[:2]
+    Raises
+    ------
+    InputError
+        For a picture too small to be a background.
+    """
+    h, w = picture.shape
     if min(h, w) < MIN_BACKGROUND_PX:
-        raise InputError(path, f"is only {w}×{h} pixels; a background needs at least {MIN_BACKGROUND_PX} px "
+        raise InputError(picture.path, f"is only {w}×{h} pixels; a background needs at least {MIN_BACKGROUND_PX} px "
                          "on each side", "use a larger picture")
-    return picture, lens.focal_35mm_from_exif(meta.exif)
+    return picture.image, lens.focal_35mm_from_exif(picture.metadata.exif if picture.metadata else None)
 
 
 def camera_horizon(face, shape: tuple[int, int], focal_px: float) -> float:
@@ -89,7 +93,7 @@ def camera_horizon(face, shape: tuple[int, int], focal_px: float) -> float:
            transparent=lambda p: p.cutout,
            exclusive=[("image", "colour", "backdrop")])
 def background(portrait, *,
-               image: Annotated[str | None, Field(description=(
+               image: Annotated[ImageInput | None, Field(description=(
                    "A photo to put behind the subject, any size and aspect: scaled to cover the frame and "
                    "cropped, never stretched."))] = None,
                colour: Annotated[str | None, Field(description=(
@@ -108,7 +112,7 @@ def background(portrait, *,
                    "camera's eye level, from the head pose and the face's position)."))] = None,
                match_light: Annotated[float, Field(ge=0, le=1, description=(
                    "How far the subject's colour temperature and exposure are adapted to the new scene."))] = 1.0,
-               harmoniser: Annotated[str | None, Field(description=(
+               harmoniser: Annotated[ModelInput | None, Field(description=(
                    "A learned harmonisation model: a registered name or a path to an .onnx file (needs "
                    "portrait-studio[onnx]); replaces the statistical exposure and colour match, scaled by "
                    "match-light."))] = None,
@@ -142,7 +146,7 @@ def background(portrait, *,
     if colour is not None and fill is None:
         raise ParameterError(f"background: colour must be #rrggbb, r,g,b (0-255), white, black or grey "
                              f"(got {colour!r})")
-    picture, picture_focal = _read_background(image, portrait.max_pixels) if image is not None else (None, None)
+    picture, picture_focal = _background_picture(image) if image is not None else (None, None)
     model = harmonise.load(harmoniser) if harmoniser is not None else None
 
     alpha, fg = refined_matte(portrait)
@@ -154,13 +158,10 @@ def background(portrait, *,
 
     h, w = portrait.shape
     face = portrait.face()                      # there is one: refined_matte refuses a photo without
-    meta = portrait.metadata
-    f35 = focal_length or lens.focal_35mm_from_exif(meta.exif if meta else None) or lens.DEFAULT_FOCAL_35MM
-    f_px = lens.focal_length_px(f35, w, h)
-    turned = max(math.cos(math.radians(min(abs(face.pose.yaw), 60.0))), 0.5)
-    distance = lens.subject_distance(face.interocular / turned, f_px)
-    blur = lens.blur_diameter_px(f_px, f35, f_number, distance, distance + background_distance)
-    level = camera_horizon(face, (h, w), f_px) if horizon is None else horizon
+    cam = lens.camera(w, h, interocular_px=face.interocular, yaw=face.pose.yaw, focal_35mm=focal_length,
+                      exif=portrait.metadata.exif if portrait.metadata else None)
+    blur = cam.blur_px(f_number, cam.subject_m + background_distance)
+    level = camera_horizon(face, (h, w), cam.focal_px) if horizon is None else horizon
 
     # the new scene, sharp, at the size the lens blur allows (a blurred plane holds no finer detail)
     keep = picture is None and fill is None and backdrop is None
@@ -169,7 +170,7 @@ def background(portrait, *,
     reduce = lambda x: x if s == 1.0 else cv2.resize(x, small_hw[::-1], interpolation=cv2.INTER_AREA)  # noqa: E731
     alpha_small, image_small = reduce(alpha), reduce(portrait.image)
     if picture is not None:
-        zoom = float(np.clip(f35 / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
+        zoom = float(np.clip(cam.focal_35mm / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
         bg = scene.place(picture, small_hw, zoom=zoom, dst_horizon=level)
     elif fill is not None:
         bg = np.broadcast_to(fill, small_hw + (3,)).astype(np.float32)

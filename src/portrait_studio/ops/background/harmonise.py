@@ -23,7 +23,6 @@ pixels hold the old composite's background too), which the caller applies to the
 """
 from __future__ import annotations
 
-import os
 import pathlib
 from dataclasses import dataclass
 
@@ -116,20 +115,16 @@ def _contract_problem(inputs, outputs) -> str | None:
     return None
 
 
-def load(model: str | os.PathLike) -> Harmoniser:
-    """Load a harmoniser: a registered name (:data:`portrait_studio.models.MODELS`) or a path to an .onnx
-    file, checked against the contract (see the module).
+def load(model: models.Model) -> Harmoniser:
+    """A harmoniser from a loaded model (:func:`portrait_studio.models.load`: a registered name or a path to an
+    .onnx file, found and loaded by the runner), checked against the contract (see the module).
 
     Raises
     ------
     InputError
-        A missing or damaged file, or a model that does not meet the contract.
-    MissingDependencyError
-        Without onnxruntime.
+        A model that does not meet the contract.
     """
-    spec = models.MODELS.get(os.fspath(model))
-    path = models.model_path(model)
-    session = models.session(path)
+    spec, path, session = model.spec, model.path, model.session
     inputs, outputs = session.get_inputs(), session.get_outputs()
     problem = _contract_problem(inputs, outputs) if outputs else "it has no output"
     if problem:

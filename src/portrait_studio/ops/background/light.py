@@ -25,6 +25,7 @@ import numpy as np
 
 from ...core import LUMA_709, luminance
 from ...core.colour import adaptation_matrix, cct, rgb_to_xy
+from ...core.masked import masked_gaussian
 
 #: The subject's highlights: (luminance percentile, its mean level in log2 of diffuse white, its spread in
 #: stops) over the development portraits (../shared/data/portraits, interior of the person matte), from the
@@ -219,7 +220,7 @@ def light_wrap(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray
     b = cv2.resize(background, (sw, sh), interpolation=cv2.INTER_AREA)
     sig = max(radius * s, 0.5)
     near = cv2.GaussianBlur(1 - a, (0, 0), sig)                          # how much background is near
-    glow = cv2.GaussianBlur(b * (1 - a)[..., None], (0, 0), sig) / np.maximum(near, 1e-4)[..., None]
+    glow = masked_gaussian(b, 1 - a, sig, exact=True)                   # the background's light nearby
     k = strength * np.clip(near * 2.0, 0, 1) ** 4          # the rim only, not the subject's interior
     k = cv2.resize(k, (w, h), interpolation=cv2.INTER_LINEAR) * alpha
     glow = cv2.resize(glow, (w, h), interpolation=cv2.INTER_LINEAR)

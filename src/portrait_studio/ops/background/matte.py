@@ -25,6 +25,7 @@ import numpy as np
 
 from ...core import luminance
 from ...core.guided import guided_upsample_at, sample_bilinear
+from ...core.masked import masked_gaussian
 
 #: Long side of the reduced copy the matting runs on, pixels.
 WORK_SIZE = 448
@@ -86,7 +87,7 @@ def _borrow_colour(fg: np.ndarray, alpha: np.ndarray, band_px: int) -> np.ndarra
     solid = (alpha > 0.95).astype(np.float32)
     sigma = max(1.0, band_px)
     weight = cv2.GaussianBlur(solid, (0, 0), sigma)
-    near = cv2.GaussianBlur(fg * solid[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    near = masked_gaussian(fg, solid, sigma, floor=1e-6, exact=True)     # (used where weight > 0.02 only)
     t = np.where(weight > 0.02, np.minimum(_BORROW * (1.0 - alpha) / np.maximum(alpha, 1e-3), 1.0), 0.0)[..., None]
     mixed = fg * (1 - t) + near * t
     y, ym = luminance(fg), luminance(mixed)

@@ -45,13 +45,13 @@ _BROAD_SHAPE = 0.07           # scale of the head's broad shape that side and ba
 _SKIN_WRAP = np.radians(12.0)
 _SHINE_SCALE = 0.08           # the skin's albedo is compared with its own smooth envelope at this scale (face heights)
 _SHINE_MARGIN = 0.25          # albedo up to this much above the envelope is skin, not shine
-_MAX_GAIN = 2.5              # the new light brightens a pixel at most about this much ...
-_MAX_LOSS_FACE = 3.0         # ... and on the face it darkens a pixel at most about this much
-_MAX_LOSS = 2.5              # ... and darkens it at most about this much (soft limits, see _smooth_change)
-_CHANGE_SCALE = 0.02         # the change of light is smooth at this scale, face heights (see _smooth_change)
-_MATTE_RADIUS = 0.06         # the person matte follows the photo's edges within this reach (guided filter), face heights
-_EDGE_BAND = 0.04            # the change of light fades in over this band inside the outline, face heights
-_WHITE = 0.95                 # highlights roll off toward this linear level (sRGB 249), not past it
+_MAX_GAIN = 2.5               # off the face the new light brightens a pixel at most about this much ...
+_MAX_LOSS = 2.5               # ... and darkens it at most about this much (soft limits, see _smooth_change)
+_MAX_LOSS_FACE = 3.0          # on the face it darkens a pixel at most about this much
+_CHANGE_SCALE = 0.02          # the change of light is smooth at this scale, face heights (see _smooth_change)
+_MATTE_RADIUS = 0.06          # the person matte follows the photo's edges within this reach, face heights
+_EDGE_BAND = 0.04             # the change of light fades in over this band inside the outline, face heights
+_WHITE = 0.95                 # highlights roll off toward this linear level (sRGB 249), not past it ...
 _KNEE = 0.95                  # ... from this fraction of it on
 _SHINE_GRAIN = 0.012          # skin texture finer than this (face heights) is not taken for shine
 
@@ -69,12 +69,15 @@ class Light:
 
 
 def _smooth_change(ratio: np.ndarray, g) -> np.ndarray:
-    """The change of light (h, w, 3) made plausible: off the face (hair, the top of the head, the body, whose
-    shape is a guess) rolled off softly past _MAX_GAIN brighter or _MAX_LOSS darker (where the photo's own
-    light is estimated low, new / old runs away with the estimate's error and burns what it lights), on the
-    face past _MAX_LOSS_FACE darker (deep shadows over lashes and brows outline them), then smoothed in the log domain over
-    _CHANGE_SCALE: the mesh's normals are not known finer than that (round the eyes, nostrils and lips they
-    bend to explain the skin's own colour), and a change of light finer than them shows as a seam."""
+    """The change of light (h, w, 3) made plausible, then smoothed.
+
+    Off the face (hair, the top of the head, the body: shapes that are guessed) it rolls off softly past
+    _MAX_GAIN brighter or _MAX_LOSS darker: where the photo's own light is estimated low, new / old runs away
+    with the estimate's error and burns what it lights. On the face it rolls off past _MAX_LOSS_FACE darker
+    (deeper shadows outline lashes, brows and frames of glasses, which stay black). It is then smoothed in the
+    log domain over _CHANGE_SCALE: the mesh's normals are not known finer than that (round the eyes, nostrils
+    and lips they bend to explain the skin's own colour), and a change of light finer than them is a seam.
+    """
     lr = np.log(np.clip(ratio, 1e-3, None))
     face = g.face[..., None]                       # on the face the mesh's shape is known: wider limits there
     up = face * np.log(_MAX_RATIO ** 2) + (1 - face) * np.log(_MAX_GAIN)      # (on the face: no limit in effect)
@@ -265,8 +268,8 @@ def relight_to_sh(portrait, sh: np.ndarray, *, strength: float = 1.0, background
     :func:`~portrait_studio.analysis.environment_sh`; the new image, linear RGB, full resolution.
 
     The light's overall level is scaled so the skin receives as much light as before on average (only its
-    direction, spread and colour move): the subject keeps its exposure. With the photo's own estimate (``portrait.lighting().sh``) the photo
-    comes back unchanged.
+    direction, spread and colour move): the subject keeps its exposure. With the photo's own estimate
+    (``portrait.lighting().sh``) the photo comes back unchanged.
     """
     return render_sh(portrait, sh, strength, background)[0]
 
@@ -328,8 +331,8 @@ def _compose(portrait, g, ratio, strength, background):
 
 def _small(portrait, g) -> np.ndarray:
     """The photo at the working resolution (h, w, 3), linear RGB; kept with these pixels."""
-    return portrait.cached(("render small", g.size), lambda: cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA),
-                           per_image=True)
+    return portrait.cached(("render small", g.size), per_image=True,
+                           compute=lambda: cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA))
 
 
 def _light_matte(portrait, g) -> tuple[np.ndarray, np.ndarray]:

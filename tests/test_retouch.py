@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from portrait_studio import Portrait
-from portrait_studio.core import to_srgb8
+from portrait_studio.core import LUMA_709, to_srgb8
 from portrait_studio.core.colour import delta_e, linear_to_lab
 from portrait_studio.errors import NoFaceError, ParameterError
 from portrait_studio.ops.retouch import retouch, skin_map_of
@@ -316,3 +316,13 @@ def test_the_skin_colour_statistics_match_numpy():
     med, spread = _robust(x.astype(np.float32))
     assert np.allclose(med, np.median(x, 1), atol=1e-5)
     assert np.allclose(spread, 1.4826 * np.median(np.abs(x - np.median(x, 1)[:, None]), 1), rtol=1e-4)
+
+
+def test_a_black_and_white_photo_stays_neutral(astronaut, backend):
+    """Every change is a density change along shading alone where the skin has no chroma: a grey photo
+    stays grey (mean chroma over the face well under 1)."""
+    grey = np.repeat((astronaut.image @ LUMA_709)[..., None], 3, 2).astype(np.float32)
+    out = retouch(Portrait(grey, backend=backend)).image
+    x, y, w, h = (int(v) for v in astronaut.face().box)
+    lab = linear_to_lab(np.clip(out[y:y + h, x:x + w], 0, None))
+    assert float(np.hypot(lab[..., 1], lab[..., 2]).mean()) < 0.5

@@ -37,7 +37,7 @@ BACKGROUND_GAIN = {"keep": 1.0, "darken": 0.3, "stage": 0.02}
 _SKIN_ROUGHNESS = 0.32        # GGX alpha of skin (perceptual roughness about 0.57)
 _SKIN_F0 = 0.028              # skin's specular reflectance at normal incidence (index of refraction about 1.4)
 _SKIN_ALBEDO = 0.5            # skin's luminance albedo as the highlights see it (specular and diffuse on one scale)
-_MAX_RATIO = 6.0              # no pixel is brightened more than this (deep shadows hold noise, not detail)
+_MAX_RATIO = 6.0              # on the face, brightening rolls off from this factor on (deep shadows hold noise)
 _SHADOW_REACH = 0.6           # how far cast shadows are searched for, fraction of the face height
 _BROAD_SHAPE = 0.07           # scale of the head's broad shape that side and back lights see, face heights
 # light scattered under the skin carries past the terminator as if from a light at least this wide (radians):
@@ -80,7 +80,7 @@ def _smooth_change(ratio: np.ndarray, g) -> np.ndarray:
     """
     lr = np.log(np.clip(ratio, 1e-3, None))
     face = g.face[..., None]                       # on the face the mesh's shape is known: wider limits there
-    up = face * np.log(_MAX_RATIO ** 2) + (1 - face) * np.log(_MAX_GAIN)      # (on the face: no limit in effect)
+    up = face * 2 * np.log(_MAX_RATIO) + (1 - face) * np.log(_MAX_GAIN)     # (the roll-off starts at half the limit)
     down = face * np.log(_MAX_LOSS_FACE) + (1 - face) * np.log(_MAX_LOSS)
     lr = np.where(lr > 0, _roll_off(lr, up), -_roll_off(-lr, down))
     return np.exp(cv2.GaussianBlur(lr, (0, 0), _CHANGE_SCALE * g.face_height)).astype(np.float32)
@@ -98,7 +98,7 @@ def lit_geometry(portrait):
     relighting takes it off, then explains the photo's shading better. Kept with these pixels."""
     def compute():
         g, est = portrait.subject_geometry(), portrait.lighting()
-        lum = _shading_luminance(portrait, g.size, est)
+        lum = _shading_luminance(portrait, g, est)
         # key + fill as luminance SH: the key's clamped cosine to second order, the fill as a constant
         sh = est.key * sh_basis(direction(est.azimuth, est.elevation))
         sh[0] += est.fill / (np.pi * 0.282095)
@@ -106,11 +106,10 @@ def lit_geometry(portrait):
     return portrait.cached(("relight_geometry", id(portrait.face())), compute, per_image=True)
 
 
-def _shading_luminance(portrait, size: tuple[int, int], est: Lighting) -> np.ndarray:
-    """The photo's luminance at the working `size` (w, h), in the estimated light's shading units (through
+def _shading_luminance(portrait, g, est: Lighting) -> np.ndarray:
+    """The photo's luminance at the working resolution of `g`, in the estimated light's shading units (through
     the photo's response), float32 (h, w)."""
-    small = cv2.resize(portrait.image, size, interpolation=cv2.INTER_AREA)
-    return np.maximum(small @ LUMA_709, 0) ** (1 / est.response)
+    return np.maximum(_small(portrait, g) @ LUMA_709, 0) ** (1 / est.response)
 
 
 def _shine(portrait, g, est: Lighting, old: np.ndarray) -> np.ndarray:
@@ -121,7 +120,7 @@ def _shine(portrait, g, est: Lighting, old: np.ndarray) -> np.ndarray:
     lobe) is shine. Its colour is the light's, not the skin's.
     """
     def compute():
-        albedo = _shading_luminance(portrait, g.size, est) / np.maximum(old, 1e-4)
+        albedo = _shading_luminance(portrait, g, est) / np.maximum(old, 1e-4)
         skin = (g.skin > 0.5).astype(np.float32)
         sigma = _SHINE_SCALE * g.face_height
 
@@ -147,11 +146,14 @@ def light_level(est: Lighting) -> float:
 
 def photo_light(portrait) -> np.ndarray:
     """The photo's own light on the subject (h, w) at the working resolution, in its shading units: the
-    estimated key (softened by its size, and at least by the light scattered under skin) and fill."""
-    g, est = lit_geometry(portrait), portrait.lighting()
-    old = est.key * soft_cosine(g.normals @ direction(est.azimuth, est.elevation),
-                                max(softness_radius(est.softness), _SKIN_WRAP)) + est.fill
-    return np.maximum(old, 0.04 * light_level(est))
+    estimated key (softened by its size, and at least by the light scattered under skin) and fill. Kept with
+    these pixels."""
+    def compute():
+        g, est = lit_geometry(portrait), portrait.lighting()
+        old = est.key * soft_cosine(g.normals @ direction(est.azimuth, est.elevation),
+                                    max(softness_radius(est.softness), _SKIN_WRAP)) + est.fill
+        return np.maximum(old, 0.04 * light_level(est))
+    return portrait.cached(("render photo light", id(portrait.face())), compute, per_image=True)
 
 
 def apply(portrait, ratio: np.ndarray, spec: np.ndarray, *, specular: float = 1.0, strength: float = 1.0,

@@ -89,10 +89,10 @@ def ssim(a, b):
     return structural_similarity(a[16:-16, 16:-16], b[16:-16, 16:-16], channel_axis=2)
 
 
-def merge_u8(frames, reference=REF, **kw):
+def merge_u8(frames, reference=REF):
     from portrait_studio.core import to_srgb8
     from portrait_studio.ops.burst import merge_frames
-    out, _ = merge_frames([_lin(f) for f in frames], reference, **kw)
+    out, _ = merge_frames([_lin(f) for f in frames], reference)
     return to_srgb8(out)
 
 

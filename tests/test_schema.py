@@ -5,9 +5,10 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pytest
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from portrait_studio import ParameterError, Portrait
+from portrait_studio.inputs import ImageInput
 from portrait_studio.pipeline import apply_recipe, load_recipe, parse_recipe
 from portrait_studio.ops import get_operation, operations
 from portrait_studio.schema import operation
@@ -68,6 +69,56 @@ def test_operation_declaration_rules():
     assert look.json_schema()["properties"]["mood"]["enum"] == ["warm", "cool"]
     with pytest.raises(ParameterError, match="look: mood: input should be 'warm' or 'cool'"):
         look.validate({"mood": "hot"})
+
+
+class Mix(BaseModel):
+    amount: Annotated[float, Field(ge=0, le=1, description="How much.")] = 0.5
+    tint: Annotated[float | None, Field(ge=0, le=1, description="A tint.")] = None
+    other: Annotated[ImageInput | None, Field(description="An image to mix in.")] = None
+
+
+class Needs(BaseModel):
+    amount: float
+
+
+def test_parameters_declared_as_one_model():
+    """An operation may declare its parameters once, as a model its helpers take whole: the same schema,
+    rules and input resolution as a signature, the function given the validated model."""
+    seen = []
+
+    @operation("mix", exclusive=[("tint", "other")])
+    def mix(portrait, settings: Mix):
+        """Mix in another image."""
+        seen.append(settings)
+        return portrait.image if settings.other is None else (1 - settings.amount) * portrait.image \
+            + settings.amount * settings.other.image
+
+    assert mix.takes_model and mix.inputs == {"other": "image"}
+    assert mix.json_schema()["exclusive"] == [["tint", "other"]]
+    p = Portrait(np.zeros((4, 4, 3), np.float32))
+    out = mix(p, other=np.ones((4, 4, 3), np.float32))
+    assert isinstance(seen[-1], Mix) and isinstance(seen[-1].other, Portrait)     # resolved before the call
+    assert np.allclose(out.image, 0.5) and out.history[-1]["params"]["amount"] == 0.5
+    with pytest.raises(ParameterError, match="give either tint or other, not both"):
+        mix(p, tint=0.2, other=np.ones((4, 4, 3), np.float32))
+    with pytest.raises(ParameterError, match="unknown parameter 'amout'"):
+        mix.validate({"amout": 1})
+
+    with pytest.raises(TypeError, match="needs a default"):
+        @operation("needs")
+        def needs(portrait, settings: Needs):
+            return portrait.image
+
+
+def test_retouch_and_burst_declare_each_parameter_once():
+    """The operation's schema is its settings model (one edit adds a control everywhere)."""
+    from portrait_studio.ops.burst import BurstSettings
+    from portrait_studio.ops.retouch import RetouchSettings
+
+    for name, settings in (("retouch", RetouchSettings), ("burst", BurstSettings)):
+        op = get_operation(name)
+        assert op.takes_model and issubclass(op.params, settings)
+        assert list(op.params.model_fields) == list(settings.model_fields)
 
 
 def test_recipe_yaml_and_json(tmp_path):

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence, get_args
+from typing import (Annotated, Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence, get_args,
+                    get_type_hints)
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -159,6 +160,11 @@ class Operation:
         :data:`~portrait_studio.inputs.ModelInput`): given as a path, an upload, an array or a Portrait, and
         resolved by :meth:`__call__` (read with the run's pixel limit) before the operation runs, so that it
         receives a Portrait or a loaded model and opens no file. Listed in the JSON Schema as ``inputs``.
+    takes_model : bool
+        `func` was declared as ``func(portrait, settings: SomeModel)`` and receives the validated
+        :attr:`params` instance (an instance of its model) rather than keywords: the form for an operation
+        whose work spreads over helper functions, which then take the one settings object (see
+        :func:`operation`).
     """
 
     name: str
@@ -173,6 +179,7 @@ class Operation:
     transparent: Callable[[BaseModel], bool] | None = None
     exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
     inputs: Mapping[str, InputKind] = field(default_factory=dict)
+    takes_model: bool = False
 
     def validate(self, values: Mapping[str, Any] | None = None, *, options: RunOptions | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in (the seed
@@ -203,17 +210,19 @@ class Operation:
         `portrait` was read with).
         """
         params = self.validate(values, options=options)
-        kwargs = dict(params)
+        given = dict(params)
         if self.inputs:
             limit = options.max_pixels if options is not None else getattr(portrait, "max_pixels", DEFAULT_MAX_PIXELS)
             photo = None if self.frames else portrait
-            kwargs.update({n: resolve(kwargs[n], max_pixels=limit, photo=photo) for n in self.inputs
-                           if kwargs[n] is not None})
+            given.update({n: resolve(given[n], max_pixels=limit, photo=photo) for n in self.inputs
+                          if given[n] is not None})
         if self.face and not self.frames:
             portrait.face(needed_by=self.name)
-        if self.progress and progress is not None:
-            kwargs["progress"] = progress
-        out = self.func(portrait, **kwargs)
+        hook = {"progress": progress} if self.progress and progress is not None else {}
+        if self.takes_model:
+            out = self.func(portrait, params.model_copy(update=given), **hook)
+        else:
+            out = self.func(portrait, **given, **hook)
         step = {"op": self.name, "params": params.model_dump(mode="json")}
         if self.frames and isinstance(out, Iterator):
             return (self._finish(p, step, None) for p in out)
@@ -271,31 +280,64 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tup
 
     Every parameter after the image (or, with ``frames=True``, the sequence of frames) must be
     keyword-only, annotated and defaulted; a keyword-only ``progress`` callback is not a parameter but
-    the hook through which interfaces follow long work (see :class:`Operation`).
+    the hook through which interfaces follow long work (see :class:`Operation`). An operation whose work
+    spreads over helper functions declares its parameters once as a pydantic model instead, taken as the
+    only parameter (``func(portrait, settings: RetouchSettings)``), and hands that one object on, so a
+    control added is one field; every field needs a default.
+
+    Examples
+    --------
+    >>> from pydantic import BaseModel
+    >>> class Gain(BaseModel):
+    ...     gain: Annotated[float, Field(gt=0, le=8, description="Linear gain.")] = 1.0
+    >>> @operation("gain")
+    ... def gain(portrait, settings: Gain):
+    ...     "Multiply the light by a gain."
+    ...     return portrait.image * settings.gain
+    >>> gain.validate({"gain": 3}).gain, gain.takes_model
+    (3.0, True)
     """
 
     def wrap(func: Callable[..., Any]) -> Operation:
-        fields = {}
-        takes_progress = False
-        for p in list(inspect.signature(func, eval_str=True).parameters.values())[1:]:
-            if p.name == "progress" and p.kind is inspect.Parameter.KEYWORD_ONLY:
-                takes_progress = True
-                continue
-            if p.kind is not inspect.Parameter.KEYWORD_ONLY or p.default is inspect.Parameter.empty \
-                    or p.annotation is inspect.Parameter.empty:
-                raise TypeError(f"{func.__name__}: parameter {p.name!r} must be keyword-only, typed and defaulted")
-            fields[p.name] = (p.annotation, p.default)
+        fields, settings, takes_progress = _declared(func)
         groups = _groups(func.__name__, exclusive, fields)
-        model = create_model(_camel(name) + "Params", __config__=ConfigDict(
-            extra="forbid", json_schema_extra=_exclusive_schema(groups, fields) if groups else None),
-            __validators__={"exclusive": model_validator(mode="after")(_exclusive_check(groups))} if groups else None,
-            **fields)
+        config = ConfigDict(extra="forbid", json_schema_extra=_exclusive_schema(groups, fields) if groups else None)
+        validators = {"exclusive": model_validator(mode="after")(_exclusive_check(groups))} if groups else {}
+        if settings is None:
+            model = create_model(_camel(name) + "Params", __config__=config, __validators__=validators or None,
+                                 **fields)
+        else:           # the declared model, made strict and given the rules (its fields and methods kept)
+            model = type(_camel(name) + "Params", (settings,),
+                         {"model_config": config, "__module__": settings.__module__, **validators})
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
         inputs = {n: kind for n, (annotation, _) in fields.items() if (kind := input_kind(annotation))}
         return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
-                         face, transparent, groups, inputs)
+                         face, transparent, groups, inputs, settings is not None)
 
     return wrap
+
+
+def _declared(func: Callable[..., Any]) -> tuple[dict, type[BaseModel] | None, bool]:
+    """The parameters `func` declares, ``{name: (annotation, default)}``; the model holding them when it
+    takes one (else None); and whether it takes a ``progress`` callback."""
+    params = list(inspect.signature(func, eval_str=True).parameters.values())[1:]
+    takes_progress = any(p.name == "progress" and p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+    params = [p for p in params if not (p.name == "progress" and p.kind is inspect.Parameter.KEYWORD_ONLY)]
+    if len(params) == 1 and isinstance(p := params[0].annotation, type) and issubclass(p, BaseModel) \
+            and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+        hints = get_type_hints(p, include_extras=True)
+        required = [n for n, f in p.model_fields.items() if f.is_required()]
+        if required:
+            raise TypeError(f"{func.__name__}: every field of {p.__name__} needs a default ({', '.join(required)})")
+        return {n: (hints[n], f.get_default()) for n, f in p.model_fields.items()}, p, takes_progress
+    fields = {}
+    for p in params:
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY or p.default is inspect.Parameter.empty \
+                or p.annotation is inspect.Parameter.empty:
+            raise TypeError(f"{func.__name__}: parameter {p.name!r} must be keyword-only, typed and defaulted "
+                            "(or the only parameter, annotated with a pydantic model of them)")
+        fields[p.name] = (p.annotation, p.default)
+    return fields, None, takes_progress
 
 
 def _groups(where: str, exclusive, fields: dict) -> tuple:

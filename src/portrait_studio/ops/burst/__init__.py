@@ -8,42 +8,20 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Annotated
-
 import cv2
 import numpy as np
-from pydantic import Field
 
 from ...errors import InputError, ParameterError
 from ...schema import operation
 from .merge import MergeReport, Progress, merge_frames, pick_reference
+from .settings import REFERENCE_CANDIDATES, BurstSettings
 
-__all__ = ["burst", "merge_frames", "pick_reference", "MergeReport", "sliding_window"]
-
-#: How many of the first frames compete to be the reference when none is chosen.
-REFERENCE_CANDIDATES = 3
+__all__ = ["BurstSettings", "burst", "merge_frames", "pick_reference", "MergeReport", "sliding_window"]
 
 
 @operation("burst", frames=True,
            extras={"coverage": ("mask", "share of the burst merged at each pixel, 1 = every frame")})
-def burst(frames, *,
-          reference: Annotated[int | None, Field(ge=0, description=(
-              "0-based position of the reference frame in the input list (its moment and framing are kept); "
-              f"default: the sharpest of the first {REFERENCE_CANDIDATES}."))] = None,
-          robustness: Annotated[float, Field(ge=0.25, le=4, description=(
-              "How readily a frame that disagrees with the reference (a moving subject) gives way to it: "
-              "1 rejects differences beyond about 3 noise standard deviations, 2 beyond 1.5."))] = 1.0,
-          denoise: Annotated[float, Field(ge=0, le=4, description=(
-              "Strength of the spatial pass after the merge, relative to the estimated remaining noise "
-              "(0 = none, 1 = as estimated)."))] = 1.0,
-          sharpen: Annotated[float, Field(ge=0, le=2, description=(
-              "Edge-preserving sharpening after the merge (0 = none); only where detail stands out of "
-              "the noise."))] = 0.3,
-          window: Annotated[int, Field(ge=0, le=31, description=(
-              "Sliding-window mode for sequences and video frames: denoise every frame from this many "
-              "neighbouring frames (itself included), one output per input frame; 0 merges the whole "
-              "burst into one picture."))] = 0,
-          progress: Progress | None = None):
+def burst(frames, settings: BurstSettings, *, progress: Progress | None = None):
     """Merge a handheld burst into one low-noise picture: align, reject motion, denoise, sharpen.
 
     Frames are linear light as read (RAW/DNG frames demosaicked without denoising). Every frame is
@@ -67,31 +45,31 @@ def burst(frames, *,
     if n < 2:
         raise InputError(names[0] if names else "burst", "is a single frame; a burst needs at least 2",
                          "give two or more frames of the same scene (files, a folder or a multi-image HEIC)")
+    reference = settings.reference
     if reference is not None and reference >= n:
         raise ParameterError(f"burst: reference {reference} asked for but the burst has {n} frames "
                              f"(choose 0 to {n - 1})")
-    options = dict(robustness=robustness, denoise=denoise, sharpen=sharpen)
-    if window:
-        return sliding_window(frames, window, progress=progress, **options)
+    if settings.window:
+        return sliding_window(frames, settings, progress=progress)
     cache = _Cached(frames, REFERENCE_CANDIDATES + 1)
     if reference is None:
         reference = pick_reference(cache.images(), REFERENCE_CANDIDATES)
     base = cache[reference]
-    image, report = merge_frames(cache.images(), reference, progress=progress, **options)
+    image, report = merge_frames(cache.images(), reference, settings, progress=progress)
     h, w = image.shape[:2]
     coverage = np.clip(cv2.resize(report.coverage, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
     return base.replace(image, geometry_kept=True), {"coverage": coverage}
 
 
-def sliding_window(frames, window: int, *, progress: Progress | None = None, **options) -> Iterator:
-    """Each frame of a sequence denoised from its `window` nearest frames (itself the reference).
+def sliding_window(frames, settings: BurstSettings, *, progress: Progress | None = None) -> Iterator:
+    """Each frame of a sequence denoised from its ``settings.window`` nearest frames (itself the reference).
 
     The window is centred on the frame and shifted inward at the ends of the sequence, so every output
     uses the same number of frames; frames are decoded once each and kept only while a window needs them.
     Yields one Portrait per input frame, in order, carrying that frame's metadata.
     """
     n = len(frames)
-    size = max(1, min(window, n))
+    size = max(1, min(settings.window, n))
     cache = _Cached(frames, size + 1)
     for i in range(n):
         start = min(max(0, i - size // 2), n - size)
@@ -100,7 +78,7 @@ def sliding_window(frames, window: int, *, progress: Progress | None = None, **o
         if size < 2:
             image = base.image
         else:
-            image, _ = merge_frames(_Subset(cache, idx), idx.index(i), **options)
+            image, _ = merge_frames(_Subset(cache, idx), idx.index(i), settings)
         if progress:
             progress(i + 1, n, f"frame {i}")
         yield base.replace(image, geometry_kept=True)

@@ -20,6 +20,7 @@ import numpy as np
 from ...core.denoise import local_wiener
 from .align import Motion, align_copy, estimate_motion, identity_map
 from .noise import NoiseModel, fit_noise
+from .settings import BurstSettings
 
 #: (done, total, what) → None; called as work progresses (the CLI draws a progress line from it).
 Progress = Callable[[int, int, str], None]
@@ -61,9 +62,8 @@ def pick_reference(frames: Sequence[np.ndarray], first: int = 3) -> int:
     return int(np.argmax(scores))
 
 
-def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: float = 1.0,
-                 denoise: float = 1.0, sharpen: float = 0.3, local: bool = True,
-                 progress: Progress | None = None) -> tuple[np.ndarray, MergeReport]:
+def merge_frames(frames: Sequence[np.ndarray], reference: int, settings: BurstSettings = BurstSettings(), *,
+                 local: bool = True, progress: Progress | None = None) -> tuple[np.ndarray, MergeReport]:
     """Align every frame to the reference, merge robustly, then denoise spatially and sharpen.
 
     Parameters
@@ -72,14 +72,10 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
         Linear-light frames of one size (a lazy sequence is fine: each is read once, in order).
     reference : int
         Index of the frame the others are aligned to; its geometry and moving subject are kept.
-    robustness : float
-        How readily a disagreeing frame gives way to the reference: 1 rejects differences beyond about
-        three standard deviations of the noise, 2 beyond about two, 0.5 beyond about four.
-    denoise : float
-        Strength of the spatial pass relative to the estimated remaining noise (0 = none, 1 = the noise
-        model's estimate).
-    sharpen : float
-        Edge-preserving unsharp-mask amount (0 = none); applied only where the signal stands out of the noise.
+    settings : BurstSettings
+        Its ``robustness`` (how readily a disagreeing frame gives way to the reference), ``denoise`` (the
+        spatial pass's strength relative to the estimated remaining noise) and ``sharpen`` (gated
+        unsharp-mask amount) are used; the reference and window are the caller's.
     local : bool
         Refine the global motion with dense local flow (a moving subject, non-rigid shake).
     progress : callable, optional
@@ -107,7 +103,7 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
     wsum_half = np.ones(half[::-1], np.float32)
     w2sum_half = np.ones(half[::-1], np.float32)
     models = []
-    threshold = np.float32(9.0 / max(robustness, 1e-3) ** 2)
+    threshold = np.float32(9.0 / max(settings.robustness, 1e-3) ** 2)
     # full-size buffers reused for every frame (fresh 12 MP arrays cost as much in page faults as in work)
     warped, weight, sample_map = np.empty_like(ref), np.empty((h, w), np.float32), np.empty((h, w, 2), np.float32)
     frame_half, warped_half = np.empty_like(ref_half), np.empty_like(ref_half)
@@ -144,15 +140,15 @@ def merge_frames(frames: Sequence[np.ndarray], reference: int, *, robustness: fl
     report.coverage = wsum_half / np.float32(n)
     noise = _median_model(models) if models else _single_frame_noise(ref)
     report.noise = noise
-    if denoise > 0 or sharpen > 0:
+    if settings.denoise > 0 or settings.sharpen > 0:
         residual = cv2.resize(w2sum_half / (wsum_half * wsum_half), (w, h), interpolation=cv2.INTER_LINEAR)
-        acc = spatial_pass(acc, noise, residual, denoise=denoise, sharpen=sharpen)
+        acc = spatial_pass(acc, noise, residual, denoise=settings.denoise, sharpen=settings.sharpen)
     tell(total, total, "spatial pass")
     return acc, report
 
 
-def spatial_pass(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float = 1.0,
-                 sharpen: float = 0.3, strip: int = 128) -> np.ndarray:
+def spatial_pass(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float, sharpen: float,
+                 strip: int = 128) -> np.ndarray:
     """:func:`spatial_pass_strip` over horizontal strips of `strip` rows (overlapping by what the filters
     reach), so its many temporaries stay small: the same result with a fraction of the memory traffic."""
     h = image.shape[0]
@@ -166,8 +162,8 @@ def spatial_pass(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, 
     return out
 
 
-def spatial_pass_strip(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float = 1.0,
-                       sharpen: float = 0.3) -> np.ndarray:
+def spatial_pass_strip(image: np.ndarray, noise: NoiseModel, residual: np.ndarray, *, denoise: float,
+                       sharpen: float) -> np.ndarray:
     """Local Wiener denoising and gated sharpening in a variance-stabilised opponent-colour space.
 
     Parameters

@@ -28,6 +28,7 @@ from ...core.masked import gaussian
 from .blemish import SpotScale, find_hairs, find_spots, rebuild, remove_spots, spot_mask, spot_scales
 from .features import eye_and_teeth_change
 from .grain import add_grain
+from .settings import RetouchSettings
 from .skin import fit_skin_colour, skin_likelihood, skin_map
 from .tone import (BASIS, HAEMOGLOBIN, MID_COARSE, blotch_excess, components, density, from_components, mid_band,
                    shine_light, without_shine)
@@ -257,60 +258,58 @@ def skin_map_of(portrait) -> np.ndarray:
     return full
 
 
-def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: float, stray_hairs: bool,
-                  keep_moles: bool, mole_contrast: float, mole_size: float, redness: float, evenness: float,
-                  under_eye: float, shine: float, grain: float, seed: int, eyes: float, teeth: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def retouch_image(portrait, s: RetouchSettings) -> tuple[np.ndarray, np.ndarray]:
     """The retouched linear image (H, W, 3) and the mask of what changed (H, W), see :func:`retouch`."""
     face = portrait.face()
     image = portrait.image
-    amt = lambda a: float(np.clip(a * strength, 0.0, 1.0))  # noqa: E731
+    amt = s.amount
 
     # tone grid: skin map and shine
     t = _skin_grid(portrait)
     tg, regions, skin, d0 = t.grid, t.regions, t.skin, t.d0
     d = d0
-    if shine > 0:              # shine: white light taken off, as a density change like everything else
+    if s.shine > 0:            # shine: white light taken off, as a density change like everything else
         light, base = _shine_of(portrait, t)
         hot = _bounds(light > 0)           # (without_shine changes nothing where there is no shine)
         if hot is not None:
             d = d0.copy()
-            d[hot] = density(without_shine(t.work[hot], light[hot] * amt(shine), base[hot]))
+            d[hot] = density(without_shine(t.work[hot], light[hot] * amt(s.shine), base[hot]))
 
     # detail grid: blemishes, eyes, teeth
     fine_change = None
     spots = moles = np.zeros((0, 3), np.float32)
-    if blemishes > 0 or eyes > 0 or teeth > 0:
+    if s.blemishes > 0 or s.eyes > 0 or s.teeth > 0:
         g = _detail_grid(portrait, t)
         dg, dd, cd, dskin = g
-        if blemishes > 0:
-            found, kept = find_spots(cd, dskin, dg.unit, max_size=blemish_size, keep_moles=keep_moles,
-                                     mole_contrast=mole_contrast, mole_size=mole_size,
+        if s.blemishes > 0:
+            found, kept = find_spots(cd, dskin, dg.unit, max_size=s.blemish_size, keep_moles=s.keep_moles,
+                                     mole_contrast=s.mole_contrast, mole_size=s.mole_size,
                                      scales=_spot_scales_of(portrait, g))
             spots, moles = dg.to_full(found), dg.to_full(kept)
-            if stray_hairs:
+            if s.stray_hairs:
                 hairs = _hairs_of(portrait, g)
                 if len(kept):
                     hairs = hairs * (1.0 - spot_mask(kept, dskin.shape, reach=3.0))
                 if hairs.max() > 0.01:
-                    fine_change = rebuild(dd, hairs * amt(blemishes), dskin, dg.unit) - dd
-        if eyes > 0 or teeth > 0:
+                    fine_change = rebuild(dd, hairs * amt(s.blemishes), dskin, dg.unit) - dd
+        if s.eyes > 0 or s.teeth > 0:
             fine_change = np.zeros_like(dd) if fine_change is None else fine_change
-            fine_change += eye_and_teeth_change(dd, dg.regions(face), dg.unit, eyes=amt(eyes), teeth=amt(teeth))
+            fine_change += eye_and_teeth_change(dd, dg.regions(face), dg.unit, eyes=amt(s.eyes),
+                                                teeth=amt(s.teeth))
     # the tone grid sees the skin without its spots, and leaves the moles kept as they are
     clear = skin * (1.0 - spot_mask(tg.from_full(np.concatenate([spots, moles])), skin.shape, reach=4.0))
 
     # tone evening in the middle frequencies of shading, melanin and haemoglobin (tone grid)
     change = d - d0                        # the shine's change so far
     c = components(d)
-    if redness > 0:          # red blotches: remove the haemoglobin (with the light it absorbs) they add
+    if s.redness > 0:        # red blotches: remove the haemoglobin (with the light it absorbs) they add
         red = blotch_excess(c, clear, tg.unit, 1, RED_BLOTCH, face=regions["skin"])
-        change -= (amt(redness) * red / _H[1])[..., None] * HAEMOGLOBIN
-    if evenness > 0:         # uneven pigmentation: the pigment chroma blotches add (not their lightness)
+        change -= (amt(s.redness) * red / _H[1])[..., None] * HAEMOGLOBIN
+    if s.evenness > 0:       # uneven pigmentation: the pigment chroma blotches add (not their lightness)
         brown = blotch_excess(c, clear, tg.unit, 2, BROWN_BLOTCH, face=regions["skin"])
-        change -= (amt(evenness) * brown)[..., None] * BASIS[2]
-    if under_eye > 0:        # darker than the skin around, under the eyes, in the middle frequencies
-        ue = _under_eye(tg.face(face), skin.shape, tg.unit) * amt(under_eye) * skin
+        change -= (amt(s.evenness) * brown)[..., None] * BASIS[2]
+    if s.under_eye > 0:      # darker than the skin around, under the eyes, in the middle frequencies
+        ue = _under_eye(tg.face(face), skin.shape, tg.unit) * amt(s.under_eye) * skin
         eb = _bounds(ue > 0)               # its band, found in a box reaching 4 blurs beyond the ellipses
         if eb is not None:
             m = int(np.ceil(4 * MID_COARSE * tg.unit)) + 2
@@ -344,12 +343,12 @@ def retouch_image(portrait, *, strength: float, blemishes: float, blemish_size: 
     full = image.copy()
     out = full[ag.y0:ag.y1, ag.x0:ag.x1]
     out *= gain
-    if grain > 0:
-        out[...] = add_grain(out, tg.sub(skin, ag), face.size, amount=amt(grain), seed=seed,
+    if s.grain > 0:
+        out[...] = add_grain(out, tg.sub(skin, ag), face.size, amount=amt(s.grain), seed=s.seed,
                              origin=(ag.x0, ag.y0), landmarks=face.landmarks[:, :2])
     mb = [ag.x0, ag.y0, ag.x1, ag.y1]       # where anything was touched
     if len(spots):
-        remove_spots(full, spots, amt(blemishes), changed=touched)
+        remove_spots(full, spots, amt(s.blemishes), changed=touched)
         reach = 5.0 * spots[:, 2] + 4.0     # (each spot is changed within 4.5 sigma + 2 px of its centre)
         mb = [min(mb[0], float((spots[:, 0] - reach).min())), min(mb[1], float((spots[:, 1] - reach).min())),
               max(mb[2], float((spots[:, 0] + reach).max())), max(mb[3], float((spots[:, 1] + reach).max()))]

@@ -123,3 +123,30 @@ def test_guided_filter_is_opencvs():
     ours = guided_filter(guide, src, 5, 1e-3 * 255 ** 2)
     assert ours.dtype == np.float32 and ours.shape == src.shape
     assert np.abs(ours - cv2.ximgproc.guidedFilter(guide, src, 5, 1e-3 * 255 ** 2)).max() < 1e-4
+
+
+def test_work_small_grid_round_trips_smooth_fields_and_points():
+    from portrait_studio.core.grid import Grid
+
+    yy, xx = np.mgrid[0:300, 0:400].astype(np.float32)
+    smooth = np.sin(xx / 60) + np.cos(yy / 45)                      # far coarser than the grid's pixels
+    g = Grid((40, 20, 360, 280), 0.25)
+    assert g.size == (80, 65) and not g.full
+    small = g.take(smooth)
+    assert small.shape == (65, 80)
+    back = g.enlarge(small)
+    assert back.shape == (260, 320)
+    inner = np.s_[8:-8, 8:-8]                                       # (the border extrapolates)
+    assert np.abs(back - smooth[20:280, 40:360])[inner].max() < 0.01
+    pts = np.float32([[100.0, 50.0, 4.0], [300.5, 200.25, 8.0]])
+    assert np.allclose(g.to_full(g.from_full(pts)), pts, atol=1e-4)
+    assert np.allclose(g.from_full(pts)[:, 2], pts[:, 2] * 0.25)
+    # onto another grid inside it: the same as enlarging and reducing again
+    inner_grid = Grid((100, 60, 300, 200), 0.5)
+    direct = g.sub(small, inner_grid)
+    assert direct.shape == (70, 100)
+    assert np.abs(direct - inner_grid.take(smooth))[4:-4, 4:-4].max() < 0.02
+    whole = Grid.whole(smooth.shape, 1.0)
+    assert whole.full and whole.take(smooth) is not None and whole.enlarge(smooth) is smooth
+    with pytest.raises(ValueError, match="non-empty box and a scale"):
+        Grid((10, 10, 10, 20), 0.5)

@@ -317,7 +317,7 @@ def _compose(portrait, g, ratio, strength, background):
     local = cv2.dilate(_small(portrait, g), np.ones((3, 3), np.uint8))
     ratio = ratio * _shoulder_gain(_channel_max(local), _channel_max(local * ratio))[..., None]
     h, w = portrait.shape
-    out = cv2.resize(ratio.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    out = g.grid.enlarge(ratio.astype(np.float32))     # (a new array: astype copies)
     cv2.multiply(portrait.image, out, dst=out)     # in place: at 12 MP a new array costs more than the product
     # the pixels left above the knee (the peaks of a texture, glints) can only lie where the light brings the
     # local envelope within reach of it: only that part of the full-resolution image is looked at
@@ -334,7 +334,7 @@ def _compose(portrait, g, ratio, strength, background):
 def _small(portrait, g) -> np.ndarray:
     """The photo at the working resolution (h, w, 3), linear RGB; kept with these pixels."""
     return portrait.cached(("render small", g.size), per_image=True,
-                           compute=lambda: cv2.resize(portrait.image, g.size, interpolation=cv2.INTER_AREA))
+                           compute=lambda: g.grid.take(portrait.image))
 
 
 def _light_matte(portrait, g) -> tuple[np.ndarray, np.ndarray]:

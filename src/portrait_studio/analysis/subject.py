@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..core.grid import Grid
 from .faces import Face
 from .regions import FACE_OVAL
 
@@ -37,8 +38,8 @@ class SubjectGeometry:
 
     Attributes
     ----------
-    scale : float
-        Working resolution / full resolution.
+    grid : Grid
+        The working resolution: the whole frame, reduced (:class:`~portrait_studio.core.grid.Grid`).
     normals : ndarray (h, w, 3)
         Unit normals, camera frame (x right, y up, z toward the camera); (0, 0, 1) off the subject.
     height : ndarray (h, w)
@@ -54,7 +55,7 @@ class SubjectGeometry:
         The face's height in working pixels.
     """
 
-    scale: float
+    grid: Grid
     normals: np.ndarray
     height: np.ndarray
     subject: np.ndarray
@@ -67,7 +68,7 @@ class SubjectGeometry:
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of the working resolution, as OpenCV takes sizes."""
-        return self.height.shape[1], self.height.shape[0]
+        return self.grid.size
 
 
 def working_scale(face: Face, shape: tuple[int, ...]) -> float:
@@ -94,10 +95,12 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
         Region masks ``face``, ``skin``, ``eyes`` and ``irises`` (:func:`~portrait_studio.analysis.region_masks`).
     """
     s = working_scale(face, shape)
-    size = (max(8, round(shape[1] * s)), max(8, round(shape[0] * s)))
+    grid = Grid.whole(shape, s, min_size=8)
+    size = grid.size
 
-    def small(a):
-        return cv2.resize(np.ascontiguousarray(a, np.float32), size, interpolation=cv2.INTER_AREA)
+    def small(a):                               # a new float32 array at the working resolution
+        out = grid.take(np.asarray(a, np.float32))
+        return out.copy() if grid.full else out
 
     fh = face.size * s
     subject = np.clip(cv2.resize(np.asarray(matte, np.float32), size, interpolation=cv2.INTER_LINEAR), 0, 1)
@@ -135,8 +138,8 @@ def subject_geometry(face: Face, shape: tuple[int, ...], *, matte: np.ndarray, n
     taper = cv2.GaussianBlur(inner, (0, 0), 2 * _BLEND * fh)
     relief = cv2.GaussianBlur(_face_relief(face, s, size), (0, 0), 0.025 * fh)
     height = _RELIEF * relief * np.maximum(taper, 0.0)
-    return SubjectGeometry(s, n.astype(np.float32), height.astype(np.float32), subject.astype(np.float32), face_mask, skin, sclera,
-                           fn.astype(np.float32), float(fh))
+    return SubjectGeometry(grid, n.astype(np.float32), height.astype(np.float32), subject.astype(np.float32),
+                           face_mask, skin, sclera, fn.astype(np.float32), float(fh))
 
 
 def _face_relief(face: Face, s: float, size: tuple[int, int]) -> np.ndarray:

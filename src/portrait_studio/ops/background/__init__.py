@@ -18,6 +18,7 @@ from pydantic import Field
 from ...analysis.regions import FACE_OVAL
 from ...core import lens, luminance
 from ...core.colour import achromatic, is_monochrome
+from ...core.grid import Grid
 from ...core.guided import sample_bilinear
 from ...errors import InputError, ParameterError
 from ...inputs import ImageInput, ModelInput
@@ -166,9 +167,9 @@ def background(portrait, *,
     # the new scene, sharp, at the size the lens blur allows (a blurred plane holds no finer detail)
     keep = picture is None and fill is None and backdrop is None
     s = min(1.0, _LENS_WORK / blur) if fill is None and blur >= 2.0 else 1.0
-    small_hw = (max(8, round(h * s)), max(8, round(w * s)))
-    reduce = lambda x: x if s == 1.0 else cv2.resize(x, small_hw[::-1], interpolation=cv2.INTER_AREA)  # noqa: E731
-    alpha_small, image_small = reduce(alpha), reduce(portrait.image)
+    grid = Grid.whole((h, w), s, min_size=8)
+    small_hw = grid.size[::-1]
+    alpha_small, image_small = grid.take(alpha), grid.take(portrait.image)
     if picture is not None:
         zoom = float(np.clip(cam.focal_35mm / picture_focal, 1.0, 4.0)) if picture_focal else 1.0
         bg = scene.place(picture, small_hw, zoom=zoom, dst_horizon=level)
@@ -189,14 +190,13 @@ def background(portrait, *,
         old, new = light.scene_light(image_small, 1.0 - alpha_small), light.scene_light(bg)
         # the subject read at the size its statistics were measured at (highlights average away when smaller)
         read = min(1.0, light.STATS_SIZE / max(h, w))
-        if max(small_hw) >= light.STATS_SIZE or s == 1.0:
+        if max(small_hw) >= light.STATS_SIZE or grid.full:
             subject, read = (image_small, alpha_small), s
         elif read == 1.0:
             subject = (portrait.image, alpha)
         else:
-            rhw = (round(w * read), round(h * read))
-            subject = (cv2.resize(portrait.image, rhw, interpolation=cv2.INTER_AREA),
-                       cv2.resize(alpha, rhw, interpolation=cv2.INTER_AREA))
+            at = Grid.whole((h, w), read)
+            subject = (at.take(portrait.image), at.take(alpha))
         outline = face.landmarks[FACE_OVAL, :2] * read
         m, _ = light.light_transform(old, new, light.subject_light(*subject, outline), strength=match_light)
     mono = is_monochrome(image_small)             # a black-and-white photo stays so: exposure alone is matched
@@ -208,15 +208,14 @@ def background(portrait, *,
         fg, adapted = light.relight_to_scene(fg, portrait, own_scene, bg, strength=relight), True
 
     # the lens: the background plane defocused by its circle of confusion, then brought to full size
-    sharp_noise = light.noise_level(bg, np.ones(small_hw, np.float32)) if s == 1.0 and blur < 2.0 else 0.0
+    sharp_noise = light.noise_level(bg, np.ones(small_hw, np.float32)) if grid.full and blur < 2.0 else 0.0
     if fill is None:
         bg = lens.defocus_plane(bg, blur * s)
     wrap = light.light_wrap(fg_small, alpha_small, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(*small_hw),
                             strength=light_wrap)
     if wrap is not None and mono:                # the light that wraps round a black-and-white subject, grey
         wrap = np.repeat(luminance(wrap)[..., None], 3, axis=-1)
-    if s < 1.0:
-        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    bg = grid.enlarge(bg)
 
     # the composite, in place (in the adapted foreground, a copy of its own): bg + alpha (fg - bg), plus the
     # light wrapping round the edges (brought to full size only where it is not zero)
@@ -225,7 +224,7 @@ def background(portrait, *,
     out *= alpha[..., None]
     out += bg
     del bg
-    if wrap is not None and s == 1.0:
+    if wrap is not None and grid.full:
         out += wrap
     elif wrap is not None:
         live = cv2.dilate((wrap.max(-1) > 0).astype(np.uint8), np.ones((3, 3), np.uint8))

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ...analysis import region_masks
+from ...core.grid import Grid, shrink
 from ...core.masked import gaussian
 from .blemish import SpotScale, find_hairs, find_spots, rebuild, remove_spots, spot_mask, spot_scales
 from .features import eye_and_teeth_change
@@ -42,48 +43,12 @@ _H = BASIS @ HAEMOGLOBIN
 _REGION_NAMES = ("skin", "eyes", "irises", "brows", "lips", "mouth")
 
 
-class _Grid:
-    """A box of the image (x0, y0, x1, y1) seen at a reduced scale."""
+class _Grid(Grid):
+    """A box of the image (x0, y0, x1, y1) seen with the face `face_px` high (at most full resolution)."""
 
     def __init__(self, box, face_size: float, face_px: float):
-        self.x0, self.y0, self.x1, self.y1 = box
-        self.w, self.h = self.x1 - self.x0, self.y1 - self.y0
-        k = min(1.0, face_px / max(face_size, 1.0))
-        self.size = (max(1, round(self.w * k)), max(1, round(self.h * k)))
-        self.kx, self.ky = self.size[0] / self.w, self.size[1] / self.h
-        self.unit = face_size * self.ky
-        self.full = self.size == (self.w, self.h)
-
-    def take(self, full: np.ndarray) -> np.ndarray:
-        """This grid's reduced copy of a full-resolution array."""
-        c = full[self.y0:self.y1, self.x0:self.x1]
-        return c if self.full else cv2.resize(c, self.size, interpolation=cv2.INTER_AREA)
-
-    def enlarge(self, a: np.ndarray) -> np.ndarray:
-        """An array of this grid at full resolution (the box's size)."""
-        return a if self.full else cv2.resize(a, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
-
-    def sub(self, a: np.ndarray, other: "_Grid") -> np.ndarray:
-        """An array of this grid resampled onto `other` (whose box lies inside this one)."""
-        if other.full:                     # onto full resolution: the enlarged box, cut (a resize is many
-            big = self.enlarge(a)          # times faster than the equivalent affine warp)
-            return big[other.y0 - self.y0:other.y1 - self.y0, other.x0 - self.x0:other.x1 - self.x0]
-        m = np.float32([[self.kx / other.kx, 0, (other.x0 - self.x0) * self.kx + 0.5 * self.kx / other.kx - 0.5],
-                        [0, self.ky / other.ky, (other.y0 - self.y0) * self.ky + 0.5 * self.ky / other.ky - 0.5]])
-        return cv2.warpAffine(a, m, other.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
-
-    def to_full(self, pts: np.ndarray) -> np.ndarray:
-        """Blobs ``(x, y, sigma)`` of this grid in full-resolution pixels."""
-        pts = np.asarray(pts, np.float32).reshape(-1, 3)
-        return np.stack([self.x0 + (pts[:, 0] + 0.5) / self.kx - 0.5, self.y0 + (pts[:, 1] + 0.5) / self.ky - 0.5,
-                         pts[:, 2] / self.ky], 1).astype(np.float32)
-
-    def from_full(self, pts: np.ndarray) -> np.ndarray:
-        """Blobs ``(x, y, sigma)`` in full-resolution pixels moved onto this grid."""
-        pts = np.asarray(pts, np.float32).reshape(-1, 3)
-        return np.stack([(pts[:, 0] - self.x0 + 0.5) * self.kx - 0.5, (pts[:, 1] - self.y0 + 0.5) * self.ky - 0.5,
-                         pts[:, 2] * self.ky], 1).astype(np.float32)
+        super().__init__(box, min(1.0, face_px / max(face_size, 1.0)))
+        self.unit = face_size * self.ky          # the face's height on this grid, pixels
 
     def face(self, face):
         """The face moved onto this grid (for drawing its regions here)."""
@@ -118,16 +83,6 @@ def _clip_box(box, shape) -> tuple[int, int, int, int]:
     return (max(0, int(box[0])), max(0, int(box[1])), min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3]))))
 
 
-def _shrink(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A whole image reduced to `size` (w, h) by area averaging, by a whole factor first (OpenCV's fast
-    path; the last rows and columns short of it left out): several times faster, for a coarse look."""
-    f = int(min(a.shape[1] / size[0], a.shape[0] / size[1]))
-    if f >= 2:
-        h, w = a.shape[0] // f, a.shape[1] // f
-        a = cv2.resize(a[:h * f, :w * f], (w, h), interpolation=cv2.INTER_AREA)
-    return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
-
-
 def skin_box(portrait, face) -> tuple[int, int, int, int]:
     """The part of the image retouching may touch: the face with neck and ears, and skin of the face's
     colour elsewhere inside the person matte (shoulders, arms), found on a very coarse grid."""
@@ -136,9 +91,9 @@ def skin_box(portrait, face) -> tuple[int, int, int, int]:
     g = _Grid((0, 0, portrait.shape[1], portrait.shape[0]), face.size, _BODY_FACE)
     if g.full or g.unit < 20:
         return _clip_box(box, portrait.shape)
-    col = components(density(_shrink(portrait.image, g.size)))
+    col = components(density(shrink(portrait.image, g.size)))
     face_skin = g.regions_of(portrait, face)["skin"]
-    matte = _shrink(portrait.coarse_matte, g.size)
+    matte = shrink(portrait.coarse_matte, g.size)
     mean, inv = fit_skin_colour(col, face_skin)
     body = (skin_likelihood(col, mean, inv) * matte > 0.5).astype(np.uint8)
     body = cv2.morphologyEx(body, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))

@@ -11,7 +11,7 @@ from ..errors import MissingDependencyError
 def _need_serve_extra():
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401  (python-multipart)
+        import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise MissingDependencyError(f"the studio server needs {e.name}: pip install 'portrait-studio[serve]'") from None

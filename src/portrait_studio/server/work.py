@@ -343,7 +343,8 @@ def prepare_operation(op: Operation, photos: list[Upload], uploads: dict[str, Up
             source = read_photo(photos[0], options, backend)
             if op.face:
                 source.face(needed_by=op.name)
-        result = op(source, progress=progress if op.progress else None, options=options, **dict(settings))
+        values = dict(settings, **{n: read_photo(u, options, backend) for n, u in uploads.items()})
+        result = op(source, progress=progress if op.progress else None, options=options, **values)
         first = source[0] if op.frames else source
         return answer(op.name, result, choose_format(fmt, first, transparent), extras, kinds)
 

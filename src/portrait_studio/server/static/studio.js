@@ -321,7 +321,7 @@ async function start() {
   buildControls();
   $("#photo").addEventListener("change", (e) => { if (e.target.files[0]) openSession(e.target.files[0]); });
   select.addEventListener("change", () => { state.values = {}; state.uploads.clear(); buildControls(); schedulePreview(); });
-  $("#studio").addEventListener("submit", (e) => { e.preventDefault(); if (state.session) preview(); else status("choose a photo first", true); });
+  $("#studio").addEventListener("submit", (e) => { e.preventDefault(); if (state.session) schedulePreview(); else status("choose a photo first", true); });
   $("#reset").addEventListener("click", () => { state.values = {}; state.uploads.clear(); syncControls(); schedulePreview(); });
   $("#add-step").addEventListener("click", () => {
     state.steps.push(currentStep()); state.values = {}; state.uploads.clear();

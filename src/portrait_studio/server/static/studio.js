@@ -306,6 +306,7 @@ function split() {
   const d = $("#divider");
   d.style.left = `${x}%`;
   d.hidden = $("#show").value !== "result";
+  $("#stage").classList.toggle("solo", $("#show").value !== "result");
 }
 
 async function start() {

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-pytest.importorskip("multipart")
+pytest.importorskip("python_multipart")
 pytest.importorskip("httpx")
 with warnings.catch_warnings():                  # Starlette's note on httpx, at import
     warnings.simplefilter("ignore")

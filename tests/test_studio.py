@@ -160,6 +160,14 @@ def test_no_face_is_422(client, grey_png, name):
 def test_a_request_too_large_is_413(client):
     refused(post(client, "exposure", b"\xff" * (LIMITS.max_upload_bytes + 1)), 413)
 
+    def chunked():                                      # no Content-Length: counted as it arrives
+        yield b'--x\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n\r\n'
+        for _ in range(LIMITS.max_upload_bytes // 65536 + 2):
+            yield b"\0" * 65536
+        yield b"\r\n--x--\r\n"
+    refused(client.post("/v1/operations/exposure", content=chunked(),
+                        headers={"content-type": "multipart/form-data; boundary=x"}), 413)
+
 
 def test_an_unexpected_failure_is_a_4xx_not_a_500(client, grey_png, monkeypatch):
     def broken(*a, **k):

@@ -222,6 +222,7 @@ function schedulePreview() {
 
 async function preview() {
   state.busy = true;
+  const slow = setTimeout(() => status("working on the preview (an operation's first run on a photo takes longest)…"), 600);
   try {
     const s = await state.session;
     const body = JSON.stringify({ steps: state.steps.concat([currentStep()]), show: $("#show").value });
@@ -237,6 +238,7 @@ async function preview() {
   } catch (e) {
     status(e.message, true);
   } finally {
+    clearTimeout(slow);
     state.busy = false;
     if (state.again) { state.again = false; schedulePreview(); }
   }

@@ -299,6 +299,7 @@ def test_session_preview_follows_the_parameters_and_exports_full_size(client, as
     mask = preview(steps=steps, show="mask")
     assert mask.shape[:2] == dark.shape[:2] and mask.max() > 0
     refused(client.post(f"/v1/sessions/{sid}/preview", json={"steps": steps, "show": "nothing"}), 422)
+    assert "face 3" in refused(client.post(f"/v1/sessions/{sid}/preview", json={"steps": steps, "options": {"face": 3}}), 422)
     refused(client.post(f"/v1/sessions/{sid}/preview", json={"steps": [{"op": "exposure", "params": {"ev": 99}}]}), 422)
     refused(client.post(f"/v1/sessions/{sid}/preview",
                         json={"steps": [{"op": "background", "params": {"image": "/etc/passwd"}}]}), 422)
@@ -345,6 +346,19 @@ def test_the_page_and_its_files_are_served(client):
     assert "http" not in page.text.replace("http-equiv", "")           # no CDN: every file from the package
     for f in ("studio.js", "studio.css"):
         assert client.get(f"/static/{f}").status_code == 200
+
+
+def test_no_operation_is_named_by_the_server_or_the_page():
+    """Every route and control comes from the contract: the server's code and the page name no operation."""
+    import importlib.resources
+    import re
+
+    root = importlib.resources.files("portrait_studio.server")
+    texts = [f.read_text() for f in (root / "app.py", root / "work.py", root / "static" / "studio.js",
+                                     root / "static" / "index.html")]
+    code = [re.sub(r'""".*?"""', "", t, flags=re.S) for t in texts]          # docstrings may give examples
+    for name in OPERATIONS:
+        assert not any(re.search(rf"[\"'`]{re.escape(name)}[\"'`]", c) for c in code), name
 
 
 # -- the OpenAPI, drawn from ---------------------------------------------------------------------------

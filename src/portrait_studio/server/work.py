@@ -489,6 +489,7 @@ class Session:
     preview: Any
     inputs: dict = field(default_factory=dict)          # name -> (Upload, preview Portrait)
     memo: OrderedDict = field(default_factory=OrderedDict)
+    faces: dict = field(default_factory=dict)          # face index -> the preview working on that face
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def to_dict(self) -> dict:
@@ -560,23 +561,29 @@ def session_steps(session: Session, steps: list[dict], *, full: bool, options: R
 
 
 def run_preview(session: Session, steps: list[tuple], options: RunOptions):
-    """The preview Portrait after `steps` (from :func:`session_steps`), reusing the memo of earlier runs: a
-    slider move on the last step redoes only that step, on the kept analysis."""
+    """The preview Portrait after `steps` (from :func:`session_steps`) on the face `options` choose, reusing
+    the memo of earlier runs: a slider move on the last step redoes only that step, on the kept analysis."""
     with session.lock:
         portrait, start = session.preview, 0
-        keys = [s[2] for s in steps]
+        face = json.dumps({"face": options.face})
+        if options.face != portrait.face_index:          # another face: the same photo, its analysis shared
+            if options.face not in session.faces:
+                session.faces[options.face] = portrait.replace(portrait.image)
+                session.faces[options.face].face_index = options.face
+            portrait = session.faces[options.face]
+        keys = [face + json.dumps([s[2] for s in steps[:k]]) for k in range(len(steps) + 1)]
         for k in range(len(steps), 0, -1):
-            hit = session.memo.get(json.dumps(keys[:k]))
+            hit = session.memo.get(keys[k])
             if hit is not None:
                 portrait, start = hit, k
-                session.memo.move_to_end(json.dumps(keys[:k]))
+                session.memo.move_to_end(keys[k])
                 break
         for k in range(start, len(steps)):
             op, values, _ = steps[k]
             if op.face:
                 portrait.face(needed_by=op.name)
             portrait = op(portrait, options=options, **values)
-            session.memo[json.dumps(keys[:k + 1])] = portrait
+            session.memo[keys[k + 1]] = portrait
             while len(session.memo) > Sessions.MEMO:
                 session.memo.popitem(last=False)
         return portrait

@@ -188,6 +188,10 @@ function openSession(file) {
   state.session = call("/v1/sessions", { method: "POST", body }).then((r) => r.json());
   state.session.then(async (s) => {
     status(`${s.width}×${s.height} px, ${s.faces} face${s.faces === 1 ? "" : "s"}; preview ${s.preview.width}×${s.preview.height}`);
+    const face = $("#face");                 // which face, when there are several (a run option)
+    face.innerHTML = "";
+    for (let i = 0; i < s.faces; i++) face.add(new Option(i === 0 ? "0 (largest)" : String(i), String(i)));
+    $("#face-row").hidden = s.faces < 2;
     const before = $("#before");
     before.src = `/v1/sessions/${s.id}/photo`;
     $("#stage").classList.remove("empty");
@@ -210,6 +214,11 @@ async function uploadInput(name, file) {
   } catch (e) { status(e.message, true); }
 }
 
+function runOptions() {
+  const face = $("#face").value;
+  return face && face !== "0" ? { face: parseInt(face, 10) } : {};
+}
+
 function currentStep() {
   return { op: $("#operation").value, params: { ...state.values }, uploads: [...state.uploads] };
 }
@@ -225,7 +234,7 @@ async function preview() {
   const slow = setTimeout(() => status("working on the preview (an operation's first run on a photo takes longest)…"), 600);
   try {
     const s = await state.session;
-    const body = JSON.stringify({ steps: state.steps.concat([currentStep()]), show: $("#show").value });
+    const body = JSON.stringify({ steps: state.steps.concat([currentStep()]), show: $("#show").value, options: runOptions() });
     const t = performance.now();
     const r = await call(`/v1/sessions/${s.id}/preview`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
     const blob = await r.blob();
@@ -269,7 +278,7 @@ async function exportFull() {
   try {
     const s = await state.session;
     const format = $("#export-format").value || null;
-    const body = JSON.stringify({ steps: state.steps.concat([currentStep()]), format });
+    const body = JSON.stringify({ steps: state.steps.concat([currentStep()]), format, options: runOptions() });
     let job = await (await call(`/v1/sessions/${s.id}/export`, { method: "POST", headers: { "Content-Type": "application/json" }, body })).json();
     while (job.state === "queued" || job.state === "running") {
       const p = job.progress && job.progress.total ? ` (${job.progress.done}/${job.progress.total} ${job.progress.what})` : "";
@@ -336,6 +345,7 @@ async function start() {
   $("#export").addEventListener("click", exportFull);
   $("#show").addEventListener("change", () => { split(); schedulePreview(); });
   $("#split").addEventListener("input", split);
+  $("#face").addEventListener("change", schedulePreview);
   split();
 }
 

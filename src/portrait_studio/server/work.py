@@ -568,6 +568,7 @@ def run_preview(session: Session, steps: list[tuple], options: RunOptions):
         face = json.dumps({"face": options.face})
         if options.face != portrait.face_index:          # another face: the same photo, its analysis shared
             if options.face not in session.faces:
+                portrait.face(options.face)                  # refused (NoFaceError) unless the photo has it
                 session.faces[options.face] = portrait.replace(portrait.image)
                 session.faces[options.face].face_index = options.face
             portrait = session.faces[options.face]

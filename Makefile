@@ -7,11 +7,11 @@ BIN     = $(VENV)/bin
 
 .PHONY: demo test bench clean
 
-# the project in its own virtual environment (re-installed when pyproject.toml changes)
+# the project in its own virtual environment with the studio server (re-installed when pyproject.toml changes)
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[serve]"
 	touch $@
 
 # every optional backend and the test tools (the `all` extra), so no test skips for a missing backend

@@ -203,6 +203,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="PHOTO", nargs="?", help="a photo (default: skimage.data.astronaut())")
     p.add_argument("-o", "--output", metavar="FOLDER", default="out", help="folder for the results (default ./out)")
 
+    p = sub.add_parser("serve", help="the web studio and REST API (needs the serve extra)",
+                       description="Serve the web studio at / and the REST API at /v1 (documented at /docs), both "
+                                   "generated from the operations' schemas. Binds to 127.0.0.1 unless told otherwise.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=_integer("a port from 1 to 65535", 1, 65535), default=8000, help="port (default 8000)")
+    from .server.work import Limits
+
+    limits = Limits()
+    p.add_argument("--max-pixels", type=_integer("a positive number of pixels", 1), default=limits.max_pixels,
+                   metavar="N", help=f"refuse pictures larger than this (default {limits.max_pixels})")
+    p.add_argument("--max-upload-mb", type=_integer("a positive number of MB", 1), metavar="MB",
+                   default=limits.max_upload_bytes // 2 ** 20,
+                   help=f"refuse request bodies larger than this (default {limits.max_upload_bytes // 2 ** 20})")
+    p.add_argument("--workers", type=_integer("a positive number of workers", 1), default=limits.workers, metavar="N",
+                   help=f"operations run at once (default {limits.workers}; each holds its images in memory)")
+    p.add_argument("--queue", type=_integer("a positive queue length", 1), default=limits.queue, metavar="N",
+                   help=f"work waiting or running at once before requests are refused with 429 (default {limits.queue})")
+
     for name, op in operations().items():
         p = sub.add_parser(name, parents=[common, output], help=_literal(op.summary),
                            description=_literal(_description(op.func)), formatter_class=_Formatter)
@@ -516,10 +534,23 @@ def cmd_demo(args) -> None:
         print(line)
 
 
+def cmd_serve(args) -> None:
+    import dataclasses
+
+    from .server import serve
+    from .server.work import Limits
+
+    limits = dataclasses.replace(Limits(), max_pixels=args.max_pixels, max_upload_bytes=args.max_upload_mb * 2 ** 20,
+                                 workers=args.workers, queue=args.queue)
+    serve(host=args.host, port=args.port, limits=limits,
+          announce=lambda url: print(f"portrait studio at {url} (REST API at {url}v1, documented at {url}docs); "
+                                     "Ctrl-C stops it", flush=True))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "demo": cmd_demo}.get(
+    handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "demo": cmd_demo, "serve": cmd_serve}.get(
         args.command, cmd_operation)
     try:
         if hasattr(args, "run_options"):

@@ -29,6 +29,10 @@ class InputError(PortraitError):
         super().__init__(f"{self.path}: {problem}; {fix}")
 
 
+class TooLargeError(InputError):
+    """An image (or upload) larger than the run's pixel limit, refused before it is decoded."""
+
+
 class NoFaceError(PortraitError):
     """An operation needs a face and none was found (or the requested face index does not exist)."""
 

@@ -149,7 +149,7 @@ def resolve(source: InputSource, *, max_pixels: int, photo: Portrait | None = No
             return photo
         return Portrait.read(v, max_pixels=max_pixels, backend=backend)
     if isinstance(v, bytes):
-        return _read_upload(v, max_pixels=max_pixels, backend=backend)
+        return read_upload(v, max_pixels=max_pixels, backend=backend)
     from .io.read import _check_size
 
     p = v if isinstance(v, Portrait) else Portrait(v, path=str(source), backend=backend, max_pixels=max_pixels)
@@ -157,16 +157,17 @@ def resolve(source: InputSource, *, max_pixels: int, photo: Portrait | None = No
     return p
 
 
-def _read_upload(data: bytes, *, max_pixels: int, backend) -> Portrait:
-    """The Portrait in the bytes of an image file, read as a file of that content is (errors name the upload)."""
+def read_upload(data: bytes, *, max_pixels: int, backend=None, face_index: int | None = None) -> Portrait:
+    """The Portrait in the bytes of an image file, read as a file of that content is (errors name the upload,
+    and keep their type: a picture over `max_pixels` is a :class:`~portrait_studio.errors.TooLargeError`)."""
     fd, tmp = tempfile.mkstemp(prefix="portrait-upload-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         try:
-            p = Portrait.read(tmp, max_pixels=max_pixels, backend=backend)
+            p = Portrait.read(tmp, max_pixels=max_pixels, backend=backend, face_index=face_index)
         except InputError as e:
-            raise InputError(UPLOAD, e.problem, e.fix) from None
+            raise type(e)(UPLOAD, e.problem, e.fix) from None
     finally:
         os.unlink(tmp)
     p.path = UPLOAD

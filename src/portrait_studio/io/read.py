@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from ..core import from_srgb8, srgb_to_linear
-from ..errors import InputError
+from ..errors import InputError, TooLargeError
 from . import icc as icc_
 
 #: Default largest image accepted, in pixels: just under the size at which Pillow itself refuses a
@@ -167,7 +167,7 @@ def _check_size(path, w: int, h: int | None, max_pixels: int, *, fix: str | None
     n = w * (h or 1)
     if n > max_pixels:
         size = f"{w}×{h} = " if h else ""
-        raise InputError(path, f"{size}{_mp(n)} megapixels exceeds the limit of {_mp(max_pixels)} megapixels",
+        raise TooLargeError(path, f"{size}{_mp(n)} megapixels exceeds the limit of {_mp(max_pixels)} megapixels",
                          fix or "downscale it or raise --max-pixels")
 
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from ..errors import ParameterError
 from ..schema import operation
 
 
@@ -35,13 +36,17 @@ def resize(portrait, *,
     """Scale the image so its longer side is `long_edge` pixels, keeping the aspect ratio.
 
     Reduction averages in linear light (area resampling, no aliasing, no darkened edges); enlargement is
-    Lanczos, clipped at zero against ringing below black. Transparency is scaled with the image.
+    Lanczos, clipped at zero against ringing below black. Transparency is scaled with the image. A result
+    over the run's pixel limit (``max_pixels``, that of the portrait) is refused with ParameterError.
     """
     h, w = portrait.shape
     s = long_edge / max(h, w)
     if s == 1.0 or (s > 1.0 and not upscale):
         return portrait.image.copy()
     size = (max(1, round(w * s)), max(1, round(h * s)))
+    if size[0] * size[1] > portrait.max_pixels:          # the run's pixel limit holds for what it makes too
+        raise ParameterError(f"resize: long_edge={long_edge} makes {size[0]}×{size[1]} pixels, over the limit of "
+                             f"{portrait.max_pixels} pixels; ask for a smaller long_edge or raise --max-pixels")
 
     def scale(a: np.ndarray) -> np.ndarray:
         if s < 1.0:

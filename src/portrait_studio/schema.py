@@ -159,6 +159,10 @@ class Operation:
         :data:`~portrait_studio.inputs.ModelInput`): given as a path, an upload, an array or a Portrait, and
         resolved by :meth:`__call__` (read with the run's pixel limit) before the operation runs, so that it
         receives a Portrait or a loaded model and opens no file. Listed in the JSON Schema as ``inputs``.
+    identity_changing : bool
+        The operation alters how the person looks (their expression, features or age), not only the light or
+        the colour: provenance and consent build on it (the record of a run says so). Shown in the JSON
+        Schema as ``identity_changing``.
     """
 
     name: str
@@ -173,6 +177,7 @@ class Operation:
     transparent: Callable[[BaseModel], bool] | None = None
     exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
     inputs: Mapping[str, InputKind] = field(default_factory=dict)
+    identity_changing: bool = False
 
     def validate(self, values: Mapping[str, Any] | None = None, *, options: RunOptions | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in (the seed
@@ -250,6 +255,8 @@ class Operation:
             schema["extras"] = {n: e._asdict() for n, e in self.extras.items()}
         if self.inputs:
             schema["inputs"] = dict(self.inputs)
+        if self.identity_changing:
+            schema["identity_changing"] = True
         return schema
 
 
@@ -265,7 +272,7 @@ def _describe(err: dict) -> str:
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tuple[ExtraKind, str]] | None = None,
               frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
-              exclusive: Sequence[Sequence[str | Sequence[str]]] = ()):
+              exclusive: Sequence[Sequence[str | Sequence[str]]] = (), identity_changing: bool = False):
     """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
     interfaces in :data:`portrait_studio.ops.OPERATIONS`, not here: declaring registers nothing).
 
@@ -293,7 +300,7 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tup
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
         inputs = {n: kind for n, (annotation, _) in fields.items() if (kind := input_kind(annotation))}
         return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
-                         face, transparent, groups, inputs)
+                         face, transparent, groups, inputs, identity_changing)
 
     return wrap
 

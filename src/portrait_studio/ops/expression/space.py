@@ -32,7 +32,8 @@ BROW_RAISE = 0.10          # brow lift at --brows 1, interocular distances (abou
 BROW_LOWER = 0.06          # brow drop at --brows -1, same unit
 BROW_GATHER = 0.05         # inner brow ends drawn toward the midline at --brows -1, same unit
 LID_OPEN = 0.35            # upper lid lift at --eyes 1, fraction of the eye's opening where it is
-LID_CLOSE = 0.85           # upper lid fall at --eyes -1, same unit (the lower lid rises the remaining 0.1)
+LID_CLOSE = 0.55           # upper lid fall at --eyes -1, same unit (the lower lid rises 0.1): a narrowed eye,
+#                            not a shut one, which would show lid skin that the photo keeps folded away
 LID_CARRY = (0.04, 0.16)   # lid skin moves with the lid margin up to the first distance and not beyond the
 #                            second, interocular distances: lashes are carried, not stretched
 # zygomaticus major: it pulls each mouth corner toward its origin on the cheekbone (mesh points 227 and 447,

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from ...core import from_srgb8, to_srgb8
+from ...core import from_srgb8
 from ...schema import operation
 from .eyes import compose_eyes, gaze_shift
 from .space import UPPER_INNER, LOWER_INNER, displacement
@@ -97,11 +97,12 @@ def _mesh_overlay(image: np.ndarray, before: np.ndarray, after: np.ndarray, face
     x, y, bw, bh = face.box
     x0, y0 = max(0, int(x - 0.2 * bw)), max(0, int(y - 0.2 * bh))
     x1, y1 = min(w, int(x + 1.2 * bw) + 1), min(h, int(y + 1.2 * bh) + 1)
-    crop = to_srgb8(image[y0:y1, x0:x1])
+    crop = np.ascontiguousarray(out[y0:y1, x0:x1])
     thick = max(1, round(face.size / 500))
     tris = mesh_triangles()
     for pts, colour in ((before, (0, 230, 255)), (after, (255, 0, 220))):
         p = np.round((pts - (x0, y0)) * 4).astype(np.int32)
-        cv2.polylines(crop, list(p[tris]), True, colour, thick, cv2.LINE_AA, 2)
-    out[y0:y1, x0:x1] = from_srgb8(crop)
+        lin = tuple(float(v) for v in from_srgb8(np.uint8(colour)[None, None])[0, 0])   # drawn in linear light
+        cv2.polylines(crop, list(p[tris]), True, lin, thick, cv2.LINE_AA, 2)
+    out[y0:y1, x0:x1] = crop
     return out

@@ -4,7 +4,7 @@ The backward map (for each output pixel, where in the photo it comes from) is pi
 Delaunay triangulation of the moved mesh points, held still on a ring around the face (the oval pushed out
 by a quarter, so hair and background stay where they are), lightly smoothed so that no triangle's edge shows
 as a kink, and checked for fold-overs (the map's Jacobian stays positive). It is built on a reduced grid over
-the face's neighbourhood (the face about 256 px high) and enlarged, and the photo is resampled once, bicubic,
+the face's neighbourhood (the face about 160 px high) and enlarged, and the photo is resampled once, bicubic,
 at full resolution: the skin's texture is moved, not re-made. Pixels where the map does not move stay the
 photo's own, bit for bit.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from ...analysis.regions import FACE_OVAL
 
-GRID_FACE = 256.0          # face height on the reduced grid the map is built on, pixels
+GRID_FACE = 160.0          # face height on the reduced grid the map is built on, pixels
 RING = 1.3                 # the still ring: the face oval pushed out from its centre by this factor
 SMOOTH = 0.008             # smoothing of the map, Gaussian sigma as a fraction of the face height
 MIN_JACOBIAN = 0.2         # the least local area ratio allowed (1 = unchanged, 0 = folded flat)
@@ -59,8 +59,7 @@ def build_field(points: np.ndarray, move: np.ndarray, shape: tuple[int, ...], fa
     `points` is a 468-point mesh). If the full move would fold the map, it is scaled down until it does not
     (the share kept is ``Field.scaled``).
     """
-    from scipy.interpolate import LinearNDInterpolator  # here: importing SciPy costs every command 0.6 s
-    from scipy.spatial import Delaunay
+    from scipy.spatial import Delaunay  # here: importing SciPy costs every command 0.6 s
 
     h, w = shape[:2]
     oval = points[FACE_OVAL]
@@ -81,10 +80,25 @@ def build_field(points: np.ndarray, move: np.ndarray, shape: tuple[int, ...], fa
     still = np.zeros((gh, gw), np.uint8)
     cv2.fillPoly(still, [np.round((ring - (x0, y0)) * (k, ky)).astype(np.int32)], 1)
     still = cv2.GaussianBlur(still.astype(np.float32), (0, 0), max(sigma, 0.5))[..., None]
+    # barycentric weights of every grid point in the moved mesh's triangulation, found once for every pass
+    # (each triangle drawn into a label image: much faster than a point-location search over the grid)
     tri = Delaunay(nodes)
+    labels = np.full((gh, gw), -1, np.int32)
+    corners_grid = np.round(((nodes - (x0, y0) + 0.5) * (k, ky) - 0.5) * 16).astype(np.int32)
+    for i, simplex in enumerate(tri.simplices):
+        cv2.fillConvexPoly(labels, corners_grid[simplex], i, cv2.LINE_8, 4)
+    flat = np.column_stack([gx.ravel(), gy.ravel()])
+    simplex = labels.ravel()
+    inside = simplex >= 0
+    t = tri.transform[simplex[inside]]
+    b = np.einsum("nij,nj->ni", t[:, :2], flat[inside] - t[:, 2])
+    bary = np.clip(np.column_stack([b, 1 - b.sum(1)]), -0.5, 1.5).astype(np.float32)
+    corner = tri.simplices[simplex[inside]]
     target = values[:len(dst)].copy()
     for _ in range(1 + CORRECTIONS):
-        f = LinearNDInterpolator(tri, values, fill_value=0.0)(gx, gy).astype(np.float32)
+        f = np.zeros((gh * gw, 2), np.float32)
+        f[inside] = np.einsum("nk,nkc->nc", bary, values[corner].astype(np.float32))
+        f = f.reshape(gh, gw, 2)
         if sigma > 0.3:
             f = cv2.GaussianBlur(f, (0, 0), sigma)
         f *= still                                          # the still ring stays still after smoothing too

@@ -4,7 +4,7 @@ The backward map (for each output pixel, where in the photo it comes from) is pi
 Delaunay triangulation of the moved mesh points, held still on a ring around the face (the oval pushed out
 by a quarter, so hair and background stay where they are), lightly smoothed so that no triangle's edge shows
 as a kink, and checked for fold-overs (the map's Jacobian stays positive). It is built on a reduced grid over
-the face's neighbourhood (the face about 160 px high) and enlarged, and the photo is resampled once, bicubic,
+the face's neighbourhood (the face about 256 px high) and enlarged, and the photo is resampled once, bicubic,
 at full resolution: the skin's texture is moved, not re-made. Pixels where the map does not move stay the
 photo's own, bit for bit.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from ...analysis.regions import FACE_OVAL
 
-GRID_FACE = 160.0          # face height on the reduced grid the map is built on, pixels
+GRID_FACE = 256.0          # face height on the reduced grid the map is built on, pixels
 RING = 1.3                 # the still ring: the face oval pushed out from its centre by this factor
 SMOOTH = 0.008             # smoothing of the map, Gaussian sigma as a fraction of the face height
 MIN_JACOBIAN = 0.2         # the least local area ratio allowed (1 = unchanged, 0 = folded flat)

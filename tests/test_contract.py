@@ -76,7 +76,7 @@ def test_no_operation_imports_another(path):
 
 def test_the_import_reader_sees_relative_imports():
     assert "portrait_studio.models" in _imported(OPS / "background" / "harmonise.py")
-    assert OPERATION_MODULES == {"adjust", "relight", "retouch", "background", "burst"}
+    assert OPERATION_MODULES == {"adjust", "relight", "retouch", "background", "burst", "expression"}
 
 
 # -- rules between parameters --------------------------------------------------------------------------

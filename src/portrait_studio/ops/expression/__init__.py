@@ -69,7 +69,7 @@ def expression(portrait, *,
     info["mouth_open"] = bool(gap > MOUTH_OPEN * face.interocular)
     if info["mouth_open"] and (smile or smirk_left or smirk_right):
         info["stopped_short"].append("the mouth was open: its opening moves with the lips, no teeth are added")
-    image = portrait.image
+    image, alpha = portrait.image, portrait.alpha
     after = pts[:468, :2] + move
     if np.abs(move).max() > 0.02:
         field = build_field(pts[:468, :2].astype(np.float64), move.astype(np.float64), portrait.shape, face.size)
@@ -77,6 +77,7 @@ def expression(portrait, *,
             info["stopped_short"].append(f"the warp would fold the skin: {field.scaled:.0%} of the move applied")
             after = pts[:468, :2] + move * field.scaled
         image = apply_field(image, field)
+        alpha = None if alpha is None else apply_field(alpha, field)       # a transparent photo's opacity moves too
         info["warp_scaled"] = field.scaled
     if eyes or gaze_x or gaze_y:
         shift, notes = gaze_shift(pts, gaze_x=gaze_x, gaze_y=gaze_y)
@@ -85,7 +86,9 @@ def expression(portrait, *,
         info["stopped_short"] += notes
     info["controls"] = {"smile": smile, "smirk_left": smirk_left, "smirk_right": smirk_right, "brows": brows,
                         "eyes": eyes, "gaze_x": gaze_x, "gaze_y": gaze_y}
-    return image, {"mesh": _mesh_overlay(image, pts[:468, :2], after, face), "info": info}
+    # the face moved: the analysis is not carried over (geometry not kept), the opacity is, warped alike
+    out = portrait.replace(image, geometry_kept=False, alpha=alpha)
+    return out, {"mesh": _mesh_overlay(image, pts[:468, :2], after, face), "info": info}
 
 
 def _mesh_overlay(image: np.ndarray, before: np.ndarray, after: np.ndarray, face) -> np.ndarray:

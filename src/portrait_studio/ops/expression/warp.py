@@ -129,7 +129,8 @@ def _min_jacobian(f: np.ndarray, kx: float, ky: float) -> float:
 
 
 def apply_field(image: np.ndarray, field: Field) -> np.ndarray:
-    """The image resampled once through the map (bicubic), only where the map moves; a new array."""
+    """The image (H, W, C) or a map (H, W) resampled once through the map (bicubic), only where the map moves;
+    a new array."""
     x0, y0, x1, y1 = field.roi
     dx = cv2.resize(field.dx, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     dy = cv2.resize(field.dy, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)

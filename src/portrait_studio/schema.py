@@ -165,6 +165,10 @@ class Operation:
         :attr:`params` instance (an instance of its model) rather than keywords: the form for an operation
         whose work spreads over helper functions, which then take the one settings object (see
         :func:`operation`).
+    identity_changing : bool
+        The operation alters how the person looks (their expression, features or age), not only the light or
+        the colour: provenance and consent build on it (the record of a run says so). Shown in the JSON
+        Schema as ``identity_changing``.
     """
 
     name: str
@@ -180,6 +184,7 @@ class Operation:
     exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
     inputs: Mapping[str, InputKind] = field(default_factory=dict)
     takes_model: bool = False
+    identity_changing: bool = False
 
     def validate(self, values: Mapping[str, Any] | None = None, *, options: RunOptions | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in (the seed
@@ -259,6 +264,8 @@ class Operation:
             schema["extras"] = {n: e._asdict() for n, e in self.extras.items()}
         if self.inputs:
             schema["inputs"] = dict(self.inputs)
+        if self.identity_changing:
+            schema["identity_changing"] = True
         return schema
 
 
@@ -274,7 +281,7 @@ def _describe(err: dict) -> str:
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tuple[ExtraKind, str]] | None = None,
               frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
-              exclusive: Sequence[Sequence[str | Sequence[str]]] = ()):
+              exclusive: Sequence[Sequence[str | Sequence[str]]] = (), identity_changing: bool = False):
     """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
     interfaces in :data:`portrait_studio.ops.OPERATIONS`, not here: declaring registers nothing).
 
@@ -312,7 +319,8 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tup
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
         inputs = {n: kind for n, (annotation, _) in fields.items() if (kind := input_kind(annotation))}
         return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
-                         face, transparent, groups, inputs, settings is not None)
+                         face, transparent, groups, inputs, takes_model=settings is not None,
+                         identity_changing=identity_changing)
 
     return wrap
 

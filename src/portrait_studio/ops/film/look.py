@@ -5,9 +5,10 @@ Both give a (N, N, N, 3) table on sRGB-encoded values (:class:`portrait_studio.i
 so any fitted look applies, blends and exports as a ``.cube`` the same way.
 
 **Paired.** Every pixel of the "before" frame is a sample of the look. The table's offset from the identity
-is the least-squares fit of those samples through trilinear interpolation, with a smoothness penalty (the
-offset's discrete Laplacian) that fills the colours the frame does not show by extending its neighbours'
-offsets smoothly, and a faint pull toward no change far from any sample.
+is the least-squares fit of those samples through trilinear interpolation, each colour the frame shows
+weighted alike (a face's thousands of skin pixels do not outvote a small blue), with a penalty on the
+offset's second differences that fills the colours the frame does not show by extending its neighbours'
+offsets linearly.
 
 **Unpaired.** A graded frame alone says little about what its colours were before: copying its colours
 (Reinhard's, MKL or histogram transfer) copies its *content* and does worse than doing nothing. What can be
@@ -30,16 +31,16 @@ FIT_SIZE = 25
 _SAMPLES = 120_000
 
 
-def paired_table(before: np.ndarray, after: np.ndarray, *, size: int = FIT_SIZE, smooth: float = 0.02) -> np.ndarray:
+def paired_table(before: np.ndarray, after: np.ndarray, *, size: int = FIT_SIZE, smooth: float = 0.3) -> np.ndarray:
     """The smooth 3D LUT that maps `before` to `after` (both sRGB-encoded (H, W, 3), the same size).
 
     Parameters
     ----------
     smooth : float
-        Weight of the Laplacian penalty relative to the mean sample weight per grid node.
+        Weight of the curvature penalty relative to the mean sample weight per grid node.
     """
     from scipy import sparse
-    from scipy.sparse.linalg import spsolve
+    from scipy.sparse.linalg import cg
 
     x = np.clip(before.reshape(-1, 3), 0, 1).astype(np.float64)
     y = np.clip(after.reshape(-1, 3), 0, 1).astype(np.float64)
@@ -58,24 +59,32 @@ def paired_table(before: np.ndarray, after: np.ndarray, *, size: int = FIT_SIZE,
                 w = (f[:, 0] if dr else 1 - f[:, 0]) * (f[:, 1] if dg else 1 - f[:, 1]) * (f[:, 2] if db else 1 - f[:, 2])
                 node = ((i0[:, 0] + dr) * n + i0[:, 1] + dg) * n + i0[:, 2] + db
                 rows.append(idx), cols.append(node), vals.append(w)
-    a = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(x), n ** 3))
-    lap = _laplacian(n)
+    # each colour the frame shows counts about alike, however many pixels show it (a face is not the look)
+    cell = (i0[:, 0] * n + i0[:, 1]) * n + i0[:, 2]
+    count = np.bincount(cell, minlength=n ** 3)[cell]
+    weight = 1.0 / np.sqrt(count)
+    weight *= len(x) / weight.sum()
+    a = sparse.csr_matrix((np.concatenate(vals) * np.tile(weight, 8), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(len(x), n ** 3))
     ata = (a.T @ a).tocsr()
     scale = len(x) / n ** 3
-    system = ata + smooth * scale * (lap.T @ lap) + 1e-4 * scale * sparse.identity(n ** 3)
-    delta = spsolve(system.tocsc(), a.T @ (y - x))
+    curv = _curvature(n)
+    system = (ata + smooth * scale * (curv.T @ curv) + 1e-6 * scale * sparse.identity(n ** 3)).tocsr()
+    rhs = a.T @ ((y - x) * weight[:, None])
+    delta = np.stack([cg(system, rhs[:, c], rtol=1e-7, maxiter=3000)[0] for c in range(3)], axis=1)
     table = identity_table(n).reshape(-1, 3) + delta
     return np.clip(table, 0, 1).reshape(n, n, n, 3).astype(np.float32)
 
 
-def _laplacian(n: int):
-    """The 3D grid's discrete Laplacian (n³ × n³), Neumann at the faces."""
+def _curvature(n: int):
+    """Second differences of a function on the n³ grid along each axis, stacked (3·n·n·(n-2) × n³): zero
+    for any linear function, so the penalty extends the offset linearly beyond the samples."""
     from scipy import sparse
 
-    d = sparse.diags([np.r_[-1, -2 * np.ones(n - 2), -1], np.ones(n - 1), np.ones(n - 1)], [0, -1, 1])
+    d2 = sparse.diags([np.ones(n - 2), -2 * np.ones(n - 2), np.ones(n - 2)], [0, 1, 2], shape=(n - 2, n))
     eye = sparse.identity(n)
-    return (sparse.kron(sparse.kron(d, eye), eye) + sparse.kron(sparse.kron(eye, d), eye)
-            + sparse.kron(sparse.kron(eye, eye), d)).tocsr()
+    return sparse.vstack([sparse.kron(sparse.kron(d2, eye), eye), sparse.kron(sparse.kron(eye, d2), eye),
+                          sparse.kron(sparse.kron(eye, eye), d2)]).tocsr()
 
 
 # -- unpaired ----------------------------------------------------------------------------------------

@@ -111,7 +111,8 @@ class _Catalogue(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         items = self.catalogue()
         width = max(map(len, items), default=0)
-        parser.exit(0, "".join(f"{name:{width}s}  {text}\n" for name, text in items.items()))
+        sys.stdout.write("".join(f"{name:{width}s}  {text}\n" for name, text in items.items()))
+        parser.exit(0)
 
 
 # -- the parser ------------------------------------------------------------------------------------

@@ -25,8 +25,9 @@ from ...core.masked import gaussian
 
 #: A 35 mm frame's diagonal in micrometres: grain radii of stocks are given on it.
 FRAME_DIAGONAL_UM = 43_270.0
-#: Standard deviation of the pixel's footprint, in pixels (Newson et al.'s filter).
-PIXEL_SIGMA = 0.5
+#: Standard deviation of a pixel's footprint in pixels (Newson et al.'s Gaussian filter), that of a pixel-wide
+#: box (1/√12), so that a frame rendered large and reduced by averaging pixels shows the grain of a small render.
+PIXEL_SIGMA = 0.29
 #: Grey levels at which the model's standard deviation is tabulated.
 _LEVELS = 65
 

@@ -4,9 +4,10 @@ A stock turns scene light into display values in four steps, each a few numbers:
 
 1. **Layer exposure.** Linear RGB light times a 3×3 sensitivity matrix (the layers' spectral cross-talk:
    a red-sensitive layer also sees some green); a black-and-white stock has one panchromatic layer.
-2. **Characteristic curve per layer.** Display value against stops from mid-grey, a logistic S-curve set by
-   its black (toe) level, white (shoulder) level, the value mid-grey prints at, and its contrast relative to
-   a plain sRGB rendering. Per-layer differences in these are the stock's colour balance: a warm toe, a cool
+2. **Characteristic curve per layer.** Display value against the exposure's sRGB encoding (extended above
+   the diffuse white, so highlights roll off instead of clipping), a logistic S-curve set by its black (toe)
+   level, white (shoulder) level, the value mid-grey prints at, and its contrast at mid-grey relative to a
+   plain sRGB rendering. Per-layer differences in these are the stock's colour balance: a warm toe, a cool
    shoulder, tinted blacks.
 3. **Dye response.** One 3×3 matrix on the display values: saturation around the luma and the dyes'
    unwanted absorptions (hue cross-talk).
@@ -26,10 +27,11 @@ import numpy as np
 
 from ...core.image import LUMA_709, linear_to_srgb, srgb_to_linear
 
-#: Display slope of plain sRGB at mid-grey, per stop (d sRGB(0.18 · 2^e) / de at e = 0).
-_SRGB_SLOPE = 0.1325
-#: Stops from mid-grey the curve tables cover, and their resolution.
-_STOPS = (-12.0, 6.0)
+#: The curves act on the exposure's sRGB encoding, extended above 1 by the same power law; they reach their
+#: white level at this encoded value (linear exposure 2.5, 1.3 stops over the diffuse white).
+_X_MAX = 1.055 * 2.5 ** (1 / 2.4) - 0.055
+#: Encoded value of mid-grey (linear 0.18).
+_X_MID = 1.055 * 0.18 ** (1 / 2.4) - 0.055
 _TABLE = 4096
 
 
@@ -154,8 +156,8 @@ class Rendering:
 
 def prepare(stock: Stock) -> Rendering:
     """The curve tables and matrices of `stock`."""
-    e = np.linspace(*_STOPS, _TABLE)
-    tables = np.stack([_curve(e, stock.black[c], stock.white[c], stock.mid[c], stock.contrast[c])
+    x = np.linspace(0.0, _X_MAX, _TABLE)
+    tables = np.stack([_curve(x, stock.black[c], stock.white[c], stock.mid[c], stock.contrast[c])
                        for c in range(3)]).astype(np.float32)
     s = stock.saturation
     sat = (1 - s) * np.outer(np.ones(3), LUMA_709) + s * np.eye(3)
@@ -163,12 +165,32 @@ def prepare(stock: Stock) -> Rendering:
     return Rendering(stock, np.asarray(stock.sensitivity, np.float32), tables, dye.astype(np.float32))
 
 
-def _curve(e: np.ndarray, black: float, white: float, mid: float, contrast: float) -> np.ndarray:
-    """Logistic characteristic curve: display value at `e` stops from mid-grey (see the module)."""
-    s = (mid - black) / (white - black)
-    k = contrast * _SRGB_SLOPE / ((white - black) * s * (1 - s))
-    e0 = np.log(1 / s - 1) / k
-    return black + (white - black) / (1 + np.exp(-k * (e - e0)))
+def _curve(x: np.ndarray, black: float, white: float, mid: float, contrast: float) -> np.ndarray:
+    """Logistic characteristic curve on the encoded exposure `x`: `black` at 0, `white` at :data:`_X_MAX`,
+    `mid` at mid-grey with slope `contrast` (relative to sRGB's 1) there."""
+    from scipy.optimize import brentq
+
+    target = (mid - black) / (white - black)
+
+    def shape(k):
+        sig = lambda v, x0: 1 / (1 + np.exp(-k * (v - x0)))                      # noqa: E731
+        def s_of(v, x0):
+            lo, hi = sig(0.0, x0), sig(_X_MAX, x0)
+            return (sig(v, x0) - lo) / max(hi - lo, 1e-12)
+        x0 = brentq(lambda x0: s_of(_X_MID, x0) - target, -20.0, 20.0)
+        return x0, s_of
+
+    best = None
+    for k in np.linspace(0.5, 14.0, 136):
+        try:
+            x0, s_of = shape(k)
+        except ValueError:                                   # this steepness cannot put mid-grey at `mid`
+            continue
+        slope = (s_of(_X_MID + 1e-4, x0) - s_of(_X_MID - 1e-4, x0)) / 2e-4 * (white - black)
+        if best is None or abs(slope - contrast) < best[0]:
+            best = (abs(slope - contrast), k, x0, s_of)
+    _, k, x0, s_of = best
+    return black + (white - black) * s_of(np.asarray(x, np.float64), x0)
 
 
 def layer_values(render: Rendering, linear: np.ndarray) -> np.ndarray:
@@ -178,13 +200,12 @@ def layer_values(render: Rendering, linear: np.ndarray) -> np.ndarray:
     shape = linear.shape
     flat = np.ascontiguousarray(linear.reshape(-1, 1, 3), np.float32)
     exposure = cv2.transform(flat, render.sensitivity).reshape(shape)
-    # table position of log2(exposure / 0.18): one log per value, then a nearest look-up on a fine table
-    lo, hi = _STOPS
-    pos = np.log2(np.maximum(exposure, 1e-7) * np.float32(1 / 0.18))
-    pos -= np.float32(lo)
-    pos *= np.float32((_TABLE - 1) / (hi - lo))
+    # table position of the encoded exposure: one power per value, then a nearest look-up on a fine table
+    pos = np.power(np.maximum(exposure, 0.0), np.float32(1 / 2.4))
+    pos *= np.float32(1.055 * (_TABLE - 1) / _X_MAX)
+    pos -= np.float32(0.055 * (_TABLE - 1) / _X_MAX - 0.5)
     np.clip(pos, 0, _TABLE - 1, out=pos)
-    idx = (pos + np.float32(0.5)).astype(np.int32)
+    idx = pos.astype(np.int32)
     out = np.empty(shape, np.float32)
     for c in range(3):
         out[..., c] = render.tables[c][idx[..., c]]

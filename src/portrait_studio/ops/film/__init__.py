@@ -120,7 +120,7 @@ def _finish(before: np.ndarray | None, out: np.ndarray, strength: float) -> np.n
     """The look blended with the photo by `strength` in sRGB-encoded values, back to linear light."""
     if strength < 1:
         out = before + np.float32(strength) * (out - before)
-    return srgb_to_linear(out)
+    return stocks.to_linear(out)
 
 
 def _blend(table: np.ndarray, strength: float) -> np.ndarray:

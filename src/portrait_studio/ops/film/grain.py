@@ -123,9 +123,11 @@ def noise(shape: tuple[int, int], sigma_px: float, *, count: int, seed: int) -> 
         f = rng.standard_normal((hs, ws), dtype=np.float32)
         if s > 0.3:
             f = cv2.GaussianBlur(f, (0, 0), s, borderType=cv2.BORDER_REFLECT)
+            k = cv2.getGaussianKernel(2 * int(np.ceil(4 * s)) + 1, s).ravel()   # OpenCV's kernel for this σ
+            f *= np.float32(1.0 / float(np.sum(k * k)))                        # back to unit variance
         if step > 1:
             f = cv2.resize(f, (ws * step, hs * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
-        f *= np.float32(1.0 / max(float(f.std()), 1e-6))
+            f *= np.float32(1.0 / max(float(f[::7, ::7].std()), 1e-6))
         out[i] = f
     return out
 
@@ -133,17 +135,20 @@ def noise(shape: tuple[int, int], sigma_px: float, *, count: int, seed: int) -> 
 def add_grain(values: np.ndarray, model: GrainModel, *, amount: float, seed: int) -> np.ndarray:
     """Display values (H, W, 3) in [0, 1] with grain: per layer, noise scaled by the model's standard
     deviation at the layer's own value (one field for a black-and-white stock)."""
+    import cv2
+
     if amount <= 0:
         return values
     h, w = values.shape[:2]
     fields = noise((h, w), model.sigma_px, count=1 if model.mono else 3, seed=seed)
-    pos = np.clip(values, 0.0, 1.0) * np.float32(len(model.levels) - 1)
-    idx = (pos + np.float32(0.5)).astype(np.int32)
-    std = model.std * np.float32(amount)
+    # the standard deviation at each value: the model's table on 256 levels, looked up by OpenCV
+    std = np.interp(np.linspace(0, 1, 256), model.levels, model.std).astype(np.float32) * np.float32(amount)
     out = np.empty_like(values)
     for c in range(3):
-        f = fields[0 if model.mono else c]
-        out[..., c] = values[..., c] + std[idx[..., c]] * np.float32(model.layers[c]) * f
+        level = cv2.convertScaleAbs(values[..., c], alpha=255.0)
+        sd = cv2.LUT(level, std)
+        sd *= fields[0 if model.mono else c]
+        out[..., c] = values[..., c] + sd * np.float32(model.layers[c])
     return np.clip(out, 0.0, 1.0, out=out)
 
 

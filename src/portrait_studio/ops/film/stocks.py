@@ -21,15 +21,18 @@ claimed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 
 import numpy as np
 
 from ...core.image import LUMA_709, linear_to_srgb, srgb_to_linear
 
 #: The curves act on the exposure's sRGB encoding, extended above 1 by the same power law; they reach their
-#: white level at this encoded value (linear exposure 2.5, 1.3 stops over the diffuse white).
-_X_MAX = 1.055 * 2.5 ** (1 / 2.4) - 0.055
+#: white level at this encoded value (linear exposure 1.6, 2/3 stop over the diffuse white).
+_X_MAX = 1.055 * 1.6 ** (1 / 2.4) - 0.055
+#: Highest exposure the tables cover (linear light; above it the white level holds).
+_E_MAX = 16.0
 #: Encoded value of mid-grey (linear 0.18).
 _X_MID = 1.055 * 0.18 ** (1 / 2.4) - 0.055
 _TABLE = 4096
@@ -84,7 +87,6 @@ class Stock:
     grain_layers: tuple = (1.0, 0.9, 1.25)
     halation: float = 0.3
     bloom: float = 0.1
-    extra: dict = field(default_factory=dict)
 
     @property
     def monochrome(self) -> bool:
@@ -155,9 +157,10 @@ class Rendering:
 
 
 def prepare(stock: Stock) -> Rendering:
-    """The curve tables and matrices of `stock`."""
-    x = np.linspace(0.0, _X_MAX, _TABLE)
-    tables = np.stack([_curve(x, stock.black[c], stock.white[c], stock.mid[c], stock.contrast[c])
+    """The curve tables and matrices of `stock` (the tables indexed by the square root of the exposure)."""
+    root = np.linspace(0.0, np.sqrt(_E_MAX), _TABLE)
+    x = 1.055 * np.power(root * root, 1 / 2.4) - 0.055
+    tables = np.stack([_curve(np.maximum(x, 0.0), stock.black[c], stock.white[c], stock.mid[c], stock.contrast[c])
                        for c in range(3)]).astype(np.float32)
     s = stock.saturation
     sat = (1 - s) * np.outer(np.ones(3), LUMA_709) + s * np.eye(3)
@@ -168,6 +171,15 @@ def prepare(stock: Stock) -> Rendering:
 def _curve(x: np.ndarray, black: float, white: float, mid: float, contrast: float) -> np.ndarray:
     """Logistic characteristic curve on the encoded exposure `x`: `black` at 0, `white` at :data:`_X_MAX`,
     `mid` at mid-grey with slope `contrast` (relative to sRGB's 1) there."""
+    k, x0 = _logistic(black, white, mid, contrast)
+    sig = lambda v: 1 / (1 + np.exp(-k * (v - x0)))                             # noqa: E731
+    lo, hi = sig(0.0), sig(_X_MAX)
+    return black + (white - black) * (sig(np.asarray(x, np.float64)) - lo) / max(hi - lo, 1e-12)
+
+
+@functools.lru_cache(maxsize=64)
+def _logistic(black: float, white: float, mid: float, contrast: float) -> tuple[float, float]:
+    """Steepness and centre of the logistic that :func:`_curve` normalises (a pure function, remembered)."""
     from scipy.optimize import brentq
 
     target = (mid - black) / (white - black)
@@ -189,8 +201,7 @@ def _curve(x: np.ndarray, black: float, white: float, mid: float, contrast: floa
         slope = (s_of(_X_MID + 1e-4, x0) - s_of(_X_MID - 1e-4, x0)) / 2e-4 * (white - black)
         if best is None or abs(slope - contrast) < best[0]:
             best = (abs(slope - contrast), k, x0, s_of)
-    _, k, x0, s_of = best
-    return black + (white - black) * s_of(np.asarray(x, np.float64), x0)
+    return float(best[1]), float(best[2])
 
 
 def layer_values(render: Rendering, linear: np.ndarray) -> np.ndarray:
@@ -200,12 +211,11 @@ def layer_values(render: Rendering, linear: np.ndarray) -> np.ndarray:
     shape = linear.shape
     flat = np.ascontiguousarray(linear.reshape(-1, 1, 3), np.float32)
     exposure = cv2.transform(flat, render.sensitivity).reshape(shape)
-    # table position of the encoded exposure: one power per value, then a nearest look-up on a fine table
-    pos = np.power(np.maximum(exposure, 0.0), np.float32(1 / 2.4))
-    pos *= np.float32(1.055 * (_TABLE - 1) / _X_MAX)
-    pos -= np.float32(0.055 * (_TABLE - 1) / _X_MAX - 0.5)
-    np.clip(pos, 0, _TABLE - 1, out=pos)
-    idx = pos.astype(np.int32)
+    # table position: the square root of the exposure (cheap, and fine enough near black), nearest entry
+    pos = cv2.sqrt(np.maximum(exposure, 0.0))
+    pos *= np.float32((_TABLE - 1) / np.sqrt(_E_MAX))
+    np.minimum(pos, np.float32(_TABLE - 1), out=pos)
+    idx = (pos + np.float32(0.5)).astype(np.int32)
     out = np.empty(shape, np.float32)
     for c in range(3):
         out[..., c] = render.tables[c][idx[..., c]]
@@ -227,9 +237,13 @@ def encoded_look(render: Rendering, encoded: np.ndarray) -> np.ndarray:
     return dye_values(render, layer_values(render, srgb_to_linear(np.clip(encoded, 0.0, 1.0))))
 
 
+_DECODE = srgb_to_linear(np.linspace(0.0, 1.0, 65536, dtype=np.float32))
+
+
 def to_linear(encoded: np.ndarray) -> np.ndarray:
-    """sRGB-encoded display values back to the linear-light convention."""
-    return srgb_to_linear(encoded)
+    """sRGB-encoded display values in [0, 1] back to the linear-light convention (a 16-bit table)."""
+    idx = (np.clip(encoded, 0.0, 1.0) * np.float32(65535) + np.float32(0.5)).astype(np.int32)
+    return _DECODE[idx]
 
 
 __all__ = ["STOCKS", "DEFAULT_STOCK", "Stock", "Rendering", "catalogue", "prepare", "layer_values", "dye_values",

@@ -105,7 +105,7 @@ def quality() -> dict:
         img = clean.copy()
         placed = []
         for i in SPOTS:
-            c, r = pts[i] + rng.uniform(-0.01, 0.01, 2) * fw, rng.uniform(0.003, 0.006) * fw
+            c, r = pts[i] + rng.uniform(-0.01, 0.01, 2) * fw, rng.uniform(0.008, 0.016) * fw   # as the check
             img *= 1 - _blob(img.shape, c, r / 1.2) * np.array([0.08, 0.30, 0.28], np.float32)
             placed.append(("spot", c, r))
         img *= 1 - _blob(img.shape, pts[BLOTCH], 0.02 * fw) * np.array([0.0, 0.12, 0.12], np.float32)

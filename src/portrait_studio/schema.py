@@ -160,6 +160,12 @@ class Operation:
         :data:`~portrait_studio.inputs.ModelInput`): given as a path, an upload, an array or a Portrait, and
         resolved by :meth:`__call__` (read with the run's pixel limit) before the operation runs, so that it
         receives a Portrait or a loaded model and opens no file. Listed in the JSON Schema as ``inputs``.
+    c2pa_action : str
+        The C2PA action its Content Credentials record for it (``c2pa.color_adjustments``, ``c2pa.filtered``,
+        ``c2pa.resized``, ``c2pa.placed``, ...; default ``c2pa.edited``), see :mod:`portrait_studio.provenance`.
+    identity_changing : bool
+        It changes who a face looks like (expression, age, generation): its credentials say so (as pixels
+        made by a trained model), and batch and REST runs need an explicit ``consent: true``.
     takes_model : bool
         `func` was declared as ``func(portrait, settings: SomeModel)`` and receives the validated
         :attr:`params` instance (an instance of its model) rather than keywords: the form for an operation
@@ -180,6 +186,8 @@ class Operation:
     exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
     inputs: Mapping[str, InputKind] = field(default_factory=dict)
     takes_model: bool = False
+    c2pa_action: str = "c2pa.edited"
+    identity_changing: bool = False
 
     def validate(self, values: Mapping[str, Any] | None = None, *, options: RunOptions | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in (the seed
@@ -274,7 +282,8 @@ def _describe(err: dict) -> str:
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tuple[ExtraKind, str]] | None = None,
               frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
-              exclusive: Sequence[Sequence[str | Sequence[str]]] = ()):
+              exclusive: Sequence[Sequence[str | Sequence[str]]] = (), c2pa_action: str = "c2pa.edited",
+              identity_changing: bool = False):
     """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
     interfaces in :data:`portrait_studio.ops.OPERATIONS`, not here: declaring registers nothing).
 
@@ -312,7 +321,7 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tup
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
         inputs = {n: kind for n, (annotation, _) in fields.items() if (kind := input_kind(annotation))}
         return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
-                         face, transparent, groups, inputs, settings is not None)
+                         face, transparent, groups, inputs, settings is not None, c2pa_action, identity_changing)
 
     return wrap
 

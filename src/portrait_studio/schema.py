@@ -267,6 +267,8 @@ class Operation:
             schema["extras"] = {n: e._asdict() for n, e in self.extras.items()}
         if self.inputs:
             schema["inputs"] = dict(self.inputs)
+        if self.identity_changing:
+            schema["identity_changing"] = True
         return schema
 
 

@@ -20,12 +20,12 @@ import hashlib
 import cv2
 import numpy as np
 
-GRID = 128                   # canonical grid, cells a side
+GRID = 64                    # canonical grid, cells a side (a 50% copy of a 512 px photo still has 4 px a cell)
 ID_BITS, CHECK_BITS = 40, 24
 BITS = ID_BITS + CHECK_BITS
 STEP = 24.0                  # quantisation step of a bit's projection (grid luma units × sqrt(cells))
 MIN_SIDE = GRID              # pictures smaller than this on a side are not marked
-CONFIDENCE = 0.8             # mean |cos| of the decisions a mark needs (unmarked portraits: 0.56-0.70; marked and laundered: 0.89-0.98)
+CONFIDENCE = 0.8             # mean |cos| of the decisions a mark needs (unmarked portraits: 0.5-0.71; marked, downscaled 50% and JPEG q70: 0.96-0.99)
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -72,32 +72,51 @@ def _projections(grid: np.ndarray) -> np.ndarray:
 
 
 def _luma(pixels: np.ndarray, top: float) -> np.ndarray:
-    return (pixels[..., :3].astype(np.float64) @ _LUMA) * (255.0 / top)
+    """Luma (Rec. 601 weights, as JPEG encodes it) of sRGB-encoded pixels, scaled to 0-255, float32."""
+    rgb = pixels[..., :3]
+    rgb = rgb if rgb.dtype == np.float32 else rgb.astype(np.float32)
+    w = (_LUMA * (255.0 / top)).astype(np.float32)
+    y = cv2.transform(np.ascontiguousarray(rgb), w[None, :])
+    return y.reshape(rgb.shape[:2])
 
 
 def embed(pixels: np.ndarray, payload: str, *, rounds: int = 3) -> np.ndarray:
     """`pixels` (sRGB-encoded uint8 or uint16, H×W×3 or ×4 with alpha untouched) with the mark of `payload`
-    (:data:`ID_BITS`/4 hex digits). Pictures under :data:`MIN_SIDE` on a side come back unchanged."""
+    (:data:`ID_BITS`/4 hex digits). Pictures under :data:`MIN_SIDE` on a side come back unchanged.
+
+    Each round moves every bit's projection to the nearest point of its lattice, on the grid of the picture
+    plus the change so far (resampled as it will be written); a last round measures the written pixels
+    (rounded and clipped) and corrects what they took away.
+    """
     h, w = pixels.shape[:2]
     if min(h, w) < MIN_SIDE:
         return pixels
     top = float(np.iinfo(pixels.dtype).max)
     want = _bits(payload) * (STEP / 2)
-    base = pixels[..., :3].astype(np.float64)
-    delta = np.zeros((h, w))
-    out = pixels
-    for _ in range(rounds):
-        p = _projections(_grid(_luma(out, top)))
-        # the nearest point of this bit's lattice (STEP Z + bit * STEP / 2)
-        target = np.round((p - want) / STEP) * STEP + want
-        move = np.zeros(BITS)
-        move[:] = target - p
-        cell = np.where(_GROUP >= 0, move[np.maximum(_GROUP, 0)] * _SIGN / np.sqrt(_PER), 0.0)
-        delta += cv2.resize(cell.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-        marked = np.clip(np.round(base + (delta * (top / 255.0))[..., None]), 0, top)
+    base = _grid(_luma(pixels, top))
+    cells = np.zeros((GRID, GRID), np.float32)
+
+    def step(grid):
+        p = _projections(grid)
+        move = np.round((p - want) / STEP) * STEP + want - p     # to the nearest point of the bit's lattice
+        return np.where(_GROUP >= 0, move[np.maximum(_GROUP, 0)] * _SIGN / np.sqrt(_PER), 0.0).astype(np.float32)
+
+    def spread(cells):                                          # the change at full size, in pixel units
+        return cv2.resize(cells * np.float32(top / 255.0), (w, h), interpolation=cv2.INTER_CUBIC)
+
+    def apply(delta):
         out = pixels.copy()
-        out[..., :3] = marked.astype(pixels.dtype)
-    return out
+        depth = cv2.CV_8U if pixels.dtype == np.uint8 else cv2.CV_16U
+        rgb = np.ascontiguousarray(pixels[..., :3])
+        out[..., :3] = cv2.add(rgb, cv2.merge([delta] * 3), dtype=depth)   # rounded and saturated
+        return out
+
+    for _ in range(rounds):
+        delta = spread(cells)
+        cells += step(base + _grid(delta) * np.float32(255.0 / top))
+    out = apply(spread(cells))
+    cells += step(_grid(_luma(out, top)))                       # what rounding and clipping took away
+    return apply(spread(cells))
 
 
 def detect(pixels: np.ndarray) -> dict:

@@ -33,6 +33,8 @@ CASES = {
     "background-scene": ("background", {"image": "scene", "f_number": 2.0}),
     "background-cutout": ("background", {"cutout": True}),
     "retouch": ("retouch", {}),
+    # the photo against itself with the invisible watermark (portrait_studio.provenance.watermark), as written
+    "watermark": ("watermark", {}),
 }
 #: README pictures: (case, portrait stem, crop side in pixels or None for the whole photo); "burst" is a synthetic
 #: burst of that portrait (bench/burst.py's protocol)
@@ -59,6 +61,10 @@ def _after(portrait, name: str, params: dict, scene_path: str) -> np.ndarray:
     from portrait_studio.ops import get_operation
 
     op_name, kw = CASES[name]
+    if op_name == "watermark":
+        from portrait_studio.provenance import watermark
+
+        return watermark.embed(to_srgb8(portrait.image), watermark.payload_for(portrait.origin.sha256, ()))
     kw = {k: (scene_path if v == "scene" else v) for k, v in {**kw, **params}.items()}
     out = get_operation(op_name)(portrait, **kw)
     rgb = to_srgb8(out.image[..., :3])

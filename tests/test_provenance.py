@@ -244,3 +244,29 @@ def test_cli_end_to_end(source, tmp_path):
     assert code == 2 and "no such file" in err and "Traceback" not in err
     code, _, err = _cli("exposure", source, "-o", tmp_path / "x.jpg", "--sign-key", source)
     assert code == 2 and "without its certificate" in err and not (tmp_path / "x.jpg").exists()
+
+
+def test_rest_output_carries_credentials_and_mark(source, tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from portrait_studio.server import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        r = client.post("/v1/operations/exposure", files=[("photo", ("astronaut.jpg", source.read_bytes()))],
+                        data={"params": json.dumps({"ev": 0.5})})
+        assert r.status_code == 200, r.text
+        out = tmp_path / "rest.jpg"
+        out.write_bytes(r.content)
+        rep = verify(out)
+        assert rep["credentials"]["valid"] is True and rep["watermark"]["found"] is True
+        assert [a["operation"] for a in rep["credentials"]["actions"]] == [None, "exposure"]
+        assert rep["credentials"]["ingredients"][0]["title"] == "astronaut.jpg"
+        # the same input and recipe make the same pixels through the CLI and the REST API
+        cli = tmp_path / "cli.jpg"
+        assert _cli("exposure", source, "-o", cli, "--ev", "0.5")[0] == 0
+        assert verify(cli)["watermark"]["payload"] == rep["watermark"]["payload"]
+        assert np.array_equal(np.asarray(Image.open(cli)), np.asarray(Image.open(out)))
+        from PIL import ExifTags  # noqa: F401 - GPS gone from the REST answer too
+
+        assert not Image.open(out).getexif().get_ifd(0x8825)

@@ -3,7 +3,8 @@
 The mark lives on a canonical grid: the picture's luma (sRGB-encoded, 0-255) averaged down to
 :data:`GRID` × :data:`GRID` cells whatever its size and aspect, so that a downscaled copy lands on the same
 grid. The grid's cells are split (by a fixed, public pseudo-random permutation) into one group per payload
-bit; each group's projection on a ±1 pattern is quantised to an even or odd half-step of :data:`STEP`
+bit; each group's projection on a ±1 pattern (cells weighted by the texture in them, so that flat areas carry
+less of the change) is quantised to an even or odd half-step of :data:`STEP`
 (dither modulation, a form of quantisation index modulation), which cancels the picture's own content
 instead of fighting it. The change is spread back to full resolution smoothly (bicubic), added equally
 to R, G and B, and refined twice against the re-measured grid (rounding, clipping and resampling move it).
@@ -24,6 +25,7 @@ GRID = 64                    # canonical grid, cells a side (a 50% copy of a 512
 ID_BITS, CHECK_BITS = 40, 24
 BITS = ID_BITS + CHECK_BITS
 STEP = 24.0                  # quantisation step of a bit's projection (grid luma units × sqrt(cells))
+TEXTURE = 4.0                # luma standard deviation (0-255) inside a cell at which it carries an even share
 MIN_SIDE = GRID              # pictures smaller than this on a side are not marked
 CONFIDENCE = 0.8             # mean |cos| of the decisions a mark needs (unmarked portraits: 0.5-0.71; marked, downscaled 50% and JPEG q70: 0.96-0.99)
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -93,13 +95,20 @@ def embed(pixels: np.ndarray, payload: str, *, rounds: int = 3) -> np.ndarray:
         return pixels
     top = float(np.iinfo(pixels.dtype).max)
     want = _bits(payload) * (STEP / 2)
-    base = _grid(_luma(pixels, top))
+    luma = _luma(pixels, top)
+    base = _grid(luma)
+    # masking: a cell carries its share in proportion to the texture in it (luma's standard deviation inside the
+    # cell, at full resolution), so that flat areas (a backdrop, clear skin) carry a third as much as detail
+    texture = np.sqrt(np.maximum(_grid(luma * luma) - base * base, 0.0))
+    weight = np.where(_GROUP >= 0, np.clip(texture / TEXTURE, 0.33, 2.0), 0.0)
+    share = weight / np.bincount(_GROUP[_GROUP >= 0], weight[_GROUP >= 0], minlength=BITS)[np.maximum(_GROUP, 0)]
     cells = np.zeros((GRID, GRID), np.float32)
 
     def step(grid):
         p = _projections(grid)
         move = np.round((p - want) / STEP) * STEP + want - p     # to the nearest point of the bit's lattice
-        return np.where(_GROUP >= 0, move[np.maximum(_GROUP, 0)] * _SIGN / np.sqrt(_PER), 0.0).astype(np.float32)
+        # each cell's change: the bit's move spread over its cells by their share (the projection moves by `move`)
+        return (move[np.maximum(_GROUP, 0)] * np.sqrt(_PER) * share * _SIGN).astype(np.float32)
 
     def spread(cells):                                          # the change at full size, in pixel units
         return cv2.resize(cells * np.float32(top / 255.0), (w, h), interpolation=cv2.INTER_CUBIC)

@@ -147,9 +147,9 @@ def section() -> str:
                                                        if groups[n][label]["failures"] else "")
                  for n, v in zip(groups, vals)]
         ok = [v for v in vals if v is not None]
-        ratio = max(ok) / max(min(ok), 1e-6) if ok else float("nan")
+        ratio = f"{max(ok) / min(ok):.2f}×" if ok and min(ok) >= 0.01 else "– (no shift)" if ok and max(ok) < 0.01 else "–"
         goal = "≤ 1.0 ΔE, ≤ 1.5×" if keeps else "≤ 1.5× (changes skin on purpose)"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio:.2f}× | {goal} |")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {goal} |")
     lines.append("| face found | " + " | ".join(f"{g['face_rate']:.0%}" for g in groups.values()) + " | – | 100% |")
     if q["unplaced"]:
         lines.append(f"\n{q['unplaced']} photo(s) without a detected face could not be placed in a group.")

@@ -76,9 +76,15 @@ def write_output(path: str | os.PathLike, portrait, *, provenance: Provenance = 
             note(signing.LOCAL_NOTE.format(where=key.source, config=signing.config_dir() / "config.toml"))
 
         def finish(tmp: pathlib.Path) -> None:
+            mark_id = payload if provenance.watermark else None
             try:
-                credentials.sign_file(tmp, portrait, key=key, title=path.name,
-                                      watermark=payload if provenance.watermark else None)
+                try:
+                    credentials.sign_file(tmp, portrait, key=key, title=path.name, watermark=mark_id)
+                except Exception as e:            # a format c2pa cannot embed into: a .c2pa sidecar beside it
+                    if "NotSupported" not in type(e).__name__:
+                        raise
+                    credentials.sign_file(tmp, portrait, key=key, title=path.name, watermark=mark_id,
+                                          sidecar=path.with_suffix(".c2pa"))
             except Exception as e:                    # noqa: BLE001 - c2pa's errors, said in one line
                 if isinstance(e, InputError):
                     raise

@@ -303,7 +303,8 @@ class Frames(Sequence):
             return Frames(self.sources[index], max_pixels=self.max_pixels, backend=self.backend)
         src = self.sources[index]
         image, metadata = read_frame(src, max_pixels=self.max_pixels)
-        return Portrait(image, metadata, path=src.name, backend=self.backend, max_pixels=self.max_pixels)
+        return Portrait(image, metadata, path=src.name, backend=self.backend, max_pixels=self.max_pixels,
+                        origin=Origin.of(src.path))
 
     def names(self) -> list[str]:
         """How messages call each frame (its path, with ``[i]`` inside a multi-image HEIC)."""

@@ -39,6 +39,8 @@ CASES = {
     "film-tri-x-like": ("film", {"stock": "tri-x-like"}),
     "expression-smile": ("expression", {"smile": 1.0}),
     "expression-mix": ("expression", {"smile": 0.6, "brows": 0.3, "eyes": 0.2, "gaze_x": -0.3}),
+    # the photo against itself with the invisible watermark (portrait_studio.provenance.watermark), as written
+    "watermark": ("watermark", {}),
 }
 #: README pictures: (case, portrait stem, crop side in pixels or None for the whole photo); "burst" is a synthetic
 #: burst of that portrait (bench/burst.py's protocol)
@@ -65,6 +67,10 @@ def _after(portrait, name: str, params: dict, scene_path: str) -> np.ndarray:
     from portrait_studio.ops import get_operation
 
     op_name, kw = CASES[name]
+    if op_name == "watermark":
+        from portrait_studio.provenance import watermark
+
+        return watermark.embed(to_srgb8(portrait.image), watermark.payload_for(portrait.origin.sha256, ()))
     kw = {k: (scene_path if v == "scene" else v) for k, v in {**kw, **params}.items()}
     out = get_operation(op_name)(portrait, **kw)
     rgb = to_srgb8(out.image[..., :3])

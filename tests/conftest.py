@@ -12,6 +12,18 @@ SHARED_DATA = pathlib.Path(os.environ.get("PS_SHARED_DATA",
                                           pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def config_home(tmp_path_factory):
+    """A config folder of the test session's own (the signing key made on first use lands there, not in the
+    user's ~/.config); command lines run by the tests inherit it."""
+    home = tmp_path_factory.mktemp("config")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(home))
+        for name in ("PORTRAIT_SIGN_KEY", "PORTRAIT_SIGN_CERT"):
+            mp.delenv(name, raising=False)
+        yield home
+
+
 @pytest.fixture(scope="session")
 def backend():
     from portrait_studio.analysis import MediaPipeBackend

@@ -69,11 +69,14 @@ def test_operation_writes_output_and_keeps_metadata(photo, tmp_path):
     assert b > a * 1.2
     exif = Image.open(out).getexif()
     assert exif[0x010F] == "NASA" and exif.get(0x0112, 1) == 1
-    assert 2 in exif.get_ifd(0x8825)                                  # GPS kept unless asked
-    private = tmp_path / "private.jpg"
+    assert not exif.get_ifd(0x8825)                                   # GPS removed unless asked to keep it
+    kept = tmp_path / "kept.jpg"
+    assert portrait("exposure", photo, "-o", kept, "--keep-private")[0] == 0
+    exif = Image.open(kept).getexif()
+    assert exif[0x010F] == "NASA" and 2 in exif.get_ifd(0x8825)
+    private = tmp_path / "private.jpg"                                 # the old flag still works (the default)
     assert portrait("exposure", photo, "-o", private, "--strip-private")[0] == 0
-    exif = Image.open(private).getexif()
-    assert exif[0x010F] == "NASA" and not exif.get_ifd(0x8825)
+    assert not Image.open(private).getexif().get_ifd(0x8825)
 
 
 def test_existing_output_is_not_overwritten(photo, tmp_path):

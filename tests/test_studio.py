@@ -71,9 +71,12 @@ def grey_png() -> bytes:
 
 
 def post(client, op, photo, params=None, query="", fields=None, files=None):
+    """POST to an operation, with the person's consent where the operation changes who a face looks like
+    (so that what is tested is the rest of the request)."""
     parts = [("photo", ("photo.jpg", p)) for p in (photo if isinstance(photo, list) else [photo])]
     parts += list((files or {}).items())
-    data = {"params": json.dumps(params or {}), **(fields or {})}
+    consent = {"consent": "true"} if OPERATIONS[op].identity_changing else {}
+    data = {"params": json.dumps(params or {}), **consent, **(fields or {})}
     return client.post(f"/v1/operations/{op}{query}", files=parts, data=data)
 
 

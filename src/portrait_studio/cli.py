@@ -185,9 +185,28 @@ def _output(required: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     g.add_argument("--quality", type=_integer("a quality from 1 to 100", 1, 100), default=95, metavar="Q",
                    help="JPEG/HEIC/WebP quality 1-100 (default 95)")
-    g.add_argument("--strip-private", action="store_true",
-                   help="remove GPS position, serial numbers, owner names and XMP from the output's metadata")
+    g.add_argument("--strip-private", action="store_true", help=argparse.SUPPRESS)   # the default now; kept working
+    g = p.add_argument_group("provenance", "Every output carries signed C2PA Content Credentials (where c2pa-python is "
+                             "installed: the provenance extra), an invisible watermark, and no private metadata.")
+    g.add_argument("--no-credentials", action="store_true", help="write no Content Credentials")
+    g.add_argument("--no-watermark", action="store_true", help="leave the invisible watermark out")
+    g.add_argument("--keep-private", action="store_true",
+                   help="keep GPS position, serial numbers, owner and device names and XMP in the output's metadata")
+    g.add_argument("--sign-key", metavar="KEY.pem", help=f"sign with this private key (else ${_ENV_KEY}, the config "
+                   "file, or a key made once on this machine)")
+    g.add_argument("--sign-cert", metavar="CHAIN.pem", help=f"the certificate chain of --sign-key (else ${_ENV_CERT})")
     return p
+
+
+_ENV_KEY, _ENV_CERT = "PORTRAIT_SIGN_KEY", "PORTRAIT_SIGN_CERT"
+
+
+def provenance_of(args):
+    """What the outputs of a command carry (see :class:`~portrait_studio.provenance.Provenance`)."""
+    from .provenance import Provenance
+
+    return Provenance(credentials=False if args.no_credentials else None, watermark=not args.no_watermark,
+                      keep_private=args.keep_private, sign_key=args.sign_key, sign_cert=args.sign_cert)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the results to a folder.")
     p.add_argument("input", metavar="PHOTO", nargs="?", help="a photo (default: skimage.data.astronaut())")
     p.add_argument("-o", "--output", metavar="FOLDER", default="out", help="folder for the results (default ./out)")
+
+    p = sub.add_parser("verify", help="what a file's Content Credentials and watermark say",
+                       description="Read a file's Content Credentials (history, signer, whether the signature and the "
+                                   "pixels still match) and look for the studio's watermark in its pixels.")
+    p.add_argument("input", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
     p = sub.add_parser("serve", help="the web studio and REST API (needs the serve extra)",
                        description="Serve the web studio at / and the REST API at /v1 (documented at /docs), both "
@@ -304,6 +330,7 @@ def _write(args, portrait, extras: dict[str, str] | None = None, path: str | Non
     their `kinds` say), saying so on `status` (a :class:`_Status`); transparency the output format cannot
     hold gets a note on stderr."""
     from .io import holds_alpha, write_image, write_mask
+    from .provenance import write_output
 
     status = status or _Status(quiet=True)
     path = path or args.output
@@ -311,8 +338,8 @@ def _write(args, portrait, extras: dict[str, str] | None = None, path: str | Non
     if portrait.alpha is not None and not holds_alpha(path):
         status.note(f"{path}: JPEG has no transparency; the transparent parts are flattened over white (write .png, "
                     ".tif, .webp or .heic to keep them)")
-    path = write_image(path, portrait.image, portrait.metadata, overwrite=args.overwrite,
-                       quality=args.quality, strip_private=args.strip_private, alpha=portrait.alpha)
+    path = write_output(path, portrait, provenance=provenance_of(args), overwrite=args.overwrite,
+                        quality=args.quality, note=status.note_once)
     status.say(f"wrote {path}")
     for name, target in (extras or {}).items():
         value, kind = portrait.extras[name], kinds[name]
@@ -531,6 +558,13 @@ class _Status:
             self._clear()
             print(f"{PROG}: note: {line}", file=sys.stderr, flush=True)
 
+    def note_once(self, line: str) -> None:
+        """:meth:`note`, unless the same line was said already."""
+        said = self.__dict__.setdefault("_said", set())
+        if line not in said:
+            said.add(line)
+            self.note(line)
+
     def _tick(self) -> None:
         while not self._stop.wait(self.every):
             with self._lock:
@@ -563,6 +597,30 @@ def cmd_demo(args) -> None:
         print(line)
 
 
+def cmd_verify(args) -> None:
+    from .provenance import verify
+
+    report = verify(args.input)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    c, w = report["credentials"], report["watermark"]
+    lines = [f"{args.input}:"]
+    if c["present"]:
+        lines.append(f"  credentials: {'valid' if c['valid'] else 'NOT VALID (the file was changed after signing)'}, "
+                     f"signed by {c['signer']}{'' if c.get('trusted') else ' (not on a trust list)'}")
+        for i in c["ingredients"]:
+            lines.append(f"  from: {i['title']} ({i['relationship']}, {i['hash']})")
+        for a in c["actions"]:
+            params = ", ".join(f"{k}={v}" for k, v in (a["parameters"] or {}).items())
+            lines.append(f"  {a['action']}" + (f": {a['operation']} {params}" if a["operation"] else ""))
+    else:
+        lines.append("  credentials: none")
+    lines += [f"  problem: {p}" for p in c["problems"]]
+    lines.append(f"  watermark: {'found, payload ' + w['payload'] if w['found'] else 'none found'}")
+    print("\n".join(lines))
+
+
 def cmd_serve(args) -> None:
     import dataclasses
 
@@ -579,7 +637,8 @@ def cmd_serve(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "demo": cmd_demo, "serve": cmd_serve}.get(
+    handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "demo": cmd_demo, "serve": cmd_serve,
+               "verify": cmd_verify}.get(
         args.command, cmd_operation)
     try:
         if hasattr(args, "run_options"):

@@ -50,9 +50,17 @@ def run_demo(photo: str | None, folder: str, *, max_pixels: int = DEFAULT_MAX_PI
     lines = [f"{portrait.path}: {len(portrait.faces)} face(s); face {portrait.face_index or 0} pose "
              f"yaw {face.pose.yaw:+.0f}°, pitch {face.pose.pitch:+.0f}°, roll {face.pose.roll:+.0f}°"]
 
-    def put(name: str, image: np.ndarray) -> None:
+    def put(name: str, image: np.ndarray) -> None:           # pictures about the work (overlay, before/after)
         path = write_image(os.path.join(folder, f"{stem}-{name}"), image, portrait.metadata, overwrite=True,
                            strip_private=True)
+        lines.append(f"wrote {path}")
+
+    def output(name: str, result) -> None:                    # results: with their provenance, as every output
+        from .provenance import write_output
+
+        notes: list[str] = []
+        path = write_output(os.path.join(folder, f"{stem}-{name}"), result, overwrite=True, note=notes.append)
+        lines.extend(f"note: {n}" for n in notes if f"note: {n}" not in lines)
         lines.append(f"wrote {path}")
 
     json_path = os.path.join(folder, f"{stem}-analysis.json")
@@ -63,8 +71,8 @@ def run_demo(photo: str | None, folder: str, *, max_pixels: int = DEFAULT_MAX_PI
     result = portrait
     for i, step in enumerate(steps, 1):
         result = step.op(result, **dict(step.params))
-        put(f"{i}-{step.op.name}.jpg", result.image)
-    put("studio.jpg", result.image)
+        output(f"{i}-{step.op.name}.jpg", result)
+    output("studio.jpg", result)
     if result.shape == portrait.shape:
         put("before-after.jpg", np.concatenate([portrait.image, result.image], axis=1))
     _write_text(os.path.join(folder, "studio.yaml"), recipe_text)

@@ -1,7 +1,9 @@
 """The Portrait: an image, where it came from, what was done to it, and its analysis, computed once."""
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +17,25 @@ from .core import as_image
 from .errors import NoFaceError
 from .io import DEFAULT_MAX_PIXELS, Metadata, read_image
 from .io.frames import FrameSource, frame_sources, read_frame
+
+
+@dataclass(frozen=True, eq=False)
+class Origin:
+    """The file a Portrait was read from: its bytes (the parent ingredient of the output's Content Credentials)
+    and their SHA-256 (hex), which also seeds the output's watermark."""
+
+    data: bytes
+    sha256: str
+
+    @classmethod
+    def of(cls, path: str | os.PathLike) -> "Origin | None":
+        """The origin of the file at `path` (None where it cannot be read again)."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        return cls(data, hashlib.sha256(data).hexdigest())
 
 
 class Portrait:
@@ -41,6 +62,9 @@ class Portrait:
     max_pixels : int
         The largest picture operations read besides this one (a background, a light to match): the limit
         this one was read with.
+    origin : Origin, optional
+        The file the image was read from (its bytes and SHA-256), carried through every operation so that
+        an output's Content Credentials name it as their parent; None for an image made in memory.
     alpha : ndarray, shape (H, W), optional
         The image's opacity in [0, 1] (a transparent PNG's alpha), None when opaque. Operations work on
         the colour (`image`, not premultiplied, hidden colour included); the opacity is carried through
@@ -59,8 +83,9 @@ class Portrait:
     def __init__(self, image: np.ndarray, metadata: Metadata | None = None, *, path: str | None = None,
                  backend: AnalysisBackend | None = None, face_index: int | None = None,
                  history: tuple[dict, ...] = (), max_pixels: int = DEFAULT_MAX_PIXELS,
-                 alpha: np.ndarray | None = None):
+                 alpha: np.ndarray | None = None, origin: "Origin | None" = None):
         self.image = as_image(image)
+        self.origin = origin
         if alpha is not None:
             alpha = np.asarray(alpha, np.float32)
             if alpha.shape != self.image.shape[:2]:
@@ -84,7 +109,7 @@ class Portrait:
         analysis waits until it is asked for."""
         image, metadata, alpha = read_image(path, max_pixels=max_pixels, alpha=True)
         return cls(image, metadata, path=os.fspath(path), backend=backend, face_index=face_index,
-                   max_pixels=max_pixels, alpha=alpha)
+                   max_pixels=max_pixels, alpha=alpha, origin=Origin.of(path))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -112,7 +137,8 @@ class Portrait:
         if isinstance(alpha, str):
             alpha = self.alpha if geometry_kept else None
         new = Portrait(image, self.metadata, path=self.path, backend=self._backend, face_index=self.face_index,
-                       history=self.history + ((step,) if step else ()), max_pixels=self.max_pixels, alpha=alpha)
+                       history=self.history + ((step,) if step else ()), max_pixels=self.max_pixels, alpha=alpha,
+                       origin=self.origin)
         if geometry_kept:
             new._cache = self._cache
         return new
@@ -277,7 +303,8 @@ class Frames(Sequence):
             return Frames(self.sources[index], max_pixels=self.max_pixels, backend=self.backend)
         src = self.sources[index]
         image, metadata = read_frame(src, max_pixels=self.max_pixels)
-        return Portrait(image, metadata, path=src.name, backend=self.backend, max_pixels=self.max_pixels)
+        return Portrait(image, metadata, path=src.name, backend=self.backend, max_pixels=self.max_pixels,
+                        origin=Origin.of(src.path))
 
     def names(self) -> list[str]:
         """How messages call each frame (its path, with ``[i]`` inside a multi-image HEIC)."""

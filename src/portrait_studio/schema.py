@@ -166,15 +166,18 @@ class Operation:
         :data:`~portrait_studio.inputs.ModelInput`): given as a path, an upload, an array or a Portrait, and
         resolved by :meth:`__call__` (read with the run's pixel limit) before the operation runs, so that it
         receives a Portrait or a loaded model and opens no file. Listed in the JSON Schema as ``inputs``.
+    c2pa_action : str
+        The C2PA action its Content Credentials record for it (``c2pa.color_adjustments``, ``c2pa.filtered``,
+        ``c2pa.resized``, ``c2pa.placed``, ...; default ``c2pa.edited``), see :mod:`portrait_studio.provenance`.
+    identity_changing : bool
+        It changes who a face looks like (its expression, features or age), not only the light or the colour:
+        its credentials say so (as pixels made by a trained model), batch and REST runs need an explicit
+        ``consent: true``, and the JSON Schema shows ``identity_changing``.
     takes_model : bool
         `func` was declared as ``func(portrait, settings: SomeModel)`` and receives the validated
         :attr:`params` instance (an instance of its model) rather than keywords: the form for an operation
         whose work spreads over helper functions, which then take the one settings object (see
         :func:`operation`).
-    identity_changing : bool
-        The operation alters how the person looks (their expression, features or age), not only the light or
-        the colour: provenance and consent build on it (the record of a run says so). Shown in the JSON
-        Schema as ``identity_changing``.
     catalogue : callable, optional
         ``catalogue()`` gives the operation's named presets (name -> one-line description), such as film's
         stocks; the CLI lists them with ``--list``, the JSON Schema under ``catalogue``.
@@ -193,6 +196,7 @@ class Operation:
     exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
     inputs: Mapping[str, InputKind] = field(default_factory=dict)
     takes_model: bool = False
+    c2pa_action: str = "c2pa.edited"
     identity_changing: bool = False
     catalogue: Callable[[], Mapping[str, str]] | None = None
 
@@ -293,8 +297,8 @@ def _describe(err: dict) -> str:
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tuple[ExtraKind, str]] | None = None,
               frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
-              exclusive: Sequence[Sequence[str | Sequence[str]]] = (), identity_changing: bool = False,
-              catalogue: Callable[[], Mapping[str, str]] | None = None):
+              exclusive: Sequence[Sequence[str | Sequence[str]]] = (), c2pa_action: str = "c2pa.edited",
+              identity_changing: bool = False, catalogue: Callable[[], Mapping[str, str]] | None = None):
     """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
     interfaces in :data:`portrait_studio.ops.OPERATIONS`, not here: declaring registers nothing).
 
@@ -333,7 +337,7 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tup
         inputs = {n: kind for n, (annotation, _) in fields.items() if (kind := input_kind(annotation))}
         return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
                          face, transparent, groups, inputs, takes_model=settings is not None,
-                         identity_changing=identity_changing, catalogue=catalogue)
+                         c2pa_action=c2pa_action, identity_changing=identity_changing, catalogue=catalogue)
 
     return wrap
 

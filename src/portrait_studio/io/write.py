@@ -41,7 +41,8 @@ _TIFF_TAGS = (271, 272, 305, 306, 315, 33432)
 
 def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata | None = None, *,
                 overwrite: bool = False, quality: int = 95, bit_depth: int | None = None,
-                strip_private: bool = False, alpha: np.ndarray | None = None) -> pathlib.Path:
+                strip_private: bool = False, alpha: np.ndarray | None = None,
+                mark=None, finish=None) -> pathlib.Path:
     """Write a linear-light image as an sRGB file, with the source's EXIF and XMP and an sRGB ICC profile.
 
     The format follows the extension: .jpg/.jpeg, .png, .tif/.tiff, .webp, .heic/.heif. The pixels are
@@ -73,6 +74,12 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
         Opacity in [0, 1] (not premultiplied into `image`), written as an alpha channel by PNG, TIFF, WebP
         and HEIC. JPEG has none: there the image is flattened over white (composited in linear light), so
         what was transparent shows white, never the colour hidden under it (see :func:`holds_alpha`).
+    mark : callable, optional
+        ``mark(pixels) -> pixels``: a change to the encoded sRGB pixels (uint8 or uint16, H×W×3 or ×4)
+        just before they are written (the provenance layer's watermark).
+    finish : callable, optional
+        ``finish(tmp_path)``: work on the written file before it is renamed over `path` (the provenance
+        layer's signing), so the file appears complete or not at all.
 
     Returns
     -------
@@ -109,10 +116,14 @@ def write_image(path: str | os.PathLike, image: np.ndarray, metadata: Metadata |
     if alpha is not None:
         top = np.iinfo(pixels.dtype).max
         pixels = np.dstack([pixels, np.round(np.clip(alpha, 0.0, 1.0) * top).astype(pixels.dtype)])
+    if mark is not None:
+        pixels = mark(pixels)
     meta = {"icc_profile": _srgb_icc(), "exif": _exif_out(metadata and metadata.exif, strip_private),
             "xmp": None if strip_private or not metadata else _xmp_out(metadata.xmp)}
     with _replacing(path) as tmp:
         _WRITERS.get(fmt, _write_pillow)(tmp, pixels, meta, fmt=fmt, quality=quality)
+        if finish is not None:
+            finish(tmp)
     return path
 
 

@@ -11,7 +11,7 @@ from ..errors import ParameterError
 from ..schema import operation
 
 
-@operation("exposure")
+@operation("exposure", c2pa_action="c2pa.color_adjustments")
 def exposure(portrait, *, ev: Annotated[float, Field(ge=-8, le=8, description=(
         "Exposure change in stops (EV): +1 doubles the light, -1 halves it."))] = 0.0) -> np.ndarray:
     """Change the exposure in linear light, like opening or closing the aperture by `ev` stops.
@@ -26,7 +26,7 @@ def exposure(portrait, *, ev: Annotated[float, Field(ge=-8, le=8, description=(
     return portrait.image * np.float32(2.0 ** ev)
 
 
-@operation("resize", geometry_kept=False)
+@operation("resize", geometry_kept=False, c2pa_action="c2pa.resized")
 def resize(portrait, *,
            long_edge: Annotated[int, Field(ge=16, le=65535, description=(
                "Length of the longer side of the result, pixels."))] = 2048,

@@ -51,7 +51,7 @@ def _valid_lights(text: str) -> str:
     return text
 
 
-@operation("relight", extras={"shading": ("mask", "new light / old light, 0.5 = unchanged")}, face=True,
+@operation("relight", extras={"shading": ("mask", "new light / old light, 0.5 = unchanged")}, face=True, c2pa_action="c2pa.color_adjustments",
            exclusive=[("match_light", ("setup", "azimuth", "elevation", "lights"))])
 def relight(portrait, *,
             setup: Annotated[SetupName | None, Field(description=(

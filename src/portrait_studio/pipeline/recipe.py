@@ -7,7 +7,8 @@ A recipe is an ordered list of steps; each step names one operation and its para
       - resize: {long_edge: 2048}
 
 A bare list of steps is accepted too, and a step with no parameters may be just the operation's name.
-Every step is validated against its operation's schema before anything runs.
+Every step is validated against its operation's schema before anything runs. A recipe with a step that
+changes who a face looks like (an identity-changing operation) needs ``consent: true`` beside its steps.
 """
 from __future__ import annotations
 
@@ -44,7 +45,12 @@ def parse_recipe(doc: Any, *, source: str = "recipe", options: RunOptions | None
     ParameterError
         Naming the source, the step number (from 1) and what is wrong.
     """
+    from ..provenance.consent import parse_consent, require_consent
+
     steps = doc.get("steps") if isinstance(doc, dict) else doc
+    extra = sorted(set(doc) - {"steps", "consent"}) if isinstance(doc, dict) else []
+    if extra:
+        raise ParameterError(f"{source}: unknown key {extra[0]!r}; a recipe has 'steps:' (and 'consent:')")
     if not isinstance(steps, list) or not steps:
         raise ParameterError(f"{source}: a recipe is a non-empty list of steps (or a mapping with 'steps:'), "
                              "e.g. 'steps: [{exposure: {ev: 0.5}}]'")
@@ -66,6 +72,8 @@ def parse_recipe(doc: Any, *, source: str = "recipe", options: RunOptions | None
             out.append(Step(op, op.validate(params or {}, options=options)))
         except ParameterError as e:
             raise ParameterError(f"{source}: step {i}: {e}") from None
+    consent = parse_consent(doc.get("consent") if isinstance(doc, dict) else None, f"{source}: consent")
+    require_consent([s.op for s in out], consent, source)
     return out
 
 

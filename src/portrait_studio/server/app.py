@@ -145,6 +145,7 @@ class Preview(BaseModel):
     steps: list[Step] = Field(default_factory=list, max_length=32)
     show: str | None = Field(None, description="'result' (default) or a side result of the last step.")
     options: dict[str, Any] = Field(default_factory=dict, description="Run options (face, seed).")
+    consent: bool = Field(False, description="The person's consent to identity-changing steps (required for them).")
 
 
 class Export(BaseModel):
@@ -154,6 +155,7 @@ class Export(BaseModel):
     steps: list[Step] = Field(default_factory=list, max_length=32)
     format: Format | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="Run options (face, seed).")
+    consent: bool = Field(False, description="The person's consent to identity-changing steps (required for them).")
 
 
 class Recipe(BaseModel):
@@ -183,6 +185,10 @@ def _request_body(op) -> dict:
                         f"{', '.join(op.params.model_fields)} (see GET /v1/operations).",
                         "example": "{}"},
              "options": {"type": "string", "description": "A JSON object of run options: face, seed."}}
+    if op.identity_changing:
+        props["consent"] = {"type": "string", "enum": ["true", "false"],
+                            "description": f"{op.name} changes who a face looks like: it runs only with 'true', the "
+                                           "person's consent."}
     schema = op.json_schema().get("properties", {})
     for n in work.image_inputs(op):
         props[n] = dict(binary, description=schema.get(n, {}).get("description", ""))
@@ -241,11 +247,11 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     async def _prepared(request: Request, op, fmt, extras, items=None):
         items = await _form(request) if items is None else items
-        photos, uploads, texts = work.split_parts(op, items, fields=("params", "options"))
+        photos, uploads, texts = work.split_parts(op, items, fields=("params", "options", "consent"))
         options = work.options_for(limits, work.parse_json_object(texts.get("options"), "options"))
         params = work.parse_json_object(texts.get("params"), "params")
         return work.prepare_operation(op, photos, uploads, params, options, fmt, work.parse_extras(op, extras),
-                                      backend)
+                                      backend, consent=work.parse_consent(texts.get("consent")))
 
     @app.post("/v1/jobs", status_code=202, tags=["jobs"], summary="Start long work (an operation or a recipe)",
               openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
@@ -348,6 +354,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         options = work.options_for(limits, body.options)
         steps = work.session_steps(s, [st.model_dump() for st in body.steps], full=False, options=options,
                                    backend=backend)
+        work.require_consent([op for op, _, _ in steps], body.consent, "consent")
         kinds = {n: e.kind for n, e in steps[-1][0].extras.items()} if steps else {}
 
         def run():
@@ -364,7 +371,8 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         s = sessions.get(sid)
         options = work.options_for(limits, body.options)
         raw = [st.model_dump() for st in body.steps]
-        work.session_steps(s, raw, full=False, options=options, backend=backend)     # refused now, not later
+        checked = work.session_steps(s, raw, full=False, options=options, backend=backend)   # refused now, not later
+        work.require_consent([op for op, _, _ in checked], body.consent, "consent")
 
         def run(progress=None):
             portrait = work.read_photo(s.upload, options, backend)

@@ -27,6 +27,8 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from ..provenance.consent import parse_consent, require_consent
+
 from ..errors import InputError, ParameterError, PortraitError
 from ..inputs import UPLOAD, InputSource, read_upload
 from ..io import write_image, write_mask
@@ -276,12 +278,14 @@ def parse_extras(op: Operation, text: str | None) -> list[str]:
 
 
 def encode(portrait, fmt: str, *, quality: int = 95) -> bytes:
-    """A Portrait as the bytes of an image file in `fmt` (with its metadata and transparency)."""
+    """A Portrait as the bytes of an image file in `fmt` (with its transparency and the provenance every output
+    carries: Content Credentials where c2pa-python is installed, the watermark, no private metadata)."""
+    from ..provenance import write_output
+
     ext = FORMATS[fmt][0]
     with tempfile.TemporaryDirectory(prefix="portrait-serve-") as d:
         try:
-            path = write_image(os.path.join(d, "result" + ext), portrait.image, portrait.metadata,
-                               quality=quality, alpha=portrait.alpha)
+            path = write_output(os.path.join(d, "result" + ext), portrait, quality=quality)
         except InputError as e:
             raise type(e)(f"the result as {fmt}", e.problem, e.fix) from None
         return path.read_bytes()
@@ -324,11 +328,12 @@ def answer(op_name: str, result, fmt: str, extras: list[str], kinds: dict[str, s
 # -- runs ---------------------------------------------------------------------------------------------
 
 def prepare_operation(op: Operation, photos: list[Upload], uploads: dict[str, Upload], params: dict,
-                      options: RunOptions, fmt: str | None, extras: list[str], backend
+                      options: RunOptions, fmt: str | None, extras: list[str], backend, *, consent: bool = False
                       ) -> Callable[[Callable | None], Result]:
     """Validate a run of `op` before any work (ParameterError for any fault) and return the work itself,
     ``work(progress) -> Result``, which reads the uploads, runs the operation and encodes the answer."""
     refuse_paths(op, params)
+    require_consent([op], consent, "consent")
     values = dict(params, **{n: u.data for n, u in uploads.items()})
     settings = op.validate(values, options=options)
     transparent = bool(op.transparent and op.transparent(settings))

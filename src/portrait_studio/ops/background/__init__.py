@@ -91,7 +91,7 @@ def camera_horizon(face, shape: tuple[int, int], focal_px: float) -> float:
 
 @operation("background", extras={"matte": ("mask", "the refined soft matte of the person, 1 = person"),
                                   "alpha": ("alpha", "the cut-out's opacity (with --cutout)")},
-           transparent=lambda p: p.cutout,
+           transparent=lambda p: p.cutout,  # c2pa.placed would need the new background as an ingredient
            exclusive=[("image", "colour", "backdrop")])
 def background(portrait, *,
                image: Annotated[ImageInput | None, Field(description=(

@@ -19,7 +19,7 @@ from .settings import REFERENCE_CANDIDATES, BurstSettings
 __all__ = ["BurstSettings", "burst", "merge_frames", "pick_reference", "MergeReport", "sliding_window"]
 
 
-@operation("burst", frames=True,
+@operation("burst", frames=True, c2pa_action="c2pa.filtered",
            extras={"coverage": ("mask", "share of the burst merged at each pixel, 1 = every frame")})
 def burst(frames, settings: BurstSettings, *, progress: Progress | None = None):
     """Merge a handheld burst into one low-noise picture: align, reject motion, denoise, sharpen.

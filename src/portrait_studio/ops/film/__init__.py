@@ -33,7 +33,7 @@ _HALATION_RADIUS, _HALATION_TINT, _KNEE = 0.004, np.array([1.0, 0.32, 0.06], np.
 _BLOOM_RADIUS = 0.03
 
 
-@operation("film", extras={"cube": ("lut", "the look's colour response, without grain or glow")},
+@operation("film", c2pa_action="c2pa.color_adjustments", extras={"cube": ("lut", "the look's colour response, without grain or glow")},
            exclusive=[("stock", "lut", ("reference", "reference_before"))], catalogue=stocks.catalogue)
 def film(portrait, *,
          stock: Annotated[StockName | None, Field(description=(

@@ -16,7 +16,8 @@ from .apply import retouch_image, skin_map_of
 from .settings import RetouchSettings
 
 
-@operation("retouch", extras={"mask": ("mask", "how much each pixel was retouched, 0 = untouched")}, face=True)
+@operation("retouch", extras={"mask": ("mask", "how much each pixel was retouched, 0 = untouched")}, face=True,
+           c2pa_action="c2pa.filtered")
 def retouch(portrait, settings: RetouchSettings):
     """Retouch skin without the plastic look: remove blemishes, even tone, reduce shine, keep the texture.
 

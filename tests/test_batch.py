@@ -1,6 +1,7 @@
 """portrait batch: planning, the manifest, local and Ray runs equal to `portrait run`, kill -9 and resume."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -233,3 +234,20 @@ def test_ray_gives_what_local_mode_gives(shoot, local_run, ray_local, tmp_path):
         {"astro.jpg": "ok", "mirror.png": "ok", "broken.jpg": "failed"}
     np.testing.assert_array_equal(pixels(out / "astro.jpg"), pixels(local / "astro.jpg"))
     np.testing.assert_array_equal(pixels(out / "mirror.png"), pixels(local / "sub" / "mirror.png"))
+
+
+def test_a_progress_bar_on_a_terminal_only_and_a_summary_at_the_end(shoot, tmp_path, monkeypatch, capsys):
+    recipe = tmp_path / "quick.yaml"
+    recipe.write_text("steps: [{resize: {long_edge: 64}}]\n")
+    term = io.StringIO()
+    term.isatty = lambda: True                                  # a terminal's stderr
+    monkeypatch.setattr(sys, "stderr", term)
+    args = ("batch", recipe, shoot / "in" / "astro.jpg", shoot / "in" / "sub", "--workers", "1")
+    assert portrait(*args, "-o", tmp_path / "a") == 0
+    text = term.getvalue()
+    assert "portrait: batch: 2/2 images, " in text and "/min" in text and text.endswith("\r\033[K")
+    assert "2 images: 2 made, 0 already done, 0 failed" in capsys.readouterr().out
+    plain = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", plain)
+    assert portrait(*args, "-o", tmp_path / "b") == 0
+    assert plain.getvalue() == ""

@@ -4,7 +4,7 @@ Each line records ``input`` and ``output`` (absolute paths), ``status`` (``ok``,
 done by an earlier run with the same recipe), ``error`` (the one-line reason of a failure, else null),
 ``seconds`` (the image's own time, reading to writing), ``recipe`` (:func:`recipe_hash`), ``qc`` (the figures
 the result reports: its size, and the JSON side results of the last step) and ``notes`` (what the write
-said, e.g. transparency flattened), and ``at`` (UTC time). The last line for an input is its state: a run
+said, e.g. transparency flattened), and ``at`` (UTC time, to the millisecond). The last line for an input is its state: a run
 redoes an image unless that line is ``ok``/``skipped`` with the same recipe and output, and the output exists.
 
 A line is written whole with one ``write`` on a file opened for appending and synced, after the image's
@@ -86,7 +86,8 @@ class Writer:
                     os.write(self._fd, b"\n")
 
     def append(self, record: dict) -> None:
-        record = {**record, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        now = time.time()
+        record = {**record, "at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"}
         os.write(self._fd, (json.dumps(record, default=str) + "\n").encode())
         os.fsync(self._fd)
 

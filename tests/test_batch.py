@@ -173,6 +173,16 @@ def test_running_again_redoes_only_the_failed_and_a_changed_recipe_redoes_all(sh
     assert pixels(out / "astro.jpg").shape == (200, 200, 3)
 
 
+def test_batch_takes_every_option_portrait_run_takes():
+    """Every image is written by run_recipe with the batch's options, as `portrait run` writes with its own: a flag
+    run gains (a run option, an output flag) must reach batch too, or its images would be made without it."""
+    def dests(command):
+        sub = next(a for a in cli.build_parser()._actions if a.dest == "command").choices[command]
+        return {a.dest for a in sub._actions}
+
+    assert dests("run") - {"input"} <= dests("batch")
+
+
 def test_usage_errors_exit_2_before_any_work(shoot, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     assert portrait("batch", shoot / "recipe.yaml", shoot / "in" / "nothere.jpg", "-o", out) == 2

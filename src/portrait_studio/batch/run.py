@@ -66,6 +66,9 @@ class Worker:
             outcome = {"status": "ok", "error": None, "qc": _qc(result, self.steps)}
         except PortraitError as e:
             outcome = {"status": "failed", "error": _line(str(e))}
+        except OSError as e:                            # the output's folder cannot be made, the disk is full
+            outcome = {"status": "failed", "error": _line(f"{e.filename or output}: cannot be written "
+                                                          f"({e.strerror or e}); check the output folder")}
         except Exception as e:  # noqa: BLE001 - one image's bug must not stop the batch; recorded, not hidden
             outcome = {"status": "failed", "error": _line(f"internal error: {e.__class__.__name__}: {e}")}
         return {**outcome, "seconds": round(time.perf_counter() - start, 3), "notes": status.notes}

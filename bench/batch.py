@@ -28,6 +28,7 @@ from common import ROOT, SIZES, main, photo_at, run_case  # noqa: E402
 
 CASES = ("local 1", "local 2", "ray 1", "ray 2")
 IMAGES = {"1 MP": 8, "12 MP": 4}
+ROUNDS = 3
 RECIPE = "steps:\n  - retouch: {}\n  - resize: {long_edge: 800}\n"
 
 
@@ -62,7 +63,12 @@ def time_case(case: str, size: str) -> dict:
 
 
 def section() -> str:
-    rows = {(c, s): run_case("batch.py", "time", c, s) for s in SIZES for c in CASES}
+    rows: dict = {}
+    for _ in range(ROUNDS):             # rounds of every case, so a change in the machine's load falls on all alike
+        for key in [(c, s) for s in SIZES for c in CASES]:
+            r = run_case("batch.py", "time", *key)
+            if key not in rows or r["per_minute"] > rows[key]["per_minute"]:     # the run least slowed by others
+                rows[key] = r
     lines = ["| mode | workers | size | images | images/min (steady) | images/min (whole command) | start-up |",
              "|---|---|---|---|---|---|---|"]
     for (case, size), r in rows.items():
@@ -81,7 +87,8 @@ def section() -> str:
         "",
         "`portrait batch` with the recipe of ../shared/checks/batch.py (retouch, then resize to a long edge of 800) on "
         "a shoot of real portraits written at each size, the whole command timed. \"Steady\" counts the images after "
-        "the first round (one a worker) over the time they took, from the manifest's completion times; \"whole "
+        "the first round (one a worker) over the time they took, from the manifest's completion times (the best "
+        "of three rounds of every case, run in turn); \"whole "
         "command\" includes the start-up (a worker process importing the models, or Ray starting, its workers "
         "and actors), shown on its own as the time to the first round less one image's work. Local mode with one "
         "worker runs in the command's own process. Ray is a local instance (`--ray local`).",

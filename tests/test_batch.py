@@ -261,3 +261,10 @@ def test_a_progress_bar_on_a_terminal_only_and_a_summary_at_the_end(shoot, tmp_p
     monkeypatch.setattr(sys, "stderr", plain)
     assert portrait(*args, "-o", tmp_path / "b") == 0
     assert plain.getvalue() == ""
+
+
+def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
+    with manifest.Writer(str(tmp_path)):
+        with pytest.raises(InputError, match="in use by another batch"):
+            manifest.Writer(str(tmp_path))
+    manifest.Writer(str(tmp_path)).close()                      # free again once the first has ended

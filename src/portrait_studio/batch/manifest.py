@@ -19,6 +19,7 @@ import os
 import time
 from typing import Any
 
+from ..errors import InputError
 from ..io.write import is_temporary
 
 NAME = "batch.jsonl"
@@ -73,11 +74,20 @@ def remove_temporaries(outdir: str) -> list[str]:
 
 
 class Writer:
-    """Appends records to `outdir`'s manifest, each one line written whole and synced (a context manager)."""
+    """Appends records to `outdir`'s manifest, each one line written whole and synced (a context manager); holds
+    a lock on it, so a second batch into the same folder is refused (InputError) rather than mixed in."""
 
     def __init__(self, outdir: str):
+        import fcntl
+
         path = os.path.join(outdir, NAME)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:                                            # one batch at a time in a folder (released when it ends)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            raise InputError(path, "is in use by another batch running into the same folder",
+                             "wait for it to end, or give this one another output folder") from None
         size = os.fstat(self._fd).st_size
         if size:                                        # a line cut by a kill: end it, so the next one stands alone
             with open(path, "rb") as f:

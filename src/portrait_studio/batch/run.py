@@ -137,19 +137,24 @@ def _local(todo: list[Item], args, recipe, workers: int) -> Iterator[tuple[Item,
             running[pool.submit(_task, item.input, item.output)] = item
             if len(running) >= 2 * workers:
                 break
+        broken = None
         while running:
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for future in done:
                 item = running.pop(future)
                 try:
                     outcome = future.result()
-                except Exception as e:  # noqa: BLE001 - a worker that died (out of memory): the image fails
-                    outcome = {"status": "failed", "error": _line(f"worker died: {e.__class__.__name__}: {e}"),
-                               "seconds": None}
+                except Exception as e:  # noqa: BLE001 - a worker that died (out of memory, killed): the pool is lost
+                    broken = _line(f"worker died: {e.__class__.__name__}: {e}")
+                    outcome = {"status": "failed", "error": broken, "seconds": None}
                 yield item, outcome
-                nxt = next(waiting, None)
+                nxt = None if broken else next(waiting, None)
                 if nxt is not None:
                     running[pool.submit(_task, nxt.input, nxt.output)] = nxt
+        if broken:
+            raise PortraitError(f"a batch worker process died ({broken}), out of memory or killed; the images "
+                                "recorded so far are kept: run the same command again to go on (with fewer "
+                                "--workers if memory is short)")
 
 
 # -- Ray: an actor a worker ---------------------------------------------------------------------------
@@ -178,27 +183,33 @@ def _ray(todo: list[Item], args, recipe, workers: int | None, address: str,
         started = True
     try:
         n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actor = ray.remote(num_cpus=1, max_restarts=1)(Worker)
+        actor = ray.remote(num_cpus=1)(Worker)
         summary.workers = min(n, len(todo))
-        actors = [actor.remote(args, recipe, 1) for _ in range(summary.workers)]
-        waiting, running = iter(todo), {}                 # an object ref -> (item, actor)
+        waiting, running, deaths = iter(todo), {}, 0        # running: an object ref -> (item, actor)
 
         def submit(a) -> None:
             item = next(waiting, None)
             if item is not None:
                 running[a.run.remote(item.input, item.output)] = (item, a)
 
-        for a in actors:                                  # one image a worker at a time: each task one image
-            submit(a)
+        for _ in range(summary.workers):                     # one image an actor at a time: each task one image
+            submit(actor.remote(args, recipe, 1))
         while running:
             ready, _ = ray.wait(list(running), num_returns=1)
             item, a = running.pop(ready[0])
             try:
                 outcome = ray.get(ready[0])
-            except ray.exceptions.RayError as e:          # the actor died with it: Ray restarts the actor
-                outcome = {"status": "failed", "error": _line(f"worker died: {e.__class__.__name__}: "
-                                                              f"{str(e).splitlines()[0] if str(e) else ''}"),
+                deaths = 0
+            except ray.exceptions.RayError as e:               # the actor died with it (a node lost, out of memory)
+                first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                outcome = {"status": "failed", "error": _line(f"worker died: {e.__class__.__name__}: {first}"),
                            "seconds": None}
+                deaths += 1
+                if deaths > max(4, 2 * summary.workers):      # not one image's trouble: the workers cannot run
+                    raise PortraitError(f"the Ray workers died {deaths} times in a row (last: {outcome['error']}); "
+                                        "check that every node has portrait-studio with the ray extra and sees "
+                                        "the inputs and outputs at the same paths")
+                a = actor.remote(args, recipe, 1)              # a fresh one in its place
             yield item, outcome
             submit(a)
     finally:
@@ -240,13 +251,13 @@ def run_batch(items: list[Item], outdir: str, *, args: argparse.Namespace, steps
     """
     start = time.perf_counter()
     os.makedirs(outdir, exist_ok=True)
-    manifest.remove_temporaries(outdir)
     recipe = manifest.recipe_hash(steps, settings)
-    records = manifest.read(outdir)
     summary = Summary(total=len(items))
     work = argparse.Namespace(**{**vars(args), "overwrite": True})   # a batch replaces what it redoes
     docs = [s.to_dict() for s in steps]
-    with manifest.Writer(outdir) as log:
+    with manifest.Writer(outdir) as log:                # the folder's lock first: then nothing else writes there
+        manifest.remove_temporaries(outdir)
+        records = manifest.read(outdir)
         todo = []
         for item in items:
             source, output = os.path.abspath(item.input), os.path.abspath(item.output)

@@ -101,7 +101,9 @@ def section() -> str:
         "",
         f"Measured with a load average of {load:.1f} on {os.cpu_count()} cores (other jobs running): two workers "
         "compete with those jobs for the same two cores, so the scaling here is a floor, not what a free machine "
-        "or a cluster gives.",
+        "or a cluster gives, and a case's rate moves by half between rounds. A worker of two (and every Ray worker, "
+        "which Ray runs with one OpenMP thread) runs OpenCV on one thread; one local worker on all cores, which on "
+        "a busy machine buys little.",
         "",
     ])
 

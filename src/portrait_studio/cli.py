@@ -212,9 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_integer("a positive number of workers", 1), metavar="N",
                    help="worker processes (default: every core; with --ray, every CPU of the cluster)")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="run on Ray (the ray extra): 'local' (the default with no ADDRESS) starts one on this "
-                        "machine, 'auto' or HOST:PORT joins a running cluster, whose workers read and write the "
-                        "paths on storage they share")
+                   help="run on Ray (the ray extra): 'local' (the default with no ADDRESS; then give --ray after "
+                        "the inputs) starts one on this machine, 'auto' or HOST:PORT joins a running cluster, whose "
+                        "workers read and write the paths on storage they share")
     from .batch import FORMATS
 
     p.add_argument("--format", choices=list(FORMATS),

@@ -1,7 +1,7 @@
 """Retouch benchmark: synthetic blemishes, blotch and shine on real portraits; texture and tone kept; speed.
 
 The protocol follows ../shared/checks/retouch.py: on each development portrait, inflamed spots (redder, a
-little darker, 0.6-1.2% of the face width across), a soft red blotch on a cheek and a specular shine on the
+little darker, 1.6-3.2% of the face width across), a soft red blotch on a cheek and a specular shine on the
 forehead are pasted on plain skin (placed with the project's own face mesh); scores are the share of each
 one's low-passed Lab contrast removed (relative to the clean photo), the finest-band energy ratio in skin
 away from them, and the mean skin-colour shift (dE2000) of each photo. Baselines: the same skin smoothed by
@@ -105,7 +105,7 @@ def quality() -> dict:
         img = clean.copy()
         placed = []
         for i in SPOTS:
-            c, r = pts[i] + rng.uniform(-0.01, 0.01, 2) * fw, rng.uniform(0.003, 0.006) * fw
+            c, r = pts[i] + rng.uniform(-0.01, 0.01, 2) * fw, rng.uniform(0.008, 0.016) * fw   # as the check
             img *= 1 - _blob(img.shape, c, r / 1.2) * np.array([0.08, 0.30, 0.28], np.float32)
             placed.append(("spot", c, r))
         img *= 1 - _blob(img.shape, pts[BLOTCH], 0.02 * fw) * np.array([0.0, 0.12, 0.12], np.float32)

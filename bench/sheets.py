@@ -33,6 +33,12 @@ CASES = {
     "background-scene": ("background", {"image": "scene", "f_number": 2.0}),
     "background-cutout": ("background", {"cutout": True}),
     "retouch": ("retouch", {}),
+    "film-portra-like": ("film", {"stock": "portra-like"}),
+    "film-velvia-like": ("film", {"stock": "velvia-like"}),
+    "film-vision3-500t-like": ("film", {"stock": "vision3-500t-like"}),
+    "film-tri-x-like": ("film", {"stock": "tri-x-like"}),
+    "expression-smile": ("expression", {"smile": 1.0}),
+    "expression-mix": ("expression", {"smile": 0.6, "brows": 0.3, "eyes": 0.2, "gaze_x": -0.3}),
 }
 #: README pictures: (case, portrait stem, crop side in pixels or None for the whole photo); "burst" is a synthetic
 #: burst of that portrait (bench/burst.py's protocol)

@@ -72,7 +72,7 @@ def add_schema_flags(parser: argparse.ArgumentParser, model, rules=(), *, title:
         kind = _unwrap(field.annotation)
         kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": _help(field)}
         if input_kind(field.annotation):             # a file the runner reads (see portrait_studio.inputs)
-            kw["metavar"] = {"image": "PATH", "model": "MODEL"}[input_kind(field.annotation)]
+            kw["metavar"] = {"image": "PATH", "model": "MODEL", "lut": "LUT"}[input_kind(field.annotation)]
         elif kind is bool:
             kw["action"] = argparse.BooleanOptionalAction
         elif get_origin(kind) is Literal:
@@ -85,16 +85,34 @@ def add_schema_flags(parser: argparse.ArgumentParser, model, rules=(), *, title:
 
 
 def add_extra_flags(parser: argparse.ArgumentParser, extras) -> None:
-    """``--save-NAME PATH`` for each side result an operation declares (see :class:`~.schema.Operation`)."""
+    """``--save-NAME PATH`` for each side result an operation declares (see :class:`~.schema.Operation`);
+    ``--export-NAME FILE`` for a look-up table."""
     group = parser.add_argument_group("side results")
     for name, extra in extras.items():
-        group.add_argument(_flag("save_" + name), dest="save_" + name, metavar="PATH", default=None,
+        verb = "export" if extra.kind == "lut" else "save"
+        group.add_argument(_flag(f"{verb}_{name}"), dest="save_" + name, metavar="FILE" if extra.kind == "lut" else "PATH",
+                           default=None,
                            help=_literal(f"also write the {name} ({extra.description}) {_SAVED_AS[extra.kind]}"))
 
 
 #: How the CLI writes a side result of each kind (see :class:`~.schema.Extra`).
 _SAVED_AS = {"mask": "as a grey .png or 16-bit .tif", "alpha": "as a grey .png or 16-bit .tif",
-             "image": "as an image (.png, .tif, .jpg, ...)", "json": "as a .json file"}
+             "image": "as an image (.png, .tif, .jpg, ...)", "json": "as a .json file",
+             "lut": "as a .cube file (sRGB-encoded in and out; Resolve, Premiere, Lightroom)"}
+
+
+class _Catalogue(argparse.Action):
+    """``--list``: print an operation's named presets (its catalogue) and exit, whatever else is given."""
+
+    def __init__(self, option_strings, dest, catalogue=None, **kw):
+        self.catalogue = catalogue
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = self.catalogue()
+        width = max(map(len, items), default=0)
+        sys.stdout.write("".join(f"{name:{width}s}  {text}\n" for name, text in items.items()))
+        parser.exit(0)
 
 
 # -- the parser ------------------------------------------------------------------------------------
@@ -254,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("input", metavar="INPUT")
         add_schema_flags(p, op.params, op.rules)
         add_extra_flags(p, op.extras)
+        if op.catalogue:
+            p.add_argument("--list", action=_Catalogue, catalogue=op.catalogue,
+                           help="list the named presets with a line on each, and exit")
         p.set_defaults(operation=name)
     return parser
 
@@ -264,7 +285,7 @@ def _read(args):
     return args.options.read(args.input)
 
 
-def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False, documents=()) -> None:
+def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False, documents=(), luts=()) -> None:
     """Refuse, before any work, an output that could not be written (unknown format, missing folder, a folder,
     an existing file without --overwrite, a format without transparency for `alpha` work) or that two outputs
     share, so a refusal never comes after the work or leaves some outputs written. Side results (`masks`) are
@@ -278,7 +299,7 @@ def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False, do
     from .io.write import _check_target
 
     inputs, seen = {os.path.realpath(f) for f in frames}, set()
-    for path in [*images, *masks, *documents]:
+    for path in [*images, *masks, *documents, *luts]:
         real = os.path.realpath(path)
         if real in inputs:
             raise InputError(path, "is one of the input frames, which are read as the work goes",
@@ -293,6 +314,10 @@ def _check_outputs(args, images, masks=(), frames=(), *, alpha: bool = False, do
     for path in documents:
         if not str(path).lower().endswith(".json"):
             raise InputError(path, "is not a .json file name", "write this side result as .json")
+        _check_target(pathlib.Path(path), args.overwrite)
+    for path in luts:
+        if not str(path).lower().endswith(".cube"):
+            raise InputError(path, "is not a .cube file name", "export the look-up table as .cube")
         _check_target(pathlib.Path(path), args.overwrite)
 
 
@@ -318,6 +343,10 @@ def _write(args, portrait, extras: dict[str, str] | None = None, path: str | Non
             write_image(target, value, portrait.metadata, overwrite=args.overwrite, strip_private=True)
         elif kind == "json":
             _write_json(target, value)
+        elif kind == "lut":
+            from .io.lut import write_cube
+
+            write_cube(target, value, overwrite=args.overwrite)
         else:
             write_mask(target, value, overwrite=args.overwrite)
         status.say(f"wrote {target}")
@@ -419,7 +448,7 @@ def cmd_operation(args) -> None:
     params = op.validate({k: v for k, v in vars(args).items() if k in fields}, options=args.options)
     extras = {n: getattr(args, "save_" + n) for n in op.extras if getattr(args, "save_" + n, None)}
     written_as = {n: "mask" if op.extras[n].kind == "alpha" else op.extras[n].kind for n in extras}
-    sides = {kind: [extras[n] for n in extras if written_as[n] == kind] for kind in ("mask", "image", "json")}
+    sides = {kind: [extras[n] for n in extras if written_as[n] == kind] for kind in ("mask", "image", "json", "lut")}
     transparent = bool(op.transparent and op.transparent(params))
     if "alpha" in extras and op.transparent and not transparent:
         _made_none(op, ["alpha"])
@@ -430,11 +459,11 @@ def cmd_operation(args) -> None:
             numbered = _numbered(args.output)
             outputs = [numbered(i) for i in range(len(source))] if numbered else [args.output]
             _check_outputs(args, outputs + sides["image"], sides["mask"], frames=[s.path for s in source.sources],
-                           alpha=transparent, documents=sides["json"])
+                           alpha=transparent, documents=sides["json"], luts=sides["lut"])
         else:
             numbered = None
             _check_outputs(args, [args.output, *sides["image"]], sides["mask"], alpha=transparent,
-                           documents=sides["json"])
+                           documents=sides["json"], luts=sides["lut"])
             source = _read(args)
             _check_size(args, source, args.output, kept=op.geometry_kept)
             if op.face:

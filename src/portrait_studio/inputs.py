@@ -6,8 +6,9 @@ Portrait (Python); a model as a path to an .onnx file or a registered name. Vali
 (an :class:`InputSource`; errors of type are refused with the other parameters' errors), and the runner
 (:meth:`portrait_studio.schema.Operation.__call__`) resolves it before the operation runs, reading with the
 run's pixel limit (:func:`resolve`): the operation receives a :class:`~portrait_studio.portrait.Portrait`, or
-a loaded :class:`~portrait_studio.models.Model`. In the JSON Schema such a parameter is a string marked
-``input`` (``"image"``, with ``format: binary``, or ``"model"``), and the operation's schema lists its
+a loaded :class:`~portrait_studio.models.Model`, or a colour look-up table (:data:`LutInput`, a ``.cube`` or a
+Hald CLUT, read by :func:`portrait_studio.io.lut.read_lut`). In the JSON Schema such a parameter is a string marked
+``input`` (``"image"``, with ``format: binary``, ``"model"`` or ``"lut"``), and the operation's schema lists its
 inputs under ``inputs``, so a REST layer knows which parameters are uploads.
 
 Examples
@@ -30,10 +31,11 @@ import numpy as np
 from pydantic_core import PydanticCustomError, core_schema
 
 from .errors import InputError
+from .io.lut import Lut3D, read_lut
 from .models import Model, ModelSpec
 from .portrait import Portrait
 
-InputKind = Literal["image", "model"]
+InputKind = Literal["image", "model", "lut"]
 #: How messages and the record of a run call an uploaded picture.
 UPLOAD = "<uploaded image>"
 
@@ -44,7 +46,7 @@ class InputSource:
 
     Attributes
     ----------
-    kind : {"image", "model"}
+    kind : {"image", "model", "lut"}
     value : str, bytes, ndarray, Portrait, Model or ModelSpec
         A path (or a registered model's name), the bytes of an image file, linear-light pixels (H, W, 3), a
         Portrait, or a model already loaded.
@@ -64,6 +66,8 @@ class InputSource:
             return f"<array {v.shape[1]}×{v.shape[0]}>"
         if isinstance(v, Portrait):
             return v.path
+        if isinstance(v, Lut3D):
+            return f"<LUT {v.name} {v.size}³>"
         return os.fspath(v.path) if isinstance(v, Model) else v.name
 
 
@@ -82,13 +86,15 @@ def _accepts(kind: InputKind, value) -> InputSource:
             raise PydanticCustomError("input", "expected a linear-light float (H, W, 3) array, got {got}",
                                       {"got": f"{value.dtype} {value.shape}"})
         return InputSource(kind, value)
-    if kind == "image" and isinstance(value, Portrait) or kind == "model" and isinstance(value, (Model, ModelSpec)):
+    if kind == "image" and isinstance(value, Portrait) or kind == "model" and isinstance(value, (Model, ModelSpec)) \
+            or kind == "lut" and isinstance(value, Lut3D):
         return InputSource(kind, value)
     raise PydanticCustomError("input", "expected {what}", {"what": _EXPECTED[kind]})
 
 
 _EXPECTED = {"image": "a path, the bytes of an image file, an array or a Portrait",
-             "model": "a path to an .onnx file or the name of a registered model"}
+             "model": "a path to an .onnx file or the name of a registered model",
+             "lut": "a path to a .cube file or a Hald CLUT image, or a Lut3D"}
 
 
 @dataclass(frozen=True)
@@ -105,13 +111,16 @@ class _Input:
     def __get_pydantic_json_schema__(self, schema, handler):
         if self.kind == "image":
             return {"type": "string", "format": "binary", "contentMediaType": "image/*", "input": "image"}
-        return {"type": "string", "input": "model"}
+        return {"type": "string", "input": self.kind}
 
 
 #: A picture besides the portrait: the operation receives a Portrait (see the module).
 ImageInput = Annotated[Portrait, _Input("image")]
 #: A model file or registered model name: the operation receives a loaded Model (see the module).
 ModelInput = Annotated[Model, _Input("model")]
+#: A colour look-up table (a .cube file or a Hald CLUT image): the operation receives a
+#: :class:`~portrait_studio.io.lut.Lut3D`.
+LutInput = Annotated[Lut3D, _Input("lut")]
 
 
 def input_kind(annotation) -> InputKind | None:
@@ -143,6 +152,8 @@ def resolve(source: InputSource, *, max_pixels: int, photo: Portrait | None = No
         from .models import load
 
         return load(source.value)
+    if source.kind == "lut":
+        return source.value if isinstance(source.value, Lut3D) else read_lut(source.value)
     v, backend = source.value, (photo.backend if photo is not None else None)
     if isinstance(v, str):
         if photo is not None and not photo.history and _same_file(v, photo.path):

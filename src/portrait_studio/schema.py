@@ -74,7 +74,7 @@ class RunOptions(BaseModel):
 
         return Frames.read(inputs, max_pixels=self.max_pixels)
 
-ExtraKind = Literal["mask", "alpha", "image", "json"]
+ExtraKind = Literal["mask", "alpha", "image", "json", "lut"]
 
 
 class Extra(NamedTuple):
@@ -82,7 +82,8 @@ class Extra(NamedTuple):
 
     Kinds: ``mask`` a float32 (H, W) map in [0, 1]; ``alpha`` the result's opacity, a float32 (H, W) map in
     [0, 1] that replaces the input's (declared under the name ``alpha``); ``image`` a float32 (H, W, 3)
-    linear-light picture; ``json`` a dict of numbers, text and lists (measurements, a report).
+    linear-light picture; ``json`` a dict of numbers, text and lists (measurements, a report); ``lut`` a colour
+    look-up table (:class:`~portrait_studio.io.lut.Lut3D`), which the CLI exports as ``.cube``.
     """
 
     kind: ExtraKind
@@ -105,6 +106,10 @@ def _check_extra(op: str, name: str, kind: str, value, shape: tuple[int, int]) -
     """Refuse a side result that is not what its kind says (a fault of the operation, not of the user)."""
     if kind == "json":
         ok = isinstance(value, dict)
+    elif kind == "lut":
+        from .io.lut import Lut3D
+
+        ok = isinstance(value, Lut3D)
     else:
         ok = isinstance(value, np.ndarray) and value.dtype == np.float32 and value.shape[:2] == shape \
             and value.ndim == (3 if kind == "image" else 2)
@@ -132,7 +137,8 @@ class Operation:
     extras : dict of str to Extra
         Side results the operation can return besides the image, each with its kind (see :class:`Extra`;
         declared as ``{"mask": ("mask", "what was touched")}``), kept on the result as ``Portrait.extras``
-        and listed with their kinds in the JSON Schema. The CLI offers ``--save-NAME PATH`` for each.
+        and listed with their kinds in the JSON Schema. The CLI offers ``--save-NAME PATH`` for each
+        (``--export-NAME FILE`` for a ``lut``).
     frames : bool
         The operation takes several input frames (a burst, a sequence): `func` receives a sequence of
         Portraits (possibly lazy: each frame is read when indexed) instead of one, and returns a Portrait
@@ -166,6 +172,13 @@ class Operation:
         :attr:`params` instance (an instance of its model) rather than keywords: the form for an operation
         whose work spreads over helper functions, which then take the one settings object (see
         :func:`operation`).
+    identity_changing : bool
+        The operation alters how the person looks (their expression, features or age), not only the light or
+        the colour: provenance and consent build on it (the record of a run says so). Shown in the JSON
+        Schema as ``identity_changing``.
+    catalogue : callable, optional
+        ``catalogue()`` gives the operation's named presets (name -> one-line description), such as film's
+        stocks; the CLI lists them with ``--list``, the JSON Schema under ``catalogue``.
     """
 
     name: str
@@ -181,6 +194,8 @@ class Operation:
     exclusive: tuple[tuple[str | tuple[str, ...], ...], ...] = ()
     inputs: Mapping[str, InputKind] = field(default_factory=dict)
     takes_model: bool = False
+    identity_changing: bool = False
+    catalogue: Callable[[], Mapping[str, str]] | None = None
 
     def validate(self, values: Mapping[str, Any] | None = None, *, options: RunOptions | None = None) -> BaseModel:
         """Check parameter values against the schema; the validated model, with defaults filled in (the seed
@@ -260,6 +275,10 @@ class Operation:
             schema["extras"] = {n: e._asdict() for n, e in self.extras.items()}
         if self.inputs:
             schema["inputs"] = dict(self.inputs)
+        if self.identity_changing:
+            schema["identity_changing"] = True
+        if self.catalogue:
+            schema["catalogue"] = dict(self.catalogue())
         return schema
 
 
@@ -275,7 +294,8 @@ def _describe(err: dict) -> str:
 
 def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tuple[ExtraKind, str]] | None = None,
               frames: bool = False, face: bool = False, transparent: Callable[[BaseModel], bool] | None = None,
-              exclusive: Sequence[Sequence[str | Sequence[str]]] = ()):
+              exclusive: Sequence[Sequence[str | Sequence[str]]] = (), identity_changing: bool = False,
+              catalogue: Callable[[], Mapping[str, str]] | None = None):
     """Decorator: make `func` an :class:`Operation` called `name` from its signature (listed for the
     interfaces in :data:`portrait_studio.ops.OPERATIONS`, not here: declaring registers nothing).
 
@@ -313,7 +333,8 @@ def operation(name: str, *, geometry_kept: bool = True, extras: Mapping[str, tup
         summary = " ".join((inspect.getdoc(func) or name).split("\n\n")[0].split())
         inputs = {n: kind for n, (annotation, _) in fields.items() if (kind := input_kind(annotation))}
         return Operation(name, func, model, summary, geometry_kept, _extras(func.__name__, extras), frames, takes_progress,
-                         face, transparent, groups, inputs, settings is not None)
+                         face, transparent, groups, inputs, takes_model=settings is not None,
+                         identity_changing=identity_changing, catalogue=catalogue)
 
     return wrap
 

@@ -17,7 +17,8 @@ import sys
 from common import ROOT
 
 #: One script per benchmark, in the order of BENCHMARKS.md.
-SECTIONS = ("engine", "relight", "retouch", "background", "burst", "film", "expression", "studio", "equity")
+SECTIONS = ("engine", "relight", "retouch", "background", "burst", "film", "expression", "studio", "equity",
+            "batch")
 
 
 def section(name: str) -> str:

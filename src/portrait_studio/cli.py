@@ -177,12 +177,15 @@ def run_options(args) -> RunOptions:
     return RunOptions.parse({n: getattr(args, n) for n in args.run_options if hasattr(args, n)})
 
 
-def _output(required: bool = True) -> argparse.ArgumentParser:
+def _output(required: bool = True, *, folder: bool = False) -> argparse.ArgumentParser:
+    """The output flags; with `folder`, -o names a folder of results (and --overwrite is implied, not shown)."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("output")
-    g.add_argument("-o", "--output", required=required, metavar="OUT",
-                   help="where to write the result (.jpg, .png, .tif, .heic, .webp)")
-    g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    g.add_argument("-o", "--output", required=required, metavar="OUTDIR" if folder else "OUT",
+                   help="the folder for the results and their manifest batch.jsonl" if folder
+                   else "where to write the result (.jpg, .png, .tif, .heic, .webp)")
+    g.add_argument("--overwrite", action="store_true",
+                   help=argparse.SUPPRESS if folder else "replace OUT if it exists")
     g.add_argument("--quality", type=_integer("a quality from 1 to 100", 1, 100), default=95, metavar="Q",
                    help="JPEG/HEIC/WebP quality 1-100 (default 95)")
     g.add_argument("--strip-private", action="store_true", help=argparse.SUPPRESS)   # the default now; kept working
@@ -233,6 +236,26 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Apply a recipe: an ordered list of operations with parameters.")
     p.add_argument("recipe", metavar="RECIPE")
     p.add_argument("input", metavar="INPUT")
+
+    p = sub.add_parser("batch", parents=[_common(seed=True), _output(folder=True)],
+                       help="a whole shoot through a recipe: resumable, on every core or a Ray cluster",
+                       description="Run a recipe on many photos, as 'portrait run' does on each, on every core or "
+                                   "on a Ray cluster. OUTDIR/batch.jsonl records every image; running the same "
+                                   "command again makes only what is missing, failed or made with another recipe. "
+                                   "Exit status 0 when every image is made, 3 when some failed.")
+    p.add_argument("recipe", metavar="RECIPE")
+    p.add_argument("inputs", metavar="INPUT", nargs="+",
+                   help="image files, folders (searched recursively; outputs keep the paths below them) or globs")
+    p.add_argument("--workers", type=_integer("a positive number of workers", 1), metavar="N",
+                   help="worker processes (default: every core; with --ray, every CPU of the cluster)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray (the ray extra): 'local' (the default with no ADDRESS; then give --ray after "
+                        "the inputs) starts one on this machine, 'auto' or HOST:PORT joins a running cluster, whose "
+                        "workers read and write the paths on storage they share")
+    from .batch import FORMATS
+
+    p.add_argument("--format", choices=list(FORMATS),
+                   help="the outputs' format (default: the input's, or jpg where that cannot be written)")
 
     p = sub.add_parser("demo", parents=[common], help="the studio's main job on a photo (the astronaut by default)",
                        description="Run the studio on a photo, or on scikit-image's astronaut portrait, and write "
@@ -419,17 +442,29 @@ def cmd_ops(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from .pipeline import apply_recipe, load_recipe
+    from .pipeline import load_recipe
 
     steps = load_recipe(args.recipe, options=args.options)   # the whole recipe validated before reading the photo
-    made = [s.op.transparent(s.params) for s in steps if "alpha" in s.op.extras and s.op.transparent]
-    _check_outputs(args, [args.output], alpha=bool(made and made[-1]))
     with _Status() as status:
-        status.stage(f"reading {args.input}")
-        portrait = _read(args)
-        _check_size(args, portrait, args.output, kept=all(s.op.geometry_kept for s in steps))
-        status.stage(args.recipe)
-        _write(args, apply_recipe(portrait, steps, progress=status), status=status)
+        run_recipe(args, steps, args.input, args.output, status=status)
+
+
+def run_recipe(args, steps, source: str, output: str, *, status, backend=None):
+    """Read `source`, apply the recipe's `steps` and write `output`, as the command line gives them (`args`: the
+    run options and the output flags): the one path from a photo to its file that ``portrait run`` and every
+    image of ``portrait batch`` take. `status` is a :class:`_Status` (or an object with its methods); `backend`
+    the analysis models to keep across images (default: new ones). Returns the written Portrait."""
+    from .pipeline import apply_recipe
+
+    made = [s.op.transparent(s.params) for s in steps if "alpha" in s.op.extras and s.op.transparent]
+    _check_outputs(args, [output], alpha=bool(made and made[-1]))
+    status.stage(f"reading {source}")
+    portrait = args.options.read(source, backend=backend)
+    _check_size(args, portrait, output, kept=all(s.op.geometry_kept for s in steps))
+    status.stage(args.recipe)
+    result = apply_recipe(portrait, steps, progress=status)
+    _write(args, result, path=output, status=status)
+    return result
 
 
 def cmd_operation(args) -> None:
@@ -584,6 +619,50 @@ class _Status:
             self.shown = False
 
 
+def cmd_batch(args) -> int:
+    import os
+
+    from .batch import plan, run_batch
+    from .batch.run import import_ray
+    from .errors import InputError
+    from .pipeline import load_recipe
+
+    steps = load_recipe(args.recipe, options=args.options)   # everything refused here is refused before any work
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise InputError(args.output, "is a file, not a folder", "give a folder for the results (-o OUTDIR)")
+    items = plan(args.inputs, args.output, fmt=args.format)
+    if args.ray is not None:
+        import_ray()
+    batch_only = {"command", "recipe", "inputs", "output", "workers", "ray", "format", "debug", "run_options",
+                  "overwrite", "options"}
+    settings = {"options": args.options.model_dump(mode="json"),
+                **{k: v for k, v in sorted(vars(args).items()) if k not in batch_only}}
+
+    with _Status(after=0.0) as status:
+        def progress(done: int, total: int, summary) -> None:
+            made = done - summary.skipped
+            elapsed = status.clock() - status.start
+            rate = made / elapsed * 60 if made and elapsed > 0 else 0.0
+            left = f", about {_duration((total - done) / rate * 60)} left" if rate else ""
+            status.stage(f"batch: {done}/{total} images, {rate:.1f}/min{left}")
+
+        summary = run_batch(items, args.output, args=args, steps=steps, settings=settings, workers=args.workers,
+                            ray=args.ray, progress=progress)
+    failed = len(summary.failed)
+    print(f"{PROG} batch: {summary.total} images: {summary.ok} made, {summary.skipped} already done, {failed} failed "
+          f"in {_duration(summary.seconds)}" + (f" on {summary.workers} workers" if summary.workers else "")
+          + f"; recorded in {os.path.join(args.output, 'batch.jsonl')}", flush=True)
+    for record in summary.failed[:20]:
+        print(f"{PROG}: failed: {record['error']}", file=sys.stderr)
+    if failed > 20:
+        print(f"{PROG}: ... and {failed - 20} more failed (see batch.jsonl)", file=sys.stderr)
+    return 3 if failed else 0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def cmd_demo(args) -> None:
     import os
 
@@ -637,13 +716,12 @@ def cmd_serve(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "demo": cmd_demo, "serve": cmd_serve,
-               "verify": cmd_verify}.get(
-        args.command, cmd_operation)
+    handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "batch": cmd_batch, "demo": cmd_demo,
+               "serve": cmd_serve, "verify": cmd_verify}.get(args.command, cmd_operation)
     try:
         if hasattr(args, "run_options"):
             args.options = run_options(args)        # refused here, before any work, as a bad parameter is
-        handler(args)
+        code = handler(args)
     except PortraitError as e:
         if getattr(args, "debug", False):
             raise
@@ -658,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: internal error: {e.__class__.__name__}: {e} (run again with --debug for the "
               "traceback, and please report it)", file=sys.stderr)
         return 1
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -61,11 +61,12 @@ class RunOptions(BaseModel):
         except ValidationError as e:
             raise ParameterError("; ".join(_describe(err) for err in e.errors())) from None
 
-    def read(self, path):
-        """The Portrait in the image file at `path`, read with these options' size limit and face."""
+    def read(self, path, *, backend=None):
+        """The Portrait in the image file at `path`, read with these options' size limit and face (analysed by
+        `backend`, an :class:`~.analysis.AnalysisBackend` kept across images; default a new one)."""
         from .portrait import Portrait
 
-        return Portrait.read(path, max_pixels=self.max_pixels, face_index=self.face)
+        return Portrait.read(path, max_pixels=self.max_pixels, face_index=self.face, backend=backend)
 
     def read_frames(self, inputs):
         """The frames of `inputs` (files, folders, multi-image HEIC), read lazily with the size limit."""

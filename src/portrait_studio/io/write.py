@@ -190,6 +190,16 @@ def _check_target(path: pathlib.Path, overwrite: bool) -> None:
         raise InputError(path, f"folder {path.parent} does not exist", "create it first")
 
 
+#: The name of a temporary file :func:`_replacing` writes beside its target (left behind only by a killed
+#: process; :func:`is_temporary` tells them apart so a resumed batch can remove them).
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of the temporary files the writers make beside their targets."""
+    return bool(_TEMPORARY.match(os.path.basename(name)))
+
+
 @contextlib.contextmanager
 def _replacing(path: pathlib.Path):
     """Yield a temporary file beside `path` (created empty, so it honours the umask) to be written; on success

@@ -76,7 +76,7 @@ def test_no_operation_imports_another(path):
 
 def test_the_import_reader_sees_relative_imports():
     assert "portrait_studio.models" in _imported(OPS / "background" / "harmonise.py")
-    assert OPERATION_MODULES == {"adjust", "relight", "retouch", "background", "burst"}
+    assert OPERATION_MODULES == {"adjust", "relight", "retouch", "refocus", "background", "burst"}
 
 
 # -- rules between parameters --------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_exclusive_declaration_is_checked():
 
 
 def test_every_operation_is_listed_once():
-    assert list(OPERATIONS) == ["exposure", "resize", "relight", "retouch", "background", "burst"]
+    assert list(OPERATIONS) == ["exposure", "resize", "relight", "retouch", "refocus", "background", "burst"]
     with pytest.raises(TypeError):
         OPERATIONS["blur"] = OPERATIONS["exposure"]                           # read-only
 
@@ -153,7 +153,8 @@ def test_side_results_are_declared_with_their_kind(capsys):
         "matte": {"kind": "mask", "description": "the refined soft matte of the person, 1 = person"},
         "alpha": {"kind": "alpha", "description": "the cut-out's opacity (with --cutout)"}}
     kinds = {n: e["kind"] for s in schemas.values() for n, e in s.get("extras", {}).items()}
-    assert kinds == {"shading": "mask", "mask": "mask", "matte": "mask", "alpha": "alpha", "coverage": "mask"}
+    assert kinds == {"shading": "mask", "mask": "mask", "matte": "mask", "alpha": "alpha", "coverage": "mask",
+                     "depth": "mask"}
     assert "extras" not in schemas["exposure"]
 
 

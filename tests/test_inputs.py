@@ -52,7 +52,9 @@ def test_the_json_schema_marks_the_inputs():
     image = bg["properties"]["image"]["anyOf"][0]
     assert image["format"] == "binary" and image["input"] == "image"
     assert bg["properties"]["harmoniser"]["anyOf"][0]["input"] == "model"
-    assert all("inputs" not in op.json_schema() for name, op in OPERATIONS.items() if name not in ("background", "relight"))
+    assert get_operation("refocus").json_schema()["inputs"] == {"depth": "image"}
+    assert all("inputs" not in op.json_schema() for name, op in OPERATIONS.items()
+               if name not in ("background", "relight", "refocus"))
 
 
 def test_inputs_of_the_wrong_type_are_refused_before_any_work():

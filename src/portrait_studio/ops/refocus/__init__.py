@@ -23,12 +23,14 @@ from ...errors import InputError, ParameterError
 from ...inputs import ImageInput
 from ...schema import operation
 from . import depth as depth_
-from .render import render_layers, unmix_outlines
+from .render import Colours, render_layers, unmix_outlines
 
 #: Where no face gives the subject's distance and the depth is relative: the distance assumed, metres.
 _DEFAULT_SUBJECT_M = 2.0
 #: The focus point's neighbourhood whose median depth is taken, fraction of the image diagonal.
 _FOCUS_WINDOW = 0.01
+#: Depth kept sharp when focusing on a face (nose tip to ears), metres.
+FACE_DEPTH_M = 0.15
 #: Linear values above this (the photo's white = 1) are taken as clipped highlights, recovered before the blur.
 _CLIPPED = 0.92
 #: How many times brighter a fully clipped highlight is taken to have been, at highlights = 1.
@@ -208,8 +210,12 @@ def refocus(portrait, *,
             highlights: Annotated[float, Field(ge=0, le=1, description=(
                 "How much clipped highlights are recovered before the blur so out-of-focus lights glow: "
                 "0 = none, 1 = up to 6x."))] = 0.5,
-            grain: Annotated[bool, Field(description=(
-                "Put the photo's noise back on the blurred areas so they do not look pasted."))] = True,
+            focus_range: Annotated[float | None, Field(ge=0, le=1000, description=(
+                "Depth kept sharp around the focus, metres (default: a face's depth, 0.15, when focusing on "
+                "a face or an eye; 0 for --focus-distance or a point: one plane, as a lens)."))] = None,
+            grain: Annotated[float, Field(ge=0, le=1, description=(
+                "Share of the photo's own noise put back on the blurred areas so they do not look pasted: "
+                "0 = none, 1 = all of it."))] = 0.5,
             seed: Annotated[int, Field(ge=0, le=2 ** 31 - 1, description=(
                 "Seed of the grain put back."))] = 0,
             ):
@@ -239,32 +245,41 @@ def refocus(portrait, *,
     surfaces = portrait.cached(key, compute)
     focus_m = _focus_m(portrait, surfaces, where, focus_distance)
 
+    if focus_range is None:          # a face is kept sharp all through; a distance or a point is one plane
+        focus_range = 0.0 if focus_distance is not None or isinstance(where, tuple) else FACE_DEPTH_M
+    near_m = max(focus_m - focus_range / 2, 1e-3)
+    far_m = focus_m + focus_range / 2
+
     def radius(d: np.ndarray) -> np.ndarray:
-        c_mm = lens.signed_coc_mm(focal_mm, f_number, focus_m, d)
+        """Signed blur radius, pixels: the circle of confusion from the nearer edge of the range kept sharp for
+        what lies in front of it, from the farther edge for what lies behind, none within."""
+        c_front = lens.signed_coc_mm(focal_mm, f_number, near_m, d)
+        c_back = lens.signed_coc_mm(focal_mm, f_number, far_m, d)
+        c_mm = np.minimum(c_front, 0.0) + np.maximum(c_back, 0.0)
         return (0.5 * c_mm * focal_px / focal_mm).astype(np.float32)
 
-    def colours():                                      # the two surfaces' colours at outlines (see render)
+    def colours() -> Colours:                           # the two surfaces' colours at outlines (see render)
         outline = (surfaces.mix < 0.995) | (surfaces.front != surfaces.back)
-        pair = unmix_outlines(portrait.image, surfaces.front, surfaces.back, surfaces.mix, outline)
-        return pair if highlights == 0 else tuple(_recover_highlights(c, highlights) for c in pair)
-    pair = portrait.cached(("refocus-colours",) + key + (highlights,), colours, per_image=True)
+        front, back, plate = unmix_outlines(portrait.image, surfaces.front, surfaces.back, surfaces.mix, outline)
+        if highlights > 0:
+            front, back = _recover_highlights(front, highlights), _recover_highlights(back, highlights)
+            plate[..., :3] = _recover_highlights(plate[..., :3], highlights)
+        return Colours(front, back, plate, surfaces.mix)
+    prepared = portrait.cached(("refocus-colours",) + key + (highlights,), colours, per_image=True)
     front, back = radius(surfaces.front), radius(surfaces.back)
-    out = render_layers(portrait.image, front, behind=back, mix=surfaces.mix, colours=pair, aperture=bokeh)
+    out = render_layers(portrait.image, front, behind=back, mix=surfaces.mix, colours=prepared, aperture=bokeh)
     if highlights > 0:                                  # what was not blurred keeps its own light
         sharp = np.clip(1.5 - np.abs(front), 0.0, 1.0) * surfaces.mix
         bright = sharp * (portrait.image.max(axis=-1) > _CLIPPED)
         ys, xs = np.nonzero(bright)
         if ys.size:
-            out[ys, xs] += bright[ys, xs, None] * (portrait.image[ys, xs] - pair[0][ys, xs])
-    if grain:
+            out[ys, xs] += bright[ys, xs, None] * (portrait.image[ys, xs] - prepared.front[ys, xs])
+    if grain > 0:                     # the noise the blur took from those very areas, in part
         blurred = np.clip((np.abs(front) - 0.75) / 1.5, 0.0, 1.0)
-        sigma = noise_level(portrait.image, 1.0 - blurred)
+        sigma = noise_level(portrait.image, blurred)
         if sigma > 1e-4 and blurred.any():
-            out = add_grain(out, sigma, blurred, seed=seed)
-    disp = 1.0 / surfaces.depth()
-    lo, hi = float(disp.min()), float(disp.max())
-    saved = ((disp - lo) / max(hi - lo, 1e-9)).astype(np.float32)
-    return out, {"depth": saved}
+            out = add_grain(out, grain * sigma, blurred, seed=seed)
+    return out, {"depth": portrait.cached(("refocus-depth-map",) + key, surfaces.disparity_map)}
 
 
 def _input_key(picture) -> str | None:

@@ -61,6 +61,13 @@ class Surfaces:
     source: str
     person: np.ndarray | None = None
 
+    def disparity_map(self) -> np.ndarray:
+        """The depth as a grey map of disparity, float32 (H, W) in [0, 1]: 1 = the nearest point, 0 = the
+        farthest."""
+        disp = 1.0 / self.depth()
+        lo, hi = float(disp.min()), float(disp.max())
+        return ((disp - lo) / max(hi - lo, 1e-9)).astype(np.float32)
+
     def depth(self) -> np.ndarray:
         """One depth per pixel (the shares of the two surfaces averaged in disparity), metres."""
         disp = self.mix / self.front + (1.0 - self.mix) / self.back

@@ -113,6 +113,35 @@ class _Pyramid:
         return self.levels[level]
 
 
+class Colours:
+    """What the renderer needs of the photo that no aperture or focus changes, worked out once: the two
+    surfaces' colours at outlines premultiplied by their shares, what the surface in front hides (see
+    :func:`unmix_outlines`), and their reduced copies, made when first needed.
+
+    Attributes
+    ----------
+    front : ndarray, (H, W, 3)
+        The colour of the surface in front (the photo away from outlines).
+    """
+
+    def __init__(self, front: np.ndarray, back: np.ndarray, plate: np.ndarray, mix: np.ndarray):
+        self.front = front
+        self.pyramid = _Pyramid(pf=front * mix[..., None], pb=back * (1.0 - mix)[..., None], plate=plate, m=mix)
+
+
+class _Levels:
+    """Two pyramids read as one: ``levels[l]`` holds the maps of both at reduction ``2**l``."""
+
+    def __init__(self, *pyramids: _Pyramid):
+        self.pyramids = pyramids
+
+    def __getitem__(self, level: int) -> dict[str, np.ndarray]:
+        out = {}
+        for p in self.pyramids:
+            out.update(p[level])
+        return out
+
+
 def unmix_outlines(image: np.ndarray, near: np.ndarray, far: np.ndarray, mix: np.ndarray,
                    outline: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The colours of the two surfaces a pixel sees at outlines, and what the nearer surface hides.
@@ -227,7 +256,7 @@ def _level(diameter: float) -> int:
 
 
 def render_layers(image: np.ndarray, radius: np.ndarray, *, behind: np.ndarray | None = None,
-                  mix: np.ndarray | None = None, colours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                  mix: np.ndarray | None = None, colours: Colours | None = None,
                   aperture: str = "disk", max_layers: int = MAX_LAYERS) -> np.ndarray:
     """Defocus `image` by the per-pixel signed blur `radius`, layer by layer, respecting occlusion.
 
@@ -241,9 +270,9 @@ def render_layers(image: np.ndarray, radius: np.ndarray, *, behind: np.ndarray |
         At an outline, where a pixel sees two surfaces (hair before a wall): the radius of the surface behind
         and the share `mix` of the pixel that `radius` (the one in front) covers; elsewhere ``behind ==
         radius``. Without them every pixel sees one surface.
-    colours : (ndarray, ndarray, ndarray), optional
-        The colours of the surface in front and of the one behind and what the one in front hides
-        (:func:`unmix_outlines`), when already known (they do not depend on the blur); computed here otherwise.
+    colours : Colours, optional
+        The surfaces' colours (:class:`Colours`), when already known (they do not depend on the blur, so a
+        second rendering of the same photo reuses them); made here otherwise.
     aperture : str
         The aperture's shape (see :func:`portrait_studio.core.lens.aperture_kernel`).
     max_layers : int
@@ -269,12 +298,10 @@ def render_layers(image: np.ndarray, radius: np.ndarray, *, behind: np.ndarray |
     mix = np.asarray(mix, np.float32)
     outline = (mix < 0.995) | (np.abs(radius - behind) > 1e-3)
     radii = layer_radii(np.concatenate([radius, behind]), max_layers=max_layers)
-    front_img, back_img, plate = colours if colours is not None else unmix_outlines(image, radius, behind, mix,
-                                                                                      outline)
+    if colours is None:
+        colours = Colours(*unmix_outlines(image, radius, behind, mix, outline), mix)
     # the surfaces' colours premultiplied by their shares, so that a reduced copy averages only what each shows
-    pyr = _Pyramid(pf=front_img * mix[..., None], pb=back_img * (1.0 - mix)[..., None], rf=radius, rb=behind, m=mix,
-                   plate=plate)
-    del front_img, back_img
+    pyr = _Levels(colours.pyramid, _Pyramid(rf=radius, rb=behind))
     # where each layer can be: blocks of _BLOCK px whose radius range meets the layer's
     rmin = _pool(np.minimum(radius, behind), _BLOCK, np.min)
     rmax = _pool(np.maximum(radius, behind), _BLOCK, np.max)

@@ -17,7 +17,7 @@ import sys
 from common import ROOT
 
 #: One script per benchmark, in the order of BENCHMARKS.md.
-SECTIONS = ("engine", "relight", "retouch", "background", "burst")
+SECTIONS = ("engine", "relight", "retouch", "refocus", "background", "burst")
 
 
 def section(name: str) -> str:

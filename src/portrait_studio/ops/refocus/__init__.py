@@ -33,6 +33,9 @@ _FOCUS_WINDOW = 0.01
 FACE_DEPTH_M = 0.15
 #: Linear values above this (the photo's white = 1) are taken as clipped highlights, recovered before the blur.
 _CLIPPED = 0.92
+#: The neighbourhood in which a clipped highlight must stand mostly alone to be taken as a light, fraction of
+#: the image diagonal.
+_LIGHT_SIZE = 0.02
 #: How many times brighter a fully clipped highlight is taken to have been, at highlights = 1.
 _HIGHLIGHT_GAIN = 6.0
 
@@ -167,9 +170,18 @@ def _recover_highlights(image: np.ndarray, amount: float) -> np.ndarray:
     """Clipped highlights made brighter before the blur (their true light was cut at the photo's white), so
     that a blurred light spreads into a glowing disc instead of a dull grey one; float32, a new array."""
     out = np.array(image, np.float32, copy=True)
-    ys, xs = np.nonzero(image.max(axis=-1) > _CLIPPED)
+    clipped = image.max(axis=-1) > _CLIPPED
+    ys, xs = np.nonzero(clipped)
     if ys.size:
+        # a light is small: where much of the neighbourhood is clipped too (a blown sky, a bright cheek) the
+        # brightness is a surface's, and is left as it is
+        h, w = clipped.shape
+        f = max(1, int(max(h, w) / 512))
+        small = cv2.resize(clipped.astype(np.float32), (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+        k = max(3, int(_LIGHT_SIZE * np.hypot(*small.shape)) | 1)
+        crowd = cv2.blur(small, (k, k))[np.minimum(ys // f, small.shape[0] - 1), np.minimum(xs // f, small.shape[1] - 1)]
         t = np.clip((image[ys, xs].max(axis=-1) - _CLIPPED) / (1.0 - _CLIPPED), 0.0, 1.0)
+        t *= np.clip(1.0 - 3.0 * crowd, 0.0, 1.0)
         out[ys, xs] *= (1.0 + amount * (_HIGHLIGHT_GAIN - 1.0) * t * t)[:, None]
     return out
 

@@ -262,13 +262,20 @@ def refocus(portrait, *,
     near_m = max(focus_m - focus_range / 2, 1e-3)
     far_m = focus_m + focus_range / 2
 
-    def radius(d: np.ndarray) -> np.ndarray:
+    # the circle of confusion is linear in the disparity: c = k (1 - s / d), k = f² / (N (s - f)) in pixels
+    px = 0.5 * focal_px / focal_mm
+    k_near = px * float(lens.signed_coc_mm(focal_mm, f_number, near_m, 1e9))
+    k_far = px * float(lens.signed_coc_mm(focal_mm, f_number, far_m, 1e9))
+    disp_front, disp_back = portrait.cached(("refocus-disparity",) + key, surfaces.disparities)
+
+    def radius(disp: np.ndarray) -> np.ndarray:
         """Signed blur radius, pixels: the circle of confusion from the nearer edge of the range kept sharp for
         what lies in front of it, from the farther edge for what lies behind, none within."""
-        c_front = lens.signed_coc_mm(focal_mm, f_number, near_m, d)
-        c_back = lens.signed_coc_mm(focal_mm, f_number, far_m, d)
-        c_mm = np.minimum(c_front, 0.0) + np.maximum(c_back, 0.0)
-        return (0.5 * c_mm * focal_px / focal_mm).astype(np.float32)
+        before = np.minimum(k_near - (k_near * near_m) * disp, 0.0)
+        behind = k_far - (k_far * far_m) * disp
+        np.maximum(behind, 0.0, out=behind)
+        behind += before
+        return behind
 
     def colours() -> Colours:                           # the two surfaces' colours at outlines (see render)
         outline = (surfaces.mix < 0.995) | (surfaces.front != surfaces.back)
@@ -276,21 +283,24 @@ def refocus(portrait, *,
         if highlights > 0:
             front, back = _recover_highlights(front, highlights), _recover_highlights(back, highlights)
             plate[..., :3] = _recover_highlights(plate[..., :3], highlights)
-        return Colours(front, back, plate, surfaces.mix)
+        prepared = Colours(front, back, plate, surfaces.mix)
+        prepared.lights = np.nonzero(portrait.image.max(axis=-1) > _CLIPPED)      # where highlights were boosted
+        prepared.noise = noise_level(portrait.image, np.ones(portrait.shape, np.float32))
+        return prepared
     prepared = portrait.cached(("refocus-colours",) + key + (highlights,), colours, per_image=True)
-    front, back = radius(surfaces.front), radius(surfaces.back)
+    front = radius(disp_front)
+    back = front if disp_back is disp_front else radius(disp_back)
     out = render_layers(portrait.image, front, behind=back, mix=surfaces.mix, colours=prepared, aperture=bokeh)
-    if highlights > 0:                                  # what was not blurred keeps its own light
-        sharp = np.clip(1.5 - np.abs(front), 0.0, 1.0) * surfaces.mix
-        bright = sharp * (portrait.image.max(axis=-1) > _CLIPPED)
-        ys, xs = np.nonzero(bright)
-        if ys.size:
-            out[ys, xs] += bright[ys, xs, None] * (portrait.image[ys, xs] - prepared.front[ys, xs])
-    if grain > 0:                     # the noise the blur took from those very areas, in part
-        blurred = np.clip((np.abs(front) - 0.75) / 1.5, 0.0, 1.0)
-        sigma = noise_level(portrait.image, blurred)
-        if sigma > 1e-4 and blurred.any():
-            out = add_grain(out, grain * sigma, blurred, seed=seed)
+    ys, xs = prepared.lights
+    if highlights > 0 and ys.size:                      # what was not blurred keeps its own light
+        sharp = np.clip(1.5 - np.abs(front[ys, xs]), 0.0, 1.0) * surfaces.mix[ys, xs]
+        out[ys, xs] += sharp[:, None] * (portrait.image[ys, xs] - prepared.front[ys, xs])
+    if grain > 0 and prepared.noise > 1e-4:             # a share of the photo's noise, where the blur took it
+        blurred = np.abs(front)
+        blurred -= 0.75
+        blurred *= 1 / 1.5
+        np.clip(blurred, 0.0, 1.0, out=blurred)
+        out = add_grain(out, grain * prepared.noise, blurred, seed=seed)
     return out, {"depth": portrait.cached(("refocus-depth-map",) + key, surfaces.disparity_map)}
 
 

@@ -61,6 +61,13 @@ class Surfaces:
     source: str
     person: np.ndarray | None = None
 
+    def disparities(self) -> tuple[np.ndarray, np.ndarray]:
+        """1 / metres of the surface in front and of the one behind (the same array where they never differ)."""
+        front = (1.0 / self.front).astype(np.float32)
+        if np.array_equal(self.front, self.back):
+            return front, front
+        return front, (1.0 / self.back).astype(np.float32)
+
     def disparity_map(self) -> np.ndarray:
         """The depth as a grey map of disparity, float32 (H, W) in [0, 1]: 1 = the nearest point, 0 = the
         farthest."""

@@ -189,6 +189,13 @@ def test_apertures_change_the_bokeh():
     hexagon = refocus(Portrait(img), bokeh="blades:6", **kw).image[..., 0]
     assert not np.allclose(disk, hexagon, atol=1e-4)
     assert disk.sum() == pytest.approx(hexagon.sum(), rel=0.05)
+    # the cat's eye: a disc at the centre, cut towards the corners
+    img[50, 50], img[12, 12] = 0.0, 50.0
+    disk = refocus(Portrait(img), bokeh="disk", **kw).image[..., 0]
+    cat = refocus(Portrait(img), bokeh="cat-eye", **kw).image[..., 0]
+    yy, xx = np.mgrid[0:30, 0:30]
+    centre = lambda im: np.array([(im[:30, :30] * yy).sum(), (im[:30, :30] * xx).sum()]) / im[:30, :30].sum()  # noqa: E731
+    assert np.all(centre(cat) - centre(disk) > 0.5)            # cut on the outer side: the light leans inwards
 
 
 def test_bad_parameters_are_refused(astronaut):

@@ -233,7 +233,9 @@ def defocus_plane(image, diameter_px: float, *, aperture: str = "disk", work_px:
     s = min(1.0, work_px / diameter_px)
     small = image if s == 1 else cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
                                             interpolation=cv2.INTER_AREA)
-    out = cv2.filter2D(small, -1, aperture_kernel(diameter_px * s, aperture), borderType=cv2.BORDER_REFLECT)
+    # filter2D correlates: the kernel turned half round makes a point into the aperture's image, not its mirror
+    out = cv2.filter2D(small, -1, cv2.flip(aperture_kernel(diameter_px * s, aperture), -1),
+                       borderType=cv2.BORDER_REFLECT)
     if s < 1:
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
     return np.maximum(out, 0.0)

@@ -353,8 +353,12 @@ def render_layers(image: np.ndarray, radius: np.ndarray, *, behind: np.ndarray |
             alpha = np.clip(own + (1.0 - drawn) * _share_nearby(own, drawn, max(2.0, reach)), 0.0, 1.0)
         if d / 2 ** lvl < _SHARP_PX:
             return alpha[..., None] * colour, alpha, lvl, box
-        both = defocus_plane(np.dstack([alpha[..., None] * colour, alpha]), d / 2 ** lvl, aperture=aperture,
-                             work_px=float("inf"))
+        stack = np.dstack([alpha[..., None] * colour, alpha])
+        if aperture == "cat-eye":
+            hl, wl = pyr[lvl]["m"].shape
+            both = _cat_eye(stack, d / 2 ** lvl, box, (hl, wl))
+        else:
+            both = defocus_plane(stack, d / 2 ** lvl, aperture=aperture, work_px=float("inf"))
         return both[..., :3], np.clip(both[..., 3], 0.0, 1.0), lvl, box
 
     def resize(x: np.ndarray, lvl: int) -> np.ndarray:
@@ -401,6 +405,35 @@ def render_layers(image: np.ndarray, radius: np.ndarray, *, behind: np.ndarray |
         out *= (1.0 - acc_a)[..., None]
         out += acc_c
     return out
+
+
+#: How far the lens barrel cuts into the aperture at the frame's corners, fraction of the disc's diameter.
+CAT_EYE = 0.35
+
+
+def _cat_eye(stack: np.ndarray, diameter: float, box, frame_hw: tuple[int, int]) -> np.ndarray:
+    """Blur by the "cat's eye" a fast lens's barrel makes of its aperture off the axis: a disc towards the
+    frame's centre, cut more and more towards the corners (the cut facing the centre). The part of the frame
+    in `box` is blurred with the discs of a 3 × 3 grid of frame positions and blended bilinearly between them."""
+    from ...core.lens import aperture_kernel
+
+    hl, wl = frame_hw
+    ys = (np.arange(box[0].start or 0, box[0].stop if box[0].stop is not None else hl, dtype=np.float32) + 0.5)
+    xs = (np.arange(box[1].start or 0, box[1].stop if box[1].stop is not None else wl, dtype=np.float32) + 0.5)
+    ys, xs = ys[:stack.shape[0]] / hl * 2 - 1, xs[:stack.shape[1]] / wl * 2 - 1      # -1 .. 1 across the frame
+    out = np.zeros_like(stack)
+    for gy in (-1, 0, 1):
+        wy = np.clip(1.0 - np.abs(ys - gy), 0.0, 1.0)
+        if not wy.any():
+            continue
+        for gx in (-1, 0, 1):
+            wx = np.clip(1.0 - np.abs(xs - gx), 0.0, 1.0)
+            if not wx.any():
+                continue
+            kernel = aperture_kernel(diameter, "cat-eye", offset=(-CAT_EYE * gx / np.sqrt(2), -CAT_EYE * gy / np.sqrt(2)))
+            blurred = cv2.filter2D(stack, -1, cv2.flip(kernel, -1), borderType=cv2.BORDER_REFLECT)
+            out += (wy[:, None] * wx[None, :])[..., None] * blurred
+    return np.maximum(out, 0.0)
 
 
 def _pool(x: np.ndarray, block: int, fn) -> np.ndarray:

@@ -33,6 +33,7 @@ CASES = {
     "background-scene": ("background", {"image": "scene", "f_number": 2.0}),
     "background-cutout": ("background", {"cutout": True}),
     "retouch": ("retouch", {}),
+    "refocus-f1.4": ("refocus", {"f_number": 1.4}),
 }
 #: README pictures: (case, portrait stem, crop side in pixels or None for the whole photo); "burst" is a synthetic
 #: burst of that portrait (bench/burst.py's protocol)

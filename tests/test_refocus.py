@@ -285,3 +285,11 @@ def test_iphone_portrait_refocused_from_its_own_depth(shared_data):
     kf = _sharpness(out.image, head) / _sharpness(p.image, head)
     kb = _sharpness(out.image, far) / _sharpness(p.image, far)
     assert kf > 0.9 and kb < 0.5, (kf, kb)
+
+
+def test_a_depth_array_in_memory_is_metres():
+    d = np.full((20, 30), 6.0, np.float32)
+    d[5:15, 5:15] = 1.5
+    got, absolute = depth_.from_file(Portrait(np.repeat(d[..., None], 3, -1)), (20, 30), kind="depth", near=None,
+                                     far=None)
+    assert absolute and np.allclose(got, d)

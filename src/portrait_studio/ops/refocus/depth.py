@@ -83,10 +83,13 @@ class Surfaces:
 
 def stored_values(picture) -> np.ndarray:
     """The numbers a depth file stores, float32 (H, W), undoing the sRGB decoding every picture is read with:
-    a float TIFF's own values, an 8/16-bit map's code values in [0, 1]."""
+    a float TIFF's own values, an 8/16-bit map's code values in [0, 1]; an array given in memory (no file) is
+    taken as it is (depth in metres, or disparity in 1/m)."""
     x = np.asarray(picture.image[..., 0], np.float32)
     meta = picture.metadata
-    if meta is not None and meta.bit_depth >= 32:               # float samples: decoded unclipped, undo alike
+    if meta is None:                                            # an array given in memory: the numbers themselves
+        return x
+    if meta.bit_depth >= 32:                                    # float samples: decoded unclipped, undo alike
         return np.where(x <= 0.0031308, 12.92 * x,
                         1.055 * np.power(np.maximum(x, 0.0031308), 1 / 2.4) - 0.055).astype(np.float32)
     return linear_to_srgb(x)
@@ -110,7 +113,7 @@ def from_file(picture, shape: tuple[int, int], *, kind: str, near: float | None,
         raise InputError(picture.path, f"is {dw}×{dh}, not the photo's shape ({w}×{h})",
                          "give a depth map of the same aspect ratio as the photo")
     v = stored_values(picture)
-    is_float = picture.metadata is not None and picture.metadata.bit_depth >= 32
+    is_float = picture.metadata is None or picture.metadata.bit_depth >= 32
     if is_float:
         d = 1.0 / np.maximum(v, 1e-6) if kind == "disparity" else v
         absolute = True

@@ -17,8 +17,8 @@ import sys
 from common import ROOT
 
 #: One script per benchmark, in the order of BENCHMARKS.md.
-SECTIONS = ("engine", "relight", "retouch", "background", "burst", "film", "expression", "studio", "equity",
-            "batch")
+SECTIONS = ("engine", "relight", "retouch", "refocus", "background", "burst", "film", "expression", "studio",
+            "equity", "batch")
 
 
 def section(name: str) -> str:

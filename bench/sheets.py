@@ -41,6 +41,7 @@ CASES = {
     "expression-mix": ("expression", {"smile": 0.6, "brows": 0.3, "eyes": 0.2, "gaze_x": -0.3}),
     # the photo against itself with the invisible watermark (portrait_studio.provenance.watermark), as written
     "watermark": ("watermark", {}),
+    "refocus-f1.4": ("refocus", {"f_number": 1.4}),
 }
 #: README pictures: (case, portrait stem, crop side in pixels or None for the whole photo); "burst" is a synthetic
 #: burst of that portrait (bench/burst.py's protocol)

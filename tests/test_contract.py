@@ -76,7 +76,8 @@ def test_no_operation_imports_another(path):
 
 def test_the_import_reader_sees_relative_imports():
     assert "portrait_studio.models" in _imported(OPS / "background" / "harmonise.py")
-    assert OPERATION_MODULES == {"adjust", "relight", "retouch", "background", "burst", "film", "expression"}
+    assert OPERATION_MODULES == {"adjust", "relight", "retouch", "refocus", "background", "burst", "film",
+                                 "expression"}
 
 
 # -- rules between parameters --------------------------------------------------------------------------
@@ -139,8 +140,8 @@ def test_exclusive_declaration_is_checked():
 
 
 def test_every_operation_is_listed_once():
-    assert list(OPERATIONS) == ["exposure", "resize", "relight", "retouch", "background", "burst", "film",
-                               "expression"]
+    assert list(OPERATIONS) == ["exposure", "resize", "relight", "retouch", "refocus", "background", "burst",
+                               "film", "expression"]
     with pytest.raises(TypeError):
         OPERATIONS["blur"] = OPERATIONS["exposure"]                           # read-only
 
@@ -155,7 +156,7 @@ def test_side_results_are_declared_with_their_kind(capsys):
         "alpha": {"kind": "alpha", "description": "the cut-out's opacity (with --cutout)"}}
     kinds = {n: e["kind"] for s in schemas.values() for n, e in s.get("extras", {}).items()}
     assert kinds == {"shading": "mask", "mask": "mask", "matte": "mask", "alpha": "alpha", "coverage": "mask",
-                     "mesh": "image", "info": "json", "cube": "lut"}
+                     "mesh": "image", "info": "json", "cube": "lut", "depth": "mask"}
     assert "extras" not in schemas["exposure"]
 
 

@@ -224,6 +224,24 @@ class Portrait:
                 cv2.resize(self.coarse_matte, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
         return self._cache["person_matte"]
 
+    def stored_depth(self):
+        """The depth map (and portrait matte) the camera stored in the file this portrait was read from, as
+        :class:`~portrait_studio.io.depth.StoredDepth` (low resolution, metres), or None: none stored, an
+        image made in memory, or a picture whose shape no longer matches the file's. Read once."""
+        if "stored_depth" not in self._cache:
+            found = None
+            if self.metadata is not None and os.path.isfile(self.path):
+                from .io.depth import read_depth
+
+                found = read_depth(self.path)
+                if found is not None:
+                    h, w = self.shape
+                    dh, dw = found.depth.shape
+                    if abs(dw / dh - w / h) > 0.02 * w / h:
+                        found = None
+            self._cache["stored_depth"] = found
+        return self._cache["stored_depth"]
+
     def subject_geometry(self, index: int | None = None) -> SubjectGeometry:
         """Normals and height of the whole subject (face, hair, neck, shoulders) at a reduced working
         resolution, for lighting (see :func:`~portrait_studio.analysis.subject_geometry`)."""

@@ -95,10 +95,19 @@ def circle_of_confusion_mm(focal_mm: float, f_number: float, focus_m: float, obj
     ``c = f² / (N (s − f)) · |d − s| / d``: zero at the focus distance, growing with the aperture (smaller N),
     the focal length and the distance from the focal plane, and tending to ``f² / (N (s − f))`` at infinity.
     """
+    return abs(float(signed_coc_mm(focal_mm, f_number, focus_m, object_m)))
+
+
+def signed_coc_mm(focal_mm: float, f_number: float, focus_m: float, object_m):
+    """:func:`circle_of_confusion_mm` with its sign, for a scalar or an array of distances `object_m`:
+    positive behind the focal plane, negative in front of it (where a layered renderer must draw a point
+    over what lies behind it)."""
+    import numpy as np
+
     f = float(focal_mm) / 1000.0
     s = max(float(focus_m), f * 1.001)
-    d = max(float(object_m), 1e-6)
-    return 1000.0 * f * f / (float(f_number) * (s - f)) * abs(d - s) / d
+    d = np.maximum(np.asarray(object_m, np.float64 if np.ndim(object_m) == 0 else np.float32), 1e-6)
+    return 1000.0 * f * f / (float(f_number) * (s - f)) * (d - s) / d
 
 
 def blur_diameter_px(focal_px: float, focal_35mm: float, f_number: float, focus_m: float, object_m: float) -> float:
@@ -114,15 +123,8 @@ def focal_35mm_from_exif(exif: bytes | None) -> float | None:
     Uses FocalLengthIn35mmFilm (tag 0xA405); else FocalLength (0x920A) times the crop factor derived from
     FocalPlaneXResolution / ResolutionUnit and the pixel width when all are present.
     """
-    if not exif:
-        return None
-    from PIL import Image
-
-    try:
-        tags = Image.Exif()
-        tags.load(exif)
-        sub = tags.get_ifd(0x8769)
-    except Exception:  # noqa: BLE001 - unreadable EXIF is no focal length, not an error
+    sub = _exif_ifd(exif)
+    if sub is None:
         return None
     f35 = sub.get(0xA405)
     if f35:
@@ -136,12 +138,90 @@ def focal_35mm_from_exif(exif: bytes | None) -> float | None:
     return None
 
 
-def defocus_plane(image, diameter_px: float):
-    """Blur an image as a thin lens blurs a plane at one distance: a uniform disc of `diameter_px` pixels
-    (the circle of confusion), in linear light so bright points become bright discs.
+#: The aperture shapes :func:`aperture_kernel` draws: a round iris, a polygonal one of N blades
+#: (``"blades:6"``), and the "cat's eye" that a fast lens's barrel cuts off towards the frame's corners.
+APERTURES = ("disk", "blades:N", "cat-eye")
 
-    Large discs are applied on a reduced copy (the disc about 15 px across there) and enlarged again, so
-    the cost does not grow with the blur; float32, same shape.
+
+def parse_aperture(text: str) -> tuple[str, int]:
+    """``"disk"``, ``"blades:N"`` (3 ≤ N ≤ 16) or ``"cat-eye"`` as ``(kind, blades)``; ValueError otherwise."""
+    t = str(text).strip().lower()
+    if t in ("disk", "cat-eye"):
+        return t, 0
+    if t.startswith("blades:") and t[7:].isdigit() and 3 <= int(t[7:]) <= 16:
+        return "blades", int(t[7:])
+    raise ValueError(f"aperture must be disk, blades:N (N from 3 to 16) or cat-eye (got {text!r})")
+
+
+def aperture_kernel(diameter_px: float, aperture: str = "disk", *, offset: tuple[float, float] = (0.0, 0.0)):
+    """The blur kernel of a point `diameter_px` pixels across: the image of the lens's aperture, float32,
+    odd-sized, summing to 1, anti-aliased at its edge.
+
+    Parameters
+    ----------
+    diameter_px : float
+        Circle of confusion, pixels (the circumscribed circle for a polygonal iris).
+    aperture : str
+        ``"disk"``, ``"blades:N"`` (a regular N-gon, a flat side at the bottom as irises are usually
+        mounted) or ``"cat-eye"`` (the disc cut by the lens barrel: a second disc of the same size
+        offset by `offset`, a fraction of the diameter along x and y, typically pointing to the frame centre).
+    offset : (float, float)
+        For ``cat-eye``: the barrel's shift, fraction of the diameter (0 = a full disc).
+
+    Examples
+    --------
+    >>> k = aperture_kernel(9.0)
+    >>> k.shape, round(float(k.sum()), 6)
+    ((11, 11), 1.0)
+    """
+    import numpy as np
+
+    kind, blades = parse_aperture(aperture)
+    r = max(float(diameter_px) / 2.0, 0.5)
+    n = int(np.ceil(r + 0.5))
+    yy, xx = np.mgrid[-n:n + 1, -n:n + 1].astype(np.float32)
+    if kind == "blades":
+        # distance to a regular polygon's edge: max over the edges' normals of the projection minus the apothem
+        ang = np.pi / 2 + 2 * np.pi * np.arange(blades) / blades          # one edge normal straight down
+        apothem = r * np.cos(np.pi / blades)
+        proj = np.max([xx * np.cos(a) + yy * np.sin(a) for a in ang], axis=0)
+        k = np.clip(apothem + 0.5 - proj, 0.0, 1.0)
+    else:
+        k = np.clip(r + 0.5 - np.hypot(xx, yy), 0.0, 1.0)
+        if kind == "cat-eye":
+            ox, oy = offset[0] * 2 * r, offset[1] * 2 * r
+            k = np.minimum(k, np.clip(r + 0.5 - np.hypot(xx - ox, yy - oy), 0.0, 1.0))
+    return (k / max(float(k.sum()), 1e-12)).astype(np.float32)
+
+
+def focal_mm_from_exif(exif: bytes | None) -> float | None:
+    """The real focal length an EXIF block records (FocalLength, tag 0x920A), millimetres, or None."""
+    sub = _exif_ifd(exif)
+    f = sub.get(0x920A) if sub is not None else None
+    return float(f) if f else None
+
+
+def _exif_ifd(exif: bytes | None):
+    """The Exif sub-IFD of an EXIF block (a mapping of tag to value), or None when absent or unreadable."""
+    if not exif:
+        return None
+    from PIL import Image
+
+    try:
+        tags = Image.Exif()
+        tags.load(exif)
+        return tags.get_ifd(0x8769)
+    except Exception:  # noqa: BLE001 - unreadable EXIF is no focal length, not an error
+        return None
+
+
+def defocus_plane(image, diameter_px: float, *, aperture: str = "disk", work_px: float = 15.0):
+    """Blur an image as a thin lens blurs a plane at one distance: the aperture's image `diameter_px` pixels
+    across (the circle of confusion, :func:`aperture_kernel`), in linear light so bright points become bright
+    discs.
+
+    Large discs are applied on a reduced copy (the disc `work_px` pixels across there) and enlarged again,
+    so the cost does not grow with the blur; float32, same shape.
     """
     import cv2
     import numpy as np
@@ -150,15 +230,12 @@ def defocus_plane(image, diameter_px: float):
     if diameter_px < 1.0:
         return image.copy()
     h, w = image.shape[:2]
-    s = min(1.0, 15.0 / diameter_px)
+    s = min(1.0, work_px / diameter_px)
     small = image if s == 1 else cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
                                             interpolation=cv2.INTER_AREA)
-    r = diameter_px * s / 2.0
-    n = int(np.ceil(r))
-    yy, xx = np.mgrid[-n:n + 1, -n:n + 1].astype(np.float32)
-    disc = np.clip(r + 0.5 - np.hypot(xx, yy), 0.0, 1.0)           # anti-aliased edge
-    disc /= disc.sum()
-    out = cv2.filter2D(small, -1, disc, borderType=cv2.BORDER_REFLECT)
+    # filter2D correlates: the kernel turned half round makes a point into the aperture's image, not its mirror
+    out = cv2.filter2D(small, -1, cv2.flip(aperture_kernel(diameter_px * s, aperture), -1),
+                       borderType=cv2.BORDER_REFLECT)
     if s < 1:
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
     return np.maximum(out, 0.0)

@@ -79,3 +79,38 @@ def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
     rest = np.sqrt(max(sigma ** 2 - (0.5 * f) ** 2, 0.25 * f ** 2)) / f
     small = cv2.GaussianBlur(cv2.resize(image, size, interpolation=cv2.INTER_AREA), (0, 0), rest)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def push_pull_fill(colour: np.ndarray, weight: np.ndarray, *, min_size: int = 4) -> np.ndarray:
+    """Fill where `weight` is low from the weighted surroundings at ever coarser scales (push-pull; Gortler et
+    al. 1996): each hole takes the values of the nearest trusted pixels, averaged at the scale the hole needs.
+
+    Parameters
+    ----------
+    colour : ndarray, (H, W) or (H, W, C), float32
+    weight : ndarray, (H, W), float32 in [0, 1]
+        Trust per pixel; where it is 1 the value is kept.
+
+    Examples
+    --------
+    >>> x = np.zeros((8, 8), np.float32); x[:, 4:] = 1.0
+    >>> w = np.ones((8, 8), np.float32); w[:, 3:5] = 0.0
+    >>> f = push_pull_fill(x, w)
+    >>> bool(f[0, 0] == 0 and f[0, 7] == 1 and 0 < f[0, 3] < f[0, 4] < 1)
+    True
+    """
+    if colour.ndim == 2:
+        return push_pull_fill(colour[..., None], weight, min_size=min_size)[..., 0]
+    h, w = weight.shape
+    if min(h, w) <= min_size or float(weight.min()) >= 0.999:
+        wb = cv2.mean(weight)[0]
+        mean = (colour * weight[..., None]).reshape(-1, colour.shape[-1]).mean(0) / max(wb, 1e-6)
+        return colour * weight[..., None] + mean * (1.0 - weight[..., None]) if wb > 0 else colour.copy()
+    size = (max(1, (w + 1) // 2), max(1, (h + 1) // 2))
+    cw = cv2.resize(colour * weight[..., None], size, interpolation=cv2.INTER_AREA).reshape(
+        size[1], size[0], colour.shape[-1])
+    ws = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+    small = cw / np.maximum(ws, 1e-6)[..., None]
+    coarse = push_pull_fill(small, np.clip(ws * 2.0, 0.0, 1.0), min_size=min_size)
+    up = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR).reshape(colour.shape)
+    return colour * weight[..., None] + up * (1.0 - weight[..., None])

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
+from common import DATA, ROOT, SIZES, first_call_time, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
 
 CASES = ("matte cached", "first call")
 BUDGET = {"matte cached": {"1 MP": 0.150, "12 MP": 2.0}, "first call": {"12 MP": 2.0}}
@@ -39,13 +39,8 @@ def time_case(case: str, size: str) -> dict:
     op(warm, backdrop="grey-paper")                              # models, numba and caches warm
     if case == "matte cached":
         secs = median_time(lambda: op(warm, backdrop="grey-paper"), repeat=5)
-    else:
-        def first():
-            p = Portrait(image, backend=warm.backend)
-            p.faces, p.coarse_matte                               # analysis cached, the matte is not
-            return p
-        ps = [first() for _ in range(4)]
-        secs = median_time(lambda: op(ps.pop(), backdrop="grey-paper"), repeat=3)
+    else:                                                         # analysis cached, the matte is not
+        secs = first_call_time(image, warm.backend, lambda p: op(p, backdrop="grey-paper"))
     return {"case": case, "size": size, "seconds": secs, "peak_mb": peak_rss_mb()}
 
 

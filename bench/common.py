@@ -45,6 +45,19 @@ def median_time(fn, *, repeat: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def first_call_time(image: np.ndarray, backend, call, *, repeat: int = 3) -> float:
+    """Median seconds of `call(portrait)` on fresh Portraits of `image` whose analysis (faces, mesh, coarse
+    matte) is already done with `backend` and nothing else is kept: an operation's first call on a photo."""
+    from portrait_studio import Portrait
+
+    def fresh():
+        p = Portrait(image, backend=backend)
+        p.faces, p.coarse_matte
+        return p
+    ps = [fresh() for _ in range(repeat + 1)]
+    return median_time(lambda: call(ps.pop()), repeat=repeat)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

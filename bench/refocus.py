@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
+from common import DATA, ROOT, SIZES, first_call_time, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
 
 CASES = ("depth cached", "first call")
 BUDGET = {"depth cached": {"1 MP": 0.150, "12 MP": 2.0}, "first call": {"12 MP": 2.0}}
@@ -55,13 +55,8 @@ def time_case(case: str, size: str) -> dict:
     op(warm, **kw)                                              # models and caches warm
     if case == "depth cached":
         secs = median_time(lambda: op(warm, **kw), repeat=5)
-    else:
-        def first():
-            p = Portrait(image, backend=warm.backend)
-            p.faces, p.coarse_matte                               # analysis cached, the depth is not
-            return p
-        ps = [first() for _ in range(4)]
-        secs = median_time(lambda: op(ps.pop(), **kw), repeat=3)
+    else:                                                         # analysis cached, the depth is not
+        secs = first_call_time(image, warm.backend, lambda p: op(p, **kw))
     return {"case": case, "size": size, "seconds": secs, "peak_mb": peak_rss_mb()}
 
 

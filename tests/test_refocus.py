@@ -227,7 +227,7 @@ def test_cli_with_a_depth_file(tmp_path, astronaut_rgb8):
     tifffile.imwrite(dpath, depth)
     out, saved = tmp_path / "out.png", tmp_path / "depth.png"
     code, _, err = portrait("refocus", src, "-o", out, "--depth", dpath, "--focal-length", 85, "--sensor-width", 36,
-                            "--f-number", 2, "--focus-distance", 1.5, "--save-depth", saved)
+                            "--f-number", 2, "--focus-distance", 1.5, "--save-depth", saved, "--no-watermark")
     assert code == 0, err
     res = np.asarray(Image.open(out)).astype(float)
     assert res.shape == (256, 256, 3)
@@ -241,8 +241,8 @@ def test_cli_with_a_depth_file(tmp_path, astronaut_rgb8):
     out2 = tmp_path / "out2.png"
     code, _, err = portrait("refocus", src, "-o", out2, "--depth", tmp_path / "disp.png", "--depth-kind", "disparity",
                             "--depth-near", 1.5, "--depth-far", 6.0, "--focal-length", 85, "--sensor-width", 36,
-                            "--f-number", 2, "--focus-distance", 1.5)
-    assert code == 0, err
+                            "--f-number", 2, "--focus-distance", 1.5, "--no-watermark")
+    assert code == 0, err          # (unmarked: the mark follows the inputs, here two different depth files)
     assert np.abs(np.asarray(Image.open(out2)).astype(float) - res).mean() < 1.0
     # refusals: a missing depth file, a depth map of another shape
     assert_refused(*portrait("refocus", src, "-o", tmp_path / "x.png", "--depth", tmp_path / "none.tif"),

@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..errors import InputError
 from ..io import write_image
-from . import credentials, privacy, signing, watermark
+from . import credentials, signing, watermark
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile
 from .. import __version__
 from ..errors import InputError, PortraitError, TooLargeError
 from ..ops import OPERATIONS, get_operation
+from ..provenance.consent import parse_consent
 from . import work
 from .work import Busy, Limits, NotFound, NotReady, Upload
 
@@ -251,7 +252,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         options = work.options_for(limits, work.parse_json_object(texts.get("options"), "options"))
         params = work.parse_json_object(texts.get("params"), "params")
         return work.prepare_operation(op, photos, uploads, params, options, fmt, work.parse_extras(op, extras),
-                                      backend, consent=work.parse_consent(texts.get("consent")))
+                                      backend, consent=parse_consent(texts.get("consent")))
 
     @app.post("/v1/jobs", status_code=202, tags=["jobs"], summary="Start long work (an operation or a recipe)",
               openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {

@@ -27,10 +27,9 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from ..provenance.consent import parse_consent, require_consent
-
 from ..errors import InputError, ParameterError, PortraitError
-from ..inputs import UPLOAD, InputSource, read_upload
+from ..provenance.consent import require_consent
+from ..inputs import UPLOAD, read_upload
 from ..io import write_image, write_mask
 from ..schema import Operation, RunOptions
 
@@ -227,7 +226,7 @@ def split_parts(op: Operation, items: list[tuple[str, Any]], *, fields=("params"
             expected = ", ".join(["photo", *fields, *inputs])
             raise ParameterError(f"unknown part {name!r} for {op.name}; the parts are {expected}")
     if not photos:
-        raise ParameterError(f"photo: missing; upload the image as a file part named 'photo'")
+        raise ParameterError("photo: missing; upload the image as a file part named 'photo'")
     if len(photos) > 1 and not op.frames:
         raise ParameterError(f"photo: {op.name} takes one photo, got {len(photos)}")
     return photos, uploads, texts

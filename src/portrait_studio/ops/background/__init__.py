@@ -18,6 +18,7 @@ from pydantic import Field
 from ...analysis.regions import FACE_OVAL
 from ...core import lens, luminance
 from ...core.colour import achromatic, is_monochrome
+from ...core.grain import add_grain, noise_level
 from ...core.grid import Grid
 from ...core.guided import sample_bilinear
 from ...errors import InputError, ParameterError
@@ -208,7 +209,7 @@ def background(portrait, *,
         fg, adapted = light.relight_to_scene(fg, portrait, own_scene, bg, strength=relight), True
 
     # the lens: the background plane defocused by its circle of confusion, then brought to full size
-    sharp_noise = light.noise_level(bg, np.ones(small_hw, np.float32)) if grid.full and blur < 2.0 else 0.0
+    sharp_noise = noise_level(bg, np.ones(small_hw, np.float32)) if grid.full and blur < 2.0 else 0.0
     if fill is None:
         bg = lens.defocus_plane(bg, blur * s)
     wrap = light.light_wrap(fg_small, alpha_small, bg, radius=_LIGHT_WRAP_RADIUS * math.hypot(*small_hw),
@@ -233,9 +234,9 @@ def background(portrait, *,
 
     # grain: whichever layer is cleaner gets the difference
     if grain:
-        n_fg = light.noise_level(portrait.image, alpha > 0.95)
+        n_fg = noise_level(portrait.image, alpha > 0.95)
         if n_fg > sharp_noise:
-            out = light.add_grain(out, math.sqrt(n_fg ** 2 - sharp_noise ** 2), 1.0 - alpha, seed=seed)
+            out = add_grain(out, math.sqrt(n_fg ** 2 - sharp_noise ** 2), 1.0 - alpha, seed=seed)
         elif sharp_noise > n_fg:
-            out = light.add_grain(out, math.sqrt(sharp_noise ** 2 - n_fg ** 2), alpha, seed=seed)
+            out = add_grain(out, math.sqrt(sharp_noise ** 2 - n_fg ** 2), alpha, seed=seed)
     return out, extras

@@ -25,7 +25,6 @@ import numpy as np
 
 from ...core import LUMA_709, luminance
 from ...core.colour import adaptation_matrix, cct, rgb_to_xy
-from ...core.grain import add_grain, noise_level  # noqa: F401 - the grain match uses them (shared with refocus)
 from ...core.masked import masked_gaussian
 
 #: The subject's highlights: (luminance percentile, its mean level in log2 of diffuse white, its spread in

@@ -17,7 +17,7 @@ from pydantic import Field
 from ...core import from_srgb8
 from ...schema import operation
 from .eyes import compose_eyes, gaze_shift
-from .space import UPPER_INNER, LOWER_INNER, displacement
+from .space import LOWER_INNER, displacement
 from .warp import build_field, apply_field
 
 _CONTROL = "-1 to 1, 0 = unchanged"

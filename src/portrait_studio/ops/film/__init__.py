@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from ...core.image import luminance, linear_to_srgb, srgb_to_linear
+from ...core.image import luminance, linear_to_srgb
 from ...errors import InputError, ParameterError
 from ...inputs import ImageInput, LutInput
 from ...io.lut import Lut3D, apply_table, identity_table

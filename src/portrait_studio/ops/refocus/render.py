@@ -14,7 +14,6 @@ outline, hair) is unmixed. Then its premultiplied colour and its coverage are bl
 """
 from __future__ import annotations
 
-import math
 
 import cv2
 import numpy as np

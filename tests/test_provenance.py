@@ -122,6 +122,26 @@ def test_credentials_read_back_with_c2pa(signed, source):
     assert report["watermark"]["payload"] == watermark.payload_for(sha, out.history)
 
 
+def test_signing_makes_no_file_a_resumed_batch_cannot_recognise(source, tmp_path, monkeypatch):
+    """A process killed while signing leaves only the writer's own temporary (which a resumed batch removes)."""
+    from portrait_studio.io.write import is_temporary
+
+    seen = []
+    sign = c2pa.Builder.sign
+
+    def spy(self, *args, **kwargs):
+        seen.append(sorted(os.listdir(tmp_path)))
+        out = sign(self, *args, **kwargs)
+        seen.append(sorted(os.listdir(tmp_path)))
+        return out
+
+    monkeypatch.setattr(c2pa.Builder, "sign", spy)
+    path = tmp_path / "out.jpg"
+    write_output(path, Portrait.read(source), provenance=Provenance(credentials=True))
+    assert seen and all(is_temporary(name) for names in seen for name in names)
+    assert os.listdir(tmp_path) == ["out.jpg"]
+
+
 def flip_scan(src, dst):
     """A copy of a JPEG with bytes changed in the middle of its first scan's entropy-coded data."""
     data = bytearray(src.read_bytes())

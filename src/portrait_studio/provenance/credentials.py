@@ -87,7 +87,8 @@ def manifest(portrait, *, title: str, mime: str, watermark: str | None = None) -
 def sign_file(path: pathlib.Path, portrait, *, key, title: str | None = None, watermark: str | None = None,
               sidecar: pathlib.Path | None = None) -> None:
     """Sign the image file at `path` in place (its manifest embedded), or, with `sidecar`, leave it as it is
-    and write the manifest store to `sidecar` (for formats c2pa cannot embed into)."""
+    and write the manifest store to `sidecar` (for formats c2pa cannot embed into). `path` is the temporary
+    file a writer renames over its target, so a process killed while signing leaves only that temporary."""
     c2pa = _c2pa()
     mime = MIME[path.suffix.lower()]
     title = title or path.name
@@ -111,14 +112,10 @@ def sign_file(path: pathlib.Path, portrait, *, key, title: str | None = None, wa
                 store = b.sign(signer, mime, src, io.BytesIO())
             sidecar.write_bytes(store)
             return
-        tmp = path.with_name(path.name + ".c2pa-tmp" + path.suffix)
-        try:
-            with open(path, "rb") as src, open(tmp, "w+b") as dst:
-                b.sign(signer, mime, src, dst)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with open(path, "rb") as src:           # signed in memory: `path` is already the writer's temporary
+            signed = io.BytesIO()
+            b.sign(signer, mime, src, signed)
+        path.write_bytes(signed.getvalue())
 
 
 def _sniff(data: bytes) -> str | None:

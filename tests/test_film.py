@@ -82,6 +82,18 @@ def test_grain_is_resolution_independent():
     assert gb.std() > 1.5 * gs.std()                                  # per pixel, the big render is grainier
 
 
+@pytest.mark.parametrize("radius", [0.2, 0.5, 1.5, 4.0])
+def test_grain_noise_correlates_neighbours_as_the_model_does(radius):
+    # below a pixel a sampled Gaussian is nearly a delta: the kernel must still give the model's correlation
+    sigma = grains.correlation_sigma(radius)
+    f = grains.noise((384, 384), sigma, count=3, seed=0)
+    assert f.shape == (384, 384, 3) and abs(f.std() - 1) < 0.03
+    x = f - f.mean((0, 1))
+    rho = float((x[:, 1:] * x[:, :-1]).mean() / x.var())
+    assert abs(rho - np.exp(-1 / (4 * sigma ** 2))) < 0.03
+    assert abs(np.corrcoef(f[..., 0].ravel(), f[..., 1].ravel())[0, 1]) < 0.02      # layers independent
+
+
 def test_boolean_std_matches_a_monte_carlo_of_the_disc_model():
     rng = np.random.default_rng(0)
     r, u, size = 2.0, 0.4, 400

@@ -2,11 +2,31 @@
 background), so that smooth and sharp parts of one picture carry the same grain."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
+from scipy.special import ndtri
 
 from . import luminance
 
 _GRAIN_TILE = 1024                 # side of the repeated noise tile, pixels
+
+
+#: The standard normal's 256 quantiles at the centres of equal-probability bins, scaled to unit variance:
+#: a byte drawn uniformly maps to a normal deviate through this table.
+_QUANTILES = ndtri((np.arange(256) + 0.5) / 256)
+_QUANTILES = (_QUANTILES / _QUANTILES.std()).astype(np.float32)
+
+
+def normal_noise(shape: tuple[int, ...], *, rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance Gaussian white noise (float32) of `shape` from the generator `rng`.
+
+    Each value is a random byte through the normal's 256 quantiles: several times faster than drawing
+    normal deviates; 256 levels (0.01 standard deviations apart at the centre, the tails ending at 2.9)
+    are far finer than any grain shows.
+    """
+    n = int(np.prod(shape))
+    bytes_ = np.frombuffer(rng.bytes(n), np.uint8).reshape(-1, shape[-1] if len(shape) > 1 else n)
+    return cv2.LUT(bytes_, _QUANTILES).reshape(shape)
 
 
 def noise_level(image: np.ndarray, mask: np.ndarray, *, max_pixels: int = 1 << 18) -> float:
@@ -41,7 +61,7 @@ def add_grain(image: np.ndarray, sigma: float, weight: np.ndarray, *, seed: int)
     rng = np.random.default_rng(seed)
     h, w = weight.shape
     # a 1024-px tile of white noise repeated (drawing 12 M normals would cost more than the rest of the step)
-    tile = rng.standard_normal((min(h, _GRAIN_TILE), min(w, _GRAIN_TILE)), dtype=np.float32)
+    tile = normal_noise((min(h, _GRAIN_TILE), min(w, _GRAIN_TILE)), rng=rng)
     n = np.tile(tile, (-(-h // tile.shape[0]), -(-w // tile.shape[1])))[:h, :w]
     # d(y) = 2 sqrt(y) d(sqrt y): a relative gain 1 + 2 sigma n / sqrt(y), applied to all three channels
     root = np.asarray(luminance(image), np.float32)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...core.grain import normal_noise
 from ...core.image import luminance
 from ...core.masked import gaussian
 
@@ -90,6 +91,30 @@ def correlation_sigma(radius_px: float, sigma_px: float = PIXEL_SIGMA) -> float:
     return float(np.sqrt(radius_px ** 2 / 4 + sigma_px ** 2))
 
 
+def correlation_kernel(sigma_px: float) -> np.ndarray:
+    """A 1D kernel (unit sum of squares) whose separable filtering of white noise gives unit-variance noise
+    correlated as continuous Gaussian filtering with `sigma_px` would: the same correlation between
+    neighbouring pixels, exp(-1 / (4 σ²)). Below a pixel a sampled Gaussian of the same σ is nearly a
+    delta and would correlate neighbours too little, so its σ is raised until the correlations agree."""
+    target = np.exp(-1.0 / (4.0 * max(sigma_px, 1e-3) ** 2))
+
+    def kernel(s):                                   # (taps below 1/1000 of the centre's left out)
+        half = int(np.sqrt(2 * np.log(1000.0)) * s)
+        x = np.arange(-half, half + 1, dtype=np.float64)
+        k = np.exp(-x * x / (2 * s * s))
+        return k / np.sqrt((k * k).sum())
+
+    def lag1(s):
+        k = kernel(s)
+        return float((k[1:] * k[:-1]).sum())
+
+    lo, hi = 1e-3, max(sigma_px, 1e-3) * 2 + 1
+    for _ in range(40):                              # the neighbour correlation grows with σ: bisection
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if lag1(mid) < target else (lo, mid)
+    return kernel((lo + hi) / 2).astype(np.float32)
+
+
 def stock_model(*, radius_um: float, shape: tuple[int, int], layers=(1.0, 1.0, 1.0), mono: bool = False,
                 tone: str = "negative") -> GrainModel:
     """The grain of a stock whose grains have radius `radius_um` on a 35 mm frame, for a picture of `shape`.
@@ -107,29 +132,23 @@ def stock_model(*, radius_um: float, shape: tuple[int, int], layers=(1.0, 1.0, 1
 
 
 def noise(shape: tuple[int, int], sigma_px: float, *, count: int, seed: int) -> np.ndarray:
-    """`count` fields (count, H, W) of unit-variance Gaussian noise correlated over `sigma_px` pixels.
+    """`count` fields (H, W, count) of unit-variance Gaussian noise correlated over `sigma_px` pixels.
 
     Coarse grain is drawn on a reduced grid and enlarged (the same spectrum for a fraction of the draws).
     """
     import cv2
 
     h, w = shape
-    rng = np.random.default_rng(seed)
     step = max(1, int(sigma_px / 1.2))
     hs, ws = -(-h // step), -(-w // step)
-    s = sigma_px / step
-    out = np.empty((count, h, w), np.float32)
-    for i in range(count):
-        f = rng.standard_normal((hs, ws), dtype=np.float32)
-        if s > 0.3:
-            f = cv2.GaussianBlur(f, (0, 0), s, borderType=cv2.BORDER_REFLECT)
-            k = cv2.getGaussianKernel(2 * int(np.ceil(4 * s)) + 1, s).ravel()   # OpenCV's kernel for this σ
-            f *= np.float32(1.0 / float(np.sum(k * k)))                        # back to unit variance
-        if step > 1:
-            f = cv2.resize(f, (ws * step, hs * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
-            f *= np.float32(1.0 / max(float(f[::7, ::7].std()), 1e-6))
-        out[i] = f
-    return out
+    k = correlation_kernel(sigma_px / step)
+    f = normal_noise((hs, ws, count), rng=np.random.default_rng(seed))
+    if len(k) > 1:
+        f = cv2.sepFilter2D(f, -1, k, k, borderType=cv2.BORDER_REFLECT).reshape(hs, ws, count)
+    if step > 1:
+        f = cv2.resize(f, (ws * step, hs * step), interpolation=cv2.INTER_LINEAR).reshape(hs * step, ws * step, count)
+        f = f[:h, :w] * np.float32(1.0 / max(float(f[::7, ::7].std()), 1e-6))
+    return f
 
 
 def add_grain(values: np.ndarray, model: GrainModel, *, amount: float, seed: int) -> np.ndarray:
@@ -140,16 +159,14 @@ def add_grain(values: np.ndarray, model: GrainModel, *, amount: float, seed: int
     if amount <= 0:
         return values
     h, w = values.shape[:2]
-    fields = noise((h, w), model.sigma_px, count=1 if model.mono else 3, seed=seed)
-    # the standard deviation at each value: the model's table on 256 levels, looked up by OpenCV
-    std = np.interp(np.linspace(0, 1, 256), model.levels, model.std).astype(np.float32) * np.float32(amount)
-    out = np.empty_like(values)
-    for c in range(3):
-        level = cv2.convertScaleAbs(values[..., c], alpha=255.0)
-        sd = cv2.LUT(level, std)
-        sd *= fields[0 if model.mono else c]
-        out[..., c] = values[..., c] + sd * np.float32(model.layers[c])
-    return np.clip(out, 0.0, 1.0, out=out)
+    field = noise((h, w), model.sigma_px, count=1 if model.mono else 3, seed=seed)
+    # the standard deviation at each value, per layer: the model's table on 256 levels, looked up by OpenCV
+    std = np.interp(np.linspace(0, 1, 256), model.levels, model.std)[:, None] * np.asarray(model.layers)
+    table = (std * amount).astype(np.float32).reshape(256, 1, 3)
+    sd = cv2.LUT(cv2.convertScaleAbs(values, alpha=255.0), table)
+    sd *= field
+    sd += values
+    return np.clip(sd, 0.0, 1.0, out=sd)
 
 
 def measure(encoded: np.ndarray, *, shape: tuple[int, int]) -> GrainModel | None:

@@ -35,7 +35,7 @@ _X_MAX = 1.055 * 1.6 ** (1 / 2.4) - 0.055
 _E_MAX = 16.0
 #: Encoded value of mid-grey (linear 0.18).
 _X_MID = 1.055 * 0.18 ** (1 / 2.4) - 0.055
-_TABLE = 4096
+_TABLE = 65536
 
 
 @dataclass(frozen=True)
@@ -211,14 +211,12 @@ def layer_values(render: Rendering, linear: np.ndarray) -> np.ndarray:
     shape = linear.shape
     flat = np.ascontiguousarray(linear.reshape(-1, 1, 3), np.float32)
     exposure = cv2.transform(flat, render.sensitivity).reshape(shape)
-    # table position: the square root of the exposure (cheap, and fine enough near black), nearest entry
-    pos = cv2.sqrt(np.maximum(exposure, 0.0))
-    pos *= np.float32((_TABLE - 1) / np.sqrt(_E_MAX))
-    np.minimum(pos, np.float32(_TABLE - 1), out=pos)
-    idx = (pos + np.float32(0.5)).astype(np.int32)
+    # table position: the square root of the exposure (cheap, and fine enough near black), rounded to the
+    # nearest of the 16-bit table's entries by OpenCV's saturating conversion (negative light is black)
+    pos = cv2.multiply(cv2.sqrt(exposure), (_TABLE - 1) / np.sqrt(_E_MAX), dtype=cv2.CV_16U)
     out = np.empty(shape, np.float32)
     for c in range(3):
-        out[..., c] = render.tables[c][idx[..., c]]
+        out[..., c] = render.tables[c][pos[..., c]]
     return out
 
 
@@ -242,8 +240,9 @@ _DECODE = srgb_to_linear(np.linspace(0.0, 1.0, 65536, dtype=np.float32))
 
 def to_linear(encoded: np.ndarray) -> np.ndarray:
     """sRGB-encoded display values in [0, 1] back to the linear-light convention (a 16-bit table)."""
-    idx = (np.clip(encoded, 0.0, 1.0) * np.float32(65535) + np.float32(0.5)).astype(np.int32)
-    return _DECODE[idx]
+    import cv2
+
+    return _DECODE[cv2.multiply(encoded, 65535.0, dtype=cv2.CV_16U)]
 
 
 __all__ = ["STOCKS", "DEFAULT_STOCK", "Stock", "Rendering", "catalogue", "prepare", "layer_values", "dye_values",

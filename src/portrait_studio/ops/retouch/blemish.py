@@ -223,7 +223,7 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
     centre is refined on the low-passed density and the blob's width chosen among a few around `sigma` by
     the best fit. The blob's colour is then read as an inflamed spot's (:data:`PAPULE`) plus grey and brown
     parts, each of those kept only as far as it stands out of what the skin's texture can fake
-    (:func:`_spot_colour`): the texture under a spot fits a blob too, but rarely one of blood's colour.
+    (:func:`_spot_colours`): the texture under a spot fits a blob too, but rarely one of blood's colour.
     Only the fitted blob is subtracted: the skin's texture and its own tone variations under and around
     the spot stay as they were (a fill would replace them with a smooth patch). A spot that does not fit
     as a darker blob is left alone.
@@ -247,6 +247,7 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
     h, w = rgb.shape[:2]
     changed = np.zeros((h, w), np.float32) if changed is None else changed
     ones = np.ones((1, 3), np.float32)
+    windows, samples = [], []
     for x, y, s in spots:
         r0 = int(np.ceil(4.5 * s)) + 2
         x0, x1, y0, y1 = max(0, int(x) - r0), min(w, int(x) + r0 + 1), max(0, int(y) - r0), min(h, int(y) + r0 + 1)
@@ -258,26 +259,28 @@ def remove_spots(rgb: np.ndarray, spots: np.ndarray, amount: float, *, changed: 
         low = gaussian(cv2.transform(d, ones), 0.5 * s)
         near = (xs - x) ** 2 + (ys - y) ** 2 <= max(1.0, s) ** 2
         iy, ix = divmod(int(np.argmax(np.where(near, low, -np.inf))), x1 - x0)
-        a, g, doubt = _fit_blob(d, xs - xs[0, ix], ys - ys[iy, 0], s)
-        a = _spot_colour(a, doubt)
-        if a.sum() <= 0:                          # not darker: not a spot
+        dx, dy = xs - xs[0, ix], ys - ys[iy, 0]
+        windows.append((slice(y0, y1), slice(x0, x1), dx ** 2 + dy ** 2, float(s)))
+        samples.append(_blob_samples(d, dx, dy, float(s)))
+    if not windows:
+        return changed
+    a, width, doubt = _fit_blobs(samples)
+    a = _spot_colours(a, doubt)
+    for (rows, cols, r2, s), a_i, f in zip(windows, a, width):
+        if a_i.sum() <= 0:                        # not darker: not a spot
             continue
-        a = (np.maximum(a, 0.0) * amount).astype(np.float32)
-        rgb[y0:y1, x0:x1] *= np.exp(g[..., None] * a)
+        a_i = (np.maximum(a_i, 0.0) * amount).astype(np.float32)
+        g = np.exp(-r2 / (2 * (f * s) ** 2)).astype(np.float32)
+        g[g < 1e-3] = 0.0                  # (beyond 3.7 widths: pixels there keep their exact values)
+        rgb[rows, cols] *= np.exp(g[..., None] * a_i)
         # (the largest channel of the excess: g ≥ 0, so g times the largest amount)
-        np.maximum(changed[y0:y1, x0:x1], g * a.max(), out=changed[y0:y1, x0:x1])
+        np.maximum(changed[rows, cols], g * a_i.max(), out=changed[rows, cols])
     return changed
 
 
-def _fit_blob(d: np.ndarray, dx: np.ndarray, dy: np.ndarray, s: float
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The spot fit of :func:`remove_spots`: a window's density fitted as a plane plus a Gaussian blob.
-
-    Within 4.5 `s` of the centre, `d` (h, w, 3) is fitted by least squares as ``c0 + c1·dx/s + c2·dy/s +
-    a·g`` per channel, `g` a Gaussian of width ``f·s`` for each `f` of :data:`_WIDTHS`, reweighted
-    :data:`_FIT_STEPS` times with Tukey's biweight on each pixel's residual (a pore, a hair or a
-    neighbouring spot in the window stops pulling the fit); the width with the smallest weighted residual
-    wins.
+def _blob_samples(d: np.ndarray, dx: np.ndarray, dy: np.ndarray, s: float) -> tuple[np.ndarray, ...]:
+    """The pixels of a spot's window that :func:`_fit_blobs` fits: within 4.5 `s` of the centre, on every
+    step-th row and column (a few hundred pixels, whatever the resolution).
 
     Parameters
     ----------
@@ -290,62 +293,95 @@ def _fit_blob(d: np.ndarray, dx: np.ndarray, dy: np.ndarray, s: float
 
     Returns
     -------
-    a : ndarray, shape (3,)
-        The best fit's blob amplitude per channel (density).
-    g : ndarray, shape (h, w)
-        Its blob over the window, float32 (1 at the centre, 0 where below 0.001).
-    doubt : ndarray, shape (3, 3)
-        The covariance of `a` were the residual white noise (its channels' covariance, scaled by the
-        blob's share of the fit).
+    tuple
+        Their offsets across and down in units of `s`, their squared distances in pixels, and their
+        densities (n, 3), all float64; and `s`.
     """
     r2 = dx ** 2 + dy ** 2
     sel = r2 <= (4.5 * s) ** 2
-    step = max(1, int(round(_FIT_STRIDE * s)))       # fitted on every step-th row and column: a few hundred
-    if step > 1:                                     # pixels, whatever the resolution
+    step = max(1, int(round(_FIT_STRIDE * s)))
+    if step > 1:
         sel &= (np.arange(r2.shape[0]) % step == 0)[:, None] & (np.arange(r2.shape[1]) % step == 0)[None]
-    rs = r2[sel].astype(np.float64)
-    y = d[sel].astype(np.float64)                                              # (n, 3)
-    k, n = len(_WIDTHS), len(rs)
-    x = np.ones((k, n, 4))                                                     # every width at once
-    x[:, :, 1] = np.broadcast_to(dx, r2.shape)[sel] / s
-    x[:, :, 2] = np.broadcast_to(dy, r2.shape)[sel] / s
-    x[:, :, 3] = np.exp(rs[None] * (-0.5 / (np.asarray(_WIDTHS)[:, None] * s) ** 2))
-    w = np.ones((k, n))
-    rhs = np.zeros((k, 4, 4))
-    rhs[:, 3, 3] = 1.0                 # (the last column solves for the blob's row of the inverse)
+    return (np.broadcast_to(dx, r2.shape)[sel] / s, np.broadcast_to(dy, r2.shape)[sel] / s,
+            r2[sel].astype(np.float64), d[sel].astype(np.float64), s)
+
+
+def _fit_blobs(samples: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The spot fit of :func:`remove_spots`, every spot at once: each window's density fitted as a plane
+    plus a Gaussian blob.
+
+    Each spot's samples (:func:`_blob_samples`) are fitted by least squares as ``c0 + c1·dx/s + c2·dy/s +
+    a·g`` per channel, `g` a Gaussian of width ``f·s`` for each `f` of :data:`_WIDTHS`, reweighted
+    :data:`_FIT_STEPS` times with Tukey's biweight on each pixel's residual (a pore, a hair or a
+    neighbouring spot in the window stops pulling the fit); the width with the smallest weighted residual
+    wins. Spots with fewer samples than the most are padded with samples of no weight.
+
+    Returns
+    -------
+    a : ndarray, shape (S, 3)
+        Each spot's best blob amplitude per channel (density).
+    width : ndarray, shape (S,)
+        Its blob's width, relative to the spot's size.
+    doubt : ndarray, shape (S, 3, 3)
+        The covariance of `a` were the residual white noise (its channels' covariance, scaled by the
+        blob's share of the fit).
+    """
+    count = np.array([len(smp[2]) for smp in samples])
+    n, k, m = int(count.max()), len(_WIDTHS), len(samples)
+    valid = np.arange(n)[None] < count[:, None]                                  # (m, n)
+    x = np.zeros((m, k, n, 4))                                                   # every spot and width at once
+    y = np.zeros((m, n, 3))
+    for i, (ax, ay, r2, dens, s) in enumerate(samples):
+        c = count[i]
+        x[i, :, :c, 0] = 1.0
+        x[i, :, :c, 1], x[i, :, :c, 2] = ax, ay
+        x[i, :, :c, 3] = np.exp(r2[None] * (-0.5 / (np.asarray(_WIDTHS)[:, None] * s) ** 2))
+        y[i, :c] = dens
+    y = y[:, None]                                                               # (m, 1, n, 3)
+    w = np.broadcast_to(valid[:, None], (m, k, n)).astype(np.float64)
+    rhs = np.zeros((m, k, 4, 4))
+    rhs[..., 3, 3] = 1.0               # (the last column solves for the blob's row of the inverse)
+    middle = ((count - 1) // 2, count // 2)                                      # the median's ranks
     for _ in range(_FIT_STEPS):
         xw = x * w[..., None]
-        gram = xw.transpose(0, 2, 1) @ x + 1e-12 * np.eye(4)                 # (k, 4, 4)
-        rhs[:, :, :3] = xw.transpose(0, 2, 1) @ y
+        gram = xw.swapaxes(-1, -2) @ x + 1e-12 * np.eye(4)                      # (m, k, 4, 4)
+        rhs[..., :3] = xw.swapaxes(-1, -2) @ y
         sol = np.linalg.solve(gram, rhs)
-        coef = sol[:, :, :3]                                                   # (k, 4, 3)
-        res = y[None] - x @ coef
-        rr = np.sqrt((res * res).sum(2))                                       # (k, n)
-        cut = _TUKEY * 1.4826 * np.median(rr, axis=1, keepdims=True) + 1e-12
-        w = np.clip(1.0 - (rr / cut) ** 2, 0.0, None) ** 2
-    err = (w * rr * rr).sum(1) / np.maximum(w.sum(1), 1e-12)
-    b = int(np.argmin(err))
-    cov = (res[b] * w[b, :, None]).T @ res[b] / max(float(w[b].sum()), 1e-12)
-    doubt = cov * sol[b, 3, 3]
-    a, f = coef[b, 3], _WIDTHS[b]
-    g = np.exp(-r2 / (2 * (f * s) ** 2)).astype(np.float32)
-    g[g < 1e-3] = 0.0                  # (beyond 3.7 widths: pixels there keep their exact values)
-    return a, g, doubt
+        coef = sol[..., :3]                                                      # (m, k, 4, 3)
+        res = y - x @ coef
+        rr = np.sqrt((res * res).sum(-1))                                        # (m, k, n)
+        ranked = np.sort(np.where(valid[:, None], rr, np.inf), axis=-1)
+        med = 0.5 * sum(np.take_along_axis(ranked, r[:, None, None], -1) for r in middle)
+        cut = _TUKEY * 1.4826 * med + 1e-12
+        w = np.clip(1.0 - (rr / cut) ** 2, 0.0, None) ** 2 * valid[:, None]
+    err = (w * rr * rr).sum(-1) / np.maximum(w.sum(-1), 1e-12)                   # (m, k)
+    b = np.argmin(err, axis=1)
+    pick = np.arange(m)
+    res_b, w_b = res[pick, b], w[pick, b]                                        # (m, n, 3), (m, n)
+    cov = (res_b * w_b[..., None]).swapaxes(-1, -2) @ res_b / np.maximum(w_b.sum(-1), 1e-12)[:, None, None]
+    doubt = cov * sol[pick, b, 3, 3][:, None, None]
+    return coef[pick, b, 3], np.asarray(_WIDTHS)[b], doubt
 
 
-def _spot_colour(a: np.ndarray, doubt: np.ndarray) -> np.ndarray:
-    """A fitted blob's density `a` (3,) read as an inflamed spot (:data:`PAPULE`) plus grey (shading) and
+#: An inflamed spot's colour and the parts it is read against: (papule, grey, brown) as columns.
+_SPOT_BASIS = np.column_stack([PAPULE, BASIS[0], MELANIN]).astype(np.float64)
+
+
+def _spot_colours(a: np.ndarray, doubt: np.ndarray) -> np.ndarray:
+    """Fitted blobs' densities `a` (S, 3) read as an inflamed spot (:data:`PAPULE`) plus grey (shading) and
     brown (melanin) parts, the last two each kept as far as they stand out of the fit's uncertainty
-    (`doubt`, times :data:`_TEXTURE_DOUBT`): a Wiener shrinkage toward a spot of blood's colour. A grey or
-    brown spot (a dark speck) keeps its colour; the texture that fakes grey under a red spot is left."""
-    basis = np.column_stack([PAPULE, BASIS[0], MELANIN]).astype(np.float64)
-    weigh = np.linalg.inv(doubt * _TEXTURE_DOUBT + 1e-12 * np.eye(3)) @ basis
+    (`doubt` (S, 3, 3), times :data:`_TEXTURE_DOUBT`): a Wiener shrinkage toward a spot of blood's colour. A
+    grey or brown spot (a dark speck) keeps its colour; the texture that fakes grey under a red spot is left."""
+    basis = _SPOT_BASIS
+    weigh = np.linalg.solve(doubt * _TEXTURE_DOUBT + 1e-12 * np.eye(3), np.broadcast_to(basis, doubt.shape))
     # the coefficients and their variances (the inverse of the Fisher matrix) in one solve
-    sol = np.linalg.solve(basis.T @ weigh + 1e-12 * np.eye(3), np.column_stack([weigh.T @ a, np.eye(3)]))
-    c, var = sol[:, 0], np.diag(sol[:, 1:])
+    fisher = basis.T @ weigh + 1e-12 * np.eye(3)                                 # (S, 3, 3)
+    rhs = np.concatenate([(weigh.swapaxes(-1, -2) @ a[..., None]), np.broadcast_to(np.eye(3), doubt.shape)], -1)
+    sol = np.linalg.solve(fisher, rhs)
+    c, var = sol[..., 0], np.diagonal(sol[..., 1:], axis1=-2, axis2=-1)
     keep = c * c / np.maximum(c * c + var, 1e-24)
-    keep[0] = 1.0
-    return basis @ (c * keep)
+    keep[:, 0] = 1.0
+    return (c * keep) @ basis.T
 
 
 def find_hairs(c: np.ndarray, skin: np.ndarray, unit: float) -> np.ndarray:

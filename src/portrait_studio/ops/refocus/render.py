@@ -236,7 +236,9 @@ def fill_band(image: np.ndarray, known: np.ndarray, where: np.ndarray) -> np.nda
     other = ~k_crop & ~sel
     source = crop
     if other.any():
-        source = np.where(other[..., None], _fill(crop, k_crop), crop)
+        oy, ox = np.nonzero(other)
+        source = crop.copy()
+        source[oy, ox] = _fill(crop, k_crop, oy, ox)
     mask = sel.astype(np.uint8)
     sample = source[::3, ::3][mask[::3, ::3] == 0]
     top = max(float(np.percentile(sample, 99.9)) if sample.size else 1.0, 1e-3)
@@ -335,14 +337,6 @@ def render_layers(image: np.ndarray, radius: np.ndarray, *, behind: np.ndarray |
         own = L["m"] * tf + (1.0 - L["m"]) * tb
         if k > 0 and not own.any():
             return None
-        # its colour where it shows (the surfaces' colours unmixed at outlines), filled in where it is hidden
-        premult = tf[..., None] * L["pf"] + tb[..., None] * L["pb"]
-        colour = premult / np.maximum(own, 1e-6)[..., None]
-        known = own > 0.05
-        if not known.all():                  # hidden: what the surface in front hides, else a smooth fill
-            pz = L["plate"]
-            hidden = pz[..., :3] + (1.0 - pz[..., 3:]) * _fill(colour, known)
-            colour = np.where(known[..., None], colour, hidden)
         # the layer extended under what is nearer: the hidden part (1 - drawn) shared among the layers at or
         # behind this one in proportion to their presence nearby
         if k == 0:
@@ -350,6 +344,16 @@ def render_layers(image: np.ndarray, radius: np.ndarray, *, behind: np.ndarray |
         else:
             drawn = L["m"] * _drawn(L["rf"], radii, k) + (1.0 - L["m"]) * _drawn(L["rb"], radii, k)
             alpha = np.clip(own + (1.0 - drawn) * _share_nearby(own, drawn, max(2.0, reach)), 0.0, 1.0)
+        # its colour where it shows (the surfaces' colours unmixed at outlines), filled in where it is hidden
+        # and yet shows (alpha above 1/1000: below, the colour is multiplied by next to nothing)
+        premult = tf[..., None] * L["pf"]
+        premult += tb[..., None] * L["pb"]
+        colour = np.divide(premult, np.maximum(own, 1e-6)[..., None], out=premult)
+        known = own > 0.05
+        ys, xs = np.nonzero(~known & (alpha > 1e-3))
+        if ys.size:                          # hidden: what the surface in front hides, else a smooth fill
+            pz = L["plate"][ys, xs]
+            colour[ys, xs] = pz[:, :3] + (1.0 - pz[:, 3:]) * _fill(colour, known, ys, xs)
         if d / 2 ** lvl < _SHARP_PX:
             return alpha[..., None] * colour, alpha, lvl, box
         stack = np.dstack([alpha[..., None] * colour, alpha])
@@ -444,16 +448,25 @@ def _pool(x: np.ndarray, block: int, fn) -> np.ndarray:
     return fn(x.reshape((h + ph) // block, block, (w + pw) // block, block), axis=(1, 3))
 
 
-def _fill(colour: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """A smooth fill of a layer's colour where it is not `known` (a push-pull fill on a copy reduced 8 times:
-    only where nothing hides the layer does it show, and there it is blurred)."""
+def _fill(colour: np.ndarray, known: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """A smooth fill of a layer's colour where it is not `known`, at the pixels ``(ys, xs)`` (n, 3): a
+    push-pull fill on a copy reduced 8 times, read bilinearly at those pixels as an enlarged copy would hold
+    them (only where nothing hides the layer does it show, and there it is blurred)."""
     h, w = known.shape
     if not known.any():
-        return colour
+        return colour[ys, xs]
     c = 8
     small_hw = (max(1, w // c), max(1, h // c))
     k_small = cv2.resize(known.astype(np.float32), small_hw, interpolation=cv2.INTER_AREA)
     c_small = cv2.resize(colour * known[..., None], small_hw, interpolation=cv2.INTER_AREA) / np.maximum(
         k_small, 1e-6)[..., None]
-    return cv2.resize(push_pull_fill(c_small, np.clip(k_small * 2.0, 0.0, 1.0)), (w, h),
-                      interpolation=cv2.INTER_LINEAR)
+    filled = push_pull_fill(c_small, np.clip(k_small * 2.0, 0.0, 1.0))
+    # (pixel centres mapped as cv2.resize maps them when enlarging; the points laid out in rows of 1024, as
+    # OpenCV's remap takes maps of fewer than 32767 rows)
+    n, row = len(ys), 1024
+    pad = -n % row
+    mx = np.pad((xs + 0.5) * (small_hw[0] / w) - 0.5, (0, pad)).astype(np.float32).reshape(-1, row)
+    my = np.pad((ys + 0.5) * (small_hw[1] / h) - 0.5, (0, pad)).astype(np.float32).reshape(-1, row)
+    return cv2.remap(filled, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)[:n]
+
+

@@ -287,6 +287,88 @@ def test_iphone_portrait_refocused_from_its_own_depth(shared_data):
     assert kf > 0.9 and kb < 0.5, (kf, kb)
 
 
+# -- Google's depth formats, written here as the cameras write them ----------------------------------------
+
+def _app1(payload: bytes) -> bytes:
+    return b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _with_segments(jpeg: bytes, *segments: bytes) -> bytes:
+    return jpeg[:2] + b"".join(segments) + jpeg[2:]                     # right after the start of image
+
+
+def _photo_and_depth(tmp_path):
+    """A 64 x 48 photo, and a depth ramp from 1 m (left) to 4 m (right) coded RangeInverse in a 16-bit PNG."""
+    rgb = np.full((48, 64, 3), 128, np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "plain.jpg", quality=90)
+    metres = np.tile(np.linspace(1.0, 4.0, 32, dtype=np.float64), (24, 1))
+    near, far = 1.0, 4.0
+    codes = (far * (metres - near) / (metres * (far - near)) * 65535 + 0.5).astype(np.uint16)   # RangeInverse
+    png = tmp_path / "depth.png"
+    Image.fromarray(codes).save(png)
+    return (tmp_path / "plain.jpg").read_bytes(), png.read_bytes(), metres
+
+
+def test_google_gdepth_split_over_extended_xmp_segments_is_read(tmp_path):
+    import base64
+
+    from portrait_studio.io.depth import read_depth
+
+    jpeg, png, metres = _photo_and_depth(tmp_path)
+    guid = b"0123456789ABCDEF0123456789ABCDEF"
+    main = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            b'<rdf:Description xmlns:GDepth="http://ns.google.com/photos/1.0/depthmap/" '
+            b'xmlns:xmpNote="http://ns.adobe.com/xmp/note/" GDepth:Format="RangeInverse" GDepth:Near="1.0" '
+            b'GDepth:Far="4.0" GDepth:Mime="image/png" xmpNote:HasExtendedXMP="' + guid + b'"/></rdf:RDF></x:xmpmeta>')
+    ext = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:GDepth="http://ns.google.com/photos/1.0/depthmap/" GDepth:Data="'
+           + base64.b64encode(png) + b'"/></rdf:RDF></x:xmpmeta>')
+    chunk = 120                                         # small parts, several segments, given out of order
+    parts = [_app1(b"http://ns.adobe.com/xmp/extension/\x00" + guid + len(ext).to_bytes(4, "big")
+                   + off.to_bytes(4, "big") + ext[off:off + chunk]) for off in range(0, len(ext), chunk)]
+    assert len(parts) > 2
+    path = tmp_path / "pixel.jpg"
+    path.write_bytes(_with_segments(jpeg, _app1(b"http://ns.adobe.com/xap/1.0/\x00" + main), *parts[::-1]))
+    d = read_depth(path)
+    assert d is not None and d.source == "Google GDepth"
+    np.testing.assert_allclose(d.depth, metres, rtol=2e-3)
+    p = Portrait.read(path)
+    assert p.shape == (48, 64)                          # the photo itself reads as before
+    shown = refocus(p, f_number=2.0, focus_distance=1.0).extras["depth"]       # refocus uses it: near on the left
+    assert shown[:, :8].mean() > shown[:, -8:].mean() + 0.3
+
+
+def test_android_dynamic_depth_item_after_the_primary_image_is_read(tmp_path):
+    from portrait_studio.io.depth import read_depth
+
+    jpeg, png, metres = _photo_and_depth(tmp_path)
+    confidence = b"\x89PNG not a depth map" * 3
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:Device="http://ns.google.com/photos/dd/1.0/device/" '
+           b'xmlns:Container="http://ns.google.com/photos/dd/1.0/container/" '
+           b'xmlns:Item="http://ns.google.com/photos/dd/1.0/item/" '
+           b'xmlns:DepthMap="http://ns.google.com/photos/dd/1.0/depthmap/">'
+           b'<Device:Cameras><rdf:Seq><rdf:li><Camera:DepthMap xmlns:Camera="http://ns.google.com/photos/dd/1.0/camera/">'
+           b'<rdf:Description DepthMap:Format="RangeInverse" DepthMap:Near="1.0" DepthMap:Far="4.0" '
+           b'DepthMap:Units="Meters" DepthMap:DepthURI="android/depthmap" DepthMap:ConfidenceURI="android/confidencemap"/>'
+           b'</Camera:DepthMap></rdf:li></rdf:Seq></Device:Cameras>'
+           b'<Device:Container><Container:Directory><rdf:Seq>'
+           b'<rdf:li><Container:Item Item:Mime="image/jpeg" Item:Semantic="Primary"/></rdf:li>'
+           b'<rdf:li><Container:Item Item:Mime="image/png" Item:Semantic="Depth" Item:Length="'
+           + str(len(png)).encode() + b'" Item:DataURI="android/depthmap"/></rdf:li>'
+           b'<rdf:li><Container:Item Item:Mime="image/png" Item:Semantic="Confidence" Item:Length="'
+           + str(len(confidence)).encode() + b'" Item:Padding="3" Item:DataURI="android/confidencemap"/></rdf:li>'
+           b'</rdf:Seq></Container:Directory></Device:Container></rdf:Description></rdf:RDF></x:xmpmeta>')
+    path = tmp_path / "android.jpg"
+    path.write_bytes(_with_segments(jpeg, _app1(b"http://ns.adobe.com/xap/1.0/\x00" + xmp)) + png + b"\0\0\0"
+                     + confidence)
+    d = read_depth(path)
+    assert d is not None and d.source == "Dynamic Depth"
+    np.testing.assert_allclose(d.depth, metres, rtol=2e-3)
+    path.write_bytes(path.read_bytes()[:-200])          # cut short: the items no longer add up, nothing is read
+    assert read_depth(path) is None or not np.allclose(read_depth(path).depth, metres, rtol=2e-3)
+
+
 def test_a_depth_array_in_memory_is_metres():
     d = np.full((20, 30), 6.0, np.float32)
     d[5:15, 5:15] = 1.5

@@ -369,6 +369,20 @@ def test_android_dynamic_depth_item_after_the_primary_image_is_read(tmp_path):
     assert read_depth(path) is None or not np.allclose(read_depth(path).depth, metres, rtol=2e-3)
 
 
+def test_no_bright_fringe_along_a_white_garment(shared_data):
+    # 041: a white top before a wooden wall. Its outline's unmixed colours are as bright as the top but are not
+    # the photo's highlights: boosted as lights, they drew a jagged white fringe over the blurred wall
+    path = shared_data / "portraits" / "041.jpg"
+    if not path.exists():
+        pytest.skip("no portrait 041")
+    p = Portrait.read(path)
+    x, y, w, h = p.face().box
+    below = (slice(int(y + 0.9 * h), int(y + 1.4 * h)), slice(int(x - 0.4 * w), int(x + w)))   # chin to shoulder
+    glow = refocus(p, f_number=1.4, grain=0.0).image[below]
+    dull = refocus(p, f_number=1.4, grain=0.0, highlights=0.0).image[below]
+    assert np.abs(glow - dull).max() < 0.05
+
+
 def test_a_depth_array_in_memory_is_metres():
     d = np.full((20, 30), 6.0, np.float32)
     d[5:15, 5:15] = 1.5

@@ -33,6 +33,8 @@ _FOCUS_WINDOW = 0.01
 FACE_DEPTH_M = 0.15
 #: Linear values above this (the photo's white = 1) are taken as clipped highlights, recovered before the blur.
 _CLIPPED = 0.92
+#: Linear values above this are bright: a light's neighbourhood is mostly darker.
+_BRIGHT = 0.5
 #: The neighbourhood in which a clipped highlight must stand mostly alone to be taken as a light, fraction of
 #: the image diagonal.
 _LIGHT_SIZE = 0.02
@@ -166,24 +168,28 @@ def _person_focus(surfaces: depth_.Surfaces) -> float:
     return float(np.median(surfaces.front[:top][sel]))
 
 
-def _recover_highlights(image: np.ndarray, amount: float) -> np.ndarray:
-    """Clipped highlights made brighter before the blur (their true light was cut at the photo's white), so
-    that a blurred light spreads into a glowing disc instead of a dull grey one; float32, a new array."""
-    out = np.array(image, np.float32, copy=True)
+def _light_gains(image: np.ndarray, amount: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How much brighter each clipped highlight of the photo `image` is taken to have been (its true light
+    was cut at the photo's white), so that a blurred light spreads into a glowing disc instead of a dull grey
+    one: the pixels ``(ys, xs)`` and their gains (n,), 1 for most.
+
+    A light is small and stands out of a darker surround: where much of the neighbourhood is bright too (a
+    blown sky, a white shirt whose folds are not all clipped, a bright cheek) the brightness is a surface's,
+    and is left as it is. Judged on the photo, not on the colours
+    unmixed from it at outlines (a thin line of them may be bright without being a light)."""
     clipped = image.max(axis=-1) > _CLIPPED
     ys, xs = np.nonzero(clipped)
-    if ys.size:
-        # a light is small: where much of the neighbourhood is clipped too (a blown sky, a bright cheek) the
-        # brightness is a surface's, and is left as it is
-        h, w = clipped.shape
-        f = max(1, int(max(h, w) / 512))
-        small = cv2.resize(clipped.astype(np.float32), (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
-        k = max(3, int(_LIGHT_SIZE * np.hypot(*small.shape)) | 1)
-        crowd = cv2.blur(small, (k, k))[np.minimum(ys // f, small.shape[0] - 1), np.minimum(xs // f, small.shape[1] - 1)]
-        t = np.clip((image[ys, xs].max(axis=-1) - _CLIPPED) / (1.0 - _CLIPPED), 0.0, 1.0)
-        t *= np.clip(1.0 - 3.0 * crowd, 0.0, 1.0)
-        out[ys, xs] *= (1.0 + amount * (_HIGHLIGHT_GAIN - 1.0) * t * t)[:, None]
-    return out
+    if not ys.size:
+        return ys, xs, np.ones(0, np.float32)
+    h, w = clipped.shape
+    f = max(1, int(max(h, w) / 512))
+    bright = (image.max(axis=-1) > _BRIGHT).astype(np.float32)     # a light stands out of a darker surround
+    small = cv2.resize(bright, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    k = max(3, int(_LIGHT_SIZE * np.hypot(*small.shape)) | 1)
+    crowd = cv2.blur(small, (k, k))[np.minimum(ys // f, small.shape[0] - 1), np.minimum(xs // f, small.shape[1] - 1)]
+    t = np.clip((image[ys, xs].max(axis=-1) - _CLIPPED) / (1.0 - _CLIPPED), 0.0, 1.0)
+    t *= np.clip(1.0 - 3.0 * crowd, 0.0, 1.0)
+    return ys, xs, (1.0 + amount * (_HIGHLIGHT_GAIN - 1.0) * t * t).astype(np.float32)
 
 
 @operation("refocus", c2pa_action="c2pa.filtered", extras={"depth": ("mask", "the depth used, as a grey map of disparity: 1 = the nearest point, "
@@ -281,21 +287,29 @@ def refocus(portrait, *,
     def colours() -> Colours:                           # the two surfaces' colours at outlines (see render)
         outline = (surfaces.mix < 0.995) | (surfaces.front != surfaces.back)
         front, back, plate = unmix_outlines(portrait.image, surfaces.front, surfaces.back, surfaces.mix, outline)
-        if highlights > 0:
-            front, back = _recover_highlights(front, highlights), _recover_highlights(back, highlights)
-            plate[..., :3] = _recover_highlights(plate[..., :3], highlights)
+        ys, xs, gain = _light_gains(portrait.image, highlights)
+        lit = gain > 1.0
+        ys, xs, gain = ys[lit], xs[lit], gain[lit]
+        in_front = surfaces.mix[ys, xs] >= 0.5          # the surface holding most of the pixel is the light
+        added = np.zeros((ys.size, 3), np.float32)      # (at an outline the other one is not lit)
+        if ys.size:
+            front, back = front.copy(), back.copy()
+            for surface, sel in ((front, in_front), (back, ~in_front)):
+                added[sel] = surface[ys[sel], xs[sel]] * (gain[sel, None] - 1.0)
+                surface[ys[sel], xs[sel]] += added[sel]
         prepared = Colours(front, back, plate, surfaces.mix)
-        prepared.lights = np.nonzero(portrait.image.max(axis=-1) > _CLIPPED)      # where highlights were boosted
+        prepared.lights = ys, xs, in_front, added        # the light added to the lights, by surface
         prepared.noise = noise_level(portrait.image, np.ones(portrait.shape, np.float32))
         return prepared
     prepared = portrait.cached(("refocus-colours",) + key + (highlights,), colours, per_image=True)
     front = radius(disp_front)
     back = front if disp_back is disp_front else radius(disp_back)
     out = render_layers(portrait.image, front, behind=back, mix=surfaces.mix, colours=prepared, aperture=bokeh)
-    ys, xs = prepared.lights
-    if highlights > 0 and ys.size:                      # what was not blurred keeps its own light
-        sharp = np.clip(1.5 - np.abs(front[ys, xs]), 0.0, 1.0) * surfaces.mix[ys, xs]
-        out[ys, xs] += sharp[:, None] * (portrait.image[ys, xs] - prepared.front[ys, xs])
+    ys, xs, in_front, added = prepared.lights
+    if ys.size:                                         # a light not blurred keeps its own light: what was
+        share = np.where(in_front, surfaces.mix[ys, xs], 1.0 - surfaces.mix[ys, xs])      # added, taken back
+        rad = np.where(in_front, front[ys, xs], back[ys, xs])
+        out[ys, xs] -= (np.clip(1.5 - np.abs(rad), 0.0, 1.0) * share)[:, None] * added
     if grain > 0 and prepared.noise > 1e-4:             # a share of the photo's noise, where the blur took it
         blurred = np.abs(front)
         blurred -= 0.75

@@ -144,43 +144,23 @@ def test_missing_extra_is_one_line(tmp_path):
 # -- with the generate extra: tiny pipelines built here ------------------------------------------------------
 
 def _tiny_pipeline(folder: pathlib.Path, seed: int) -> pathlib.Path:
-    """A Stable-Diffusion-class pipeline with tiny random weights, saved as a diffusers folder: a CLIP tokenizer
-    whose vocabulary is the printable ASCII characters (alone and word-final), so any prompt tokenizes."""
-    torch = pytest.importorskip("torch")
-    diffusers = pytest.importorskip("diffusers")
-    transformers = pytest.importorskip("transformers")
-    transformers.logging.set_verbosity_error()
-    diffusers.utils.logging.set_verbosity_error()
-    words = folder.with_name(folder.name + "-vocab")
-    words.mkdir(parents=True)
-    letters = [chr(i) for i in range(33, 127)]
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + letters + [t + "</w>" for t in letters]
-    (words / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (words / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = transformers.CLIPTokenizer(str(words / "vocab.json"), str(words / "merges.txt"), model_max_length=77)
-    torch.manual_seed(seed)
-    unet = diffusers.UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=16, attention_head_dim=4, norm_num_groups=8)
-    vae = diffusers.AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8, 16, 16),
-                                  down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                                  layers_per_block=1, norm_num_groups=8, sample_size=64)
-    text = transformers.CLIPTextModel(transformers.CLIPTextConfig(
-        vocab_size=len(tokens), hidden_size=16, intermediate_size=24, num_hidden_layers=1, num_attention_heads=2,
-        max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1))
-    scheduler = diffusers.DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
-                                        clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    pipe = diffusers.StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
-                                             scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                             requires_safety_checker=False)
-    pipe.save_pretrained(folder)
-    return folder
+    pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    pytest.importorskip("transformers")
+    from portrait_studio.generate.tiny import tiny_pipeline
+
+    return tiny_pipeline(folder, seed=seed)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    return _tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny", 0)
+    """The tiny pipeline, run on one thread while this module's tests use it: torch's threads spin against each
+    other on a tiny model (a 64 px step took 0.3 s on two busy cores, 5 ms on one)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield _tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny", 0)
+    torch.set_num_threads(threads)
 
 
 def test_load_generate_seeded_and_prompted(tiny):
@@ -238,7 +218,8 @@ def test_cli_end_to_end(tiny, tmp_path):
     recorded; the choices in the EXIF; nothing but notes on stderr."""
     out = tmp_path / "cli.png"
     r = _cli("generate", "a studio portrait", "-o", out, "--model", tiny, "--steps", 2, "--size", "72x64",
-             "--style", "corporate", "--background", "grey paper", "--mood", "calm", "--lens", 85, "--aperture", 2)
+             "--style", "corporate", "--background", "grey paper", "--mood", "calm", "--lens", 85, "--aperture", 2,
+             env={"OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
     assert all(line.startswith("portrait: note:") for line in r.stderr.splitlines()), r.stderr
     seed = int(r.stdout.split("seed ")[1].split()[0])
@@ -261,3 +242,154 @@ def test_folder_with_broken_parts_is_refused(tiny, tmp_path):
     with pytest.raises(InputError, match="could not be loaded as a diffusion pipeline") as e:
         load_pipeline(broken)
     assert "\n" not in str(e.value)
+
+
+# -- headshots: quality control, the identity adapter, regeneration ------------------------------------------
+
+def _astronaut():
+    from skimage import data
+
+    from portrait_studio import Portrait
+    from portrait_studio.core import from_srgb8
+
+    return Portrait(from_srgb8(data.astronaut()))
+
+
+def test_qc_finds_clipped_skin_soft_eyes_and_identity():
+    import cv2
+
+    from portrait_studio import Portrait
+    from portrait_studio.generate import qc
+
+    a = _astronaut()
+    ref = [qc.face_descriptor(a)]
+    good = qc.check(a, ref)
+    assert good.passed and good.face and good.eyes_open > 0.2 and good.eyes_sharp > 2 * qc.EYES_SHARP
+    assert good.clipped_skin < 0.01
+    over = qc.check(Portrait(np.clip(a.image * 4, 0, 1)), ref)
+    assert not over.passed and any("clipped skin" in p for p in over.problems)
+    soft = qc.check(Portrait(cv2.GaussianBlur(a.image, (0, 0), 2)), ref)
+    assert any("eyes soft" in p for p in soft.problems)
+    empty = qc.check(Portrait(np.full((96, 96, 3), 0.3, np.float32)))
+    assert not empty.face and empty.problems == ("no face found",)
+    if qc.dlib_available():
+        assert good.identity < 0.1 and 0.2 < soft.identity < qc.SAME_PERSON
+
+
+def test_qc_identity_of_another_person():
+    from portrait_studio import Portrait
+    from portrait_studio.generate import qc
+
+    other = ROOT.parent / "shared" / "data" / "portraits" / "001.jpg"
+    if not other.exists() or not qc.dlib_available():
+        pytest.skip("needs ../shared/data and dlib")
+    r = qc.check(Portrait.read(other), [qc.face_descriptor(_astronaut())])
+    assert r.identity > qc.SAME_PERSON and not r.passed and "identity not kept" in r.problems[-1]
+
+
+def test_styles_are_parsed():
+    from portrait_studio.generate.headshots import parse_styles
+
+    assert parse_styles("corporate, outdoor,corporate") == ["corporate", "outdoor"]
+    for bad in ("", "corporate,anime", " , "):
+        with pytest.raises(ParameterError, match="styles="):
+            parse_styles(bad)
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny, tmp_path_factory):
+    from portrait_studio.generate.tiny import tiny_ip_adapter
+
+    return tiny_ip_adapter(tmp_path_factory.mktemp("adapters") / "ip", tiny)
+
+
+def test_adapter_is_refused_in_one_line(tiny, adapter, tmp_path):
+    from portrait_studio.generate import load_pipeline
+    from portrait_studio.generate.headshots import load_adapter
+
+    gen = load_pipeline(tiny)
+    with pytest.raises(InputError, match="no such adapter"):
+        load_adapter(gen, tmp_path / "none.safetensors")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no IP-Adapter weights"):
+        load_adapter(gen, tmp_path / "empty")
+    import shutil
+
+    shutil.copy(adapter, tmp_path / "ip-adapter_alone.safetensors")
+    with pytest.raises(InputError, match="image_encoder"):
+        load_adapter(gen, tmp_path / "ip-adapter_alone.safetensors")
+
+
+def test_headshots_regenerate_until_checks_pass(tiny, adapter, monkeypatch):
+    """The adapter is loaded and its selfies change the picture; a failed check makes the next seed; the best is
+    kept and every try is reported."""
+    from portrait_studio.generate import Choices, generate, load_pipeline
+    from portrait_studio.generate import headshots as hs
+    from portrait_studio.generate.qc import Report
+
+    gen = load_pipeline(tiny)
+    plain = generate(gen, "a headshot", Choices(style="corporate"), seed=2, steps=1, size=(64, 64))
+    assert hs.load_adapter(gen, adapter.parent, scale=0.7) == adapter.name
+    selfie = _astronaut()
+    calls = []
+
+    def check(portrait, references, *, max_distance):
+        calls.append(portrait)
+        ok = len(calls) % 2 == 0
+        return Report(True, 0.3, 20.0, 0.0, 0.4 if ok else 0.9, ok, () if ok else ("identity not kept",))
+    monkeypatch.setattr(hs, "check", check)
+    shots = hs.make_headshots(gen, [selfie], ["corporate", "outdoor"], text="a headshot", seed=2, steps=1,
+                              size=(64, 64), tries=3, adapter_name=adapter.name)
+    assert [s.style for s in shots] == ["corporate", "outdoor"] and len(calls) == 4
+    assert [s.seed for s in shots] == [3, 3] and all(s.report.passed and len(s.tries) == 2 for s in shots)
+    assert [t["seed"] for t in shots[0].tries] == [2, 3] and not shots[0].tries[0]["passed"]
+    again = generate(gen, "a headshot", Choices(style="corporate"), seed=2, steps=1, size=(64, 64),
+                     extra={"ip_adapter_image": [[hs.face_crop(selfie)]]})
+    assert not np.array_equal(plain.image, again.image)          # the selfie reaches the model
+    step = shots[0].portrait.history[0]
+    assert step["params"]["adapter"] == adapter.name and step["params"]["selfies"] == 1
+
+
+def test_headshots_command(tiny, adapter, tmp_path, capsys):
+    """The whole command in this process: selfies read, the adapter loaded, a post-step recipe run, each headshot
+    checked (the tiny model draws no face, so every one fails: exit 3) and written with its report."""
+    from portrait_studio.cli import main
+
+    selfie = tmp_path / "me.png"
+    Image.fromarray(np.asarray(Image.open(_astronaut_file(tmp_path)))).save(selfie)
+    recipe = tmp_path / "then.yaml"
+    recipe.write_text("steps:\n  - exposure: {ev: 0.5}\n")
+    out = tmp_path / "shots"
+    args = ["headshots", str(selfie), "-o", str(out), "--styles", "corporate,outdoor", "--model", str(tiny),
+            "--adapter", str(adapter), "--steps", "1", "--size", "64", "--tries", "2", "--seed", "3",
+            "--then", str(recipe), "--mood", "confident"]
+    assert main(args) == 3
+    said = capsys.readouterr().out
+    assert "corporate.png: FAILED: no face found (seed 3, 2 tries)" in said
+    report = json.loads((out / "report.json").read_text())
+    assert [h["file"] for h in report["headshots"]] == ["corporate.png", "outdoor.png"]
+    assert [t["seed"] for t in report["headshots"][1]["tries"]] == [3, 4]
+    from portrait_studio.provenance import credentials
+
+    if credentials.available():
+        acts = credentials.read(out / "outdoor.png")["actions"]
+        assert [a["operation"] for a in acts] == ["generate", "exposure"]
+        assert acts[0]["parameters"]["style"] == "outdoor" and acts[0]["parameters"]["mood"] == "confident"
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    (tmp_path / "blank.png").write_bytes(open(_blank_file(tmp_path), "rb").read())
+    assert main([*args[:1], str(tmp_path / "blank.png"), *args[2:], "--overwrite"]) == 2
+    assert "no face" in capsys.readouterr().err
+
+
+def _astronaut_file(tmp_path):
+    from skimage import data
+
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
+def _blank_file(tmp_path):
+    path = tmp_path / "blank-src.png"
+    Image.fromarray(np.full((96, 96, 3), 90, np.uint8)).save(path)
+    return path

@@ -333,18 +333,20 @@ class Generator:
         self.plans[(width, height)] = plan
         if plan == self._applied:
             return plan
-        pipe = self.pipe
-        if plan.attention_slicing and hasattr(pipe, "enable_attention_slicing"):
-            pipe.enable_attention_slicing()
-        elif hasattr(pipe, "disable_attention_slicing"):
-            pipe.disable_attention_slicing()
+        pipe, before = self.pipe, self._applied or MemoryPlan(False, False, "none", "")
+        # slicing swaps the attention processors, an identity adapter's among them: not with an adapter loaded
+        adapter = getattr(getattr(pipe, "unet", None), "encoder_hid_proj", None) is not None
+        if plan.attention_slicing != before.attention_slicing and hasattr(pipe, "enable_attention_slicing") \
+                and not adapter:
+            pipe.enable_attention_slicing() if plan.attention_slicing else pipe.disable_attention_slicing()
         vae = getattr(pipe, "vae", None)
-        if vae is not None and hasattr(vae, "enable_tiling"):
+        if plan.vae_tiling != before.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
             vae.enable_tiling() if plan.vae_tiling else vae.disable_tiling()
-        if plan.offload == "model":
-            pipe.enable_model_cpu_offload()
-        elif plan.offload == "sequential":
-            pipe.enable_sequential_cpu_offload()
+        if plan.offload != before.offload and before.offload == "none":      # offload stays once it is on
+            if plan.offload == "model":
+                pipe.enable_model_cpu_offload()
+            elif plan.offload == "sequential":
+                pipe.enable_sequential_cpu_offload()
         self._applied = plan
         return plan
 

@@ -61,16 +61,20 @@ def test_sizes():
 
 
 def test_memory_plan_at_1024():
-    cpu = plan_memory(width=1024, height=1024, device="cpu", weights_bytes=2 << 30, free_bytes=20 << 30)
-    assert cpu.attention_slicing and cpu.vae_tiling and cpu.offload == "none"
-    small = plan_memory(width=512, height=512, device="cpu", weights_bytes=2 << 30, free_bytes=20 << 30)
+    gb = 2 ** 30
+    roomy = plan_memory(width=1024, height=1024, device="cpu", weights_bytes=4 * gb, free_bytes=21 * gb)
+    assert not roomy.attention_slicing and not roomy.vae_tiling and roomy.offload == "none"
+    tight = plan_memory(width=1024, height=1024, device="cpu", weights_bytes=4 * gb, free_bytes=8 * gb)
+    assert tight.attention_slicing and tight.vae_tiling and tight.offload == "none"
+    small = plan_memory(width=512, height=512, device="cpu", weights_bytes=4 * gb, free_bytes=8 * gb)
     assert not small.attention_slicing and not small.vae_tiling
-    gpu8 = plan_memory(width=1024, height=1024, device="cuda", weights_bytes=7 << 30, free_bytes=8 << 30)
-    assert gpu8.offload == "model" and gpu8.attention_slicing
-    gpu4 = plan_memory(width=1024, height=1024, device="cuda", weights_bytes=7 << 30, free_bytes=3 << 30)
-    assert gpu4.offload == "sequential"
-    gpu24 = plan_memory(width=1024, height=1024, device="cuda", weights_bytes=7 << 30, free_bytes=24 << 30)
-    assert gpu24.offload == "none" and not gpu24.attention_slicing
+    assert plan_memory(width=1024, height=1024, device="cuda", weights_bytes=2 * gb, free_bytes=8 * gb).offload == "none"
+    sdxl = {n: plan_memory(width=1024, height=1024, device="cuda", weights_bytes=int(6.9 * gb), free_bytes=n * gb)
+            for n in (4, 8, 12, 24)}
+    assert [p.offload for p in sdxl.values()] == ["sequential", "model", "none", "none"]
+    assert sdxl[12].attention_slicing and not sdxl[24].attention_slicing
+    unknown = plan_memory(width=1024, height=1024, device="cpu", weights_bytes=gb, free_bytes=None)
+    assert unknown.attention_slicing and unknown.vae_tiling
 
 
 def test_finding_models(tmp_path, monkeypatch):
@@ -241,6 +245,10 @@ def test_folder_with_broken_parts_is_refused(tiny, tmp_path):
     shutil.rmtree(broken / "unet")
     with pytest.raises(InputError, match="could not be loaded as a diffusion pipeline") as e:
         load_pipeline(broken)
+    assert "\n" not in str(e.value)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="configuration in your Hugging Face cache") as e:
+        load_pipeline(tmp_path / "junk.safetensors")
     assert "\n" not in str(e.value)
 
 

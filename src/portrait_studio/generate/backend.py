@@ -251,30 +251,40 @@ class MemoryPlan:
     reason: str
 
 
-def plan_memory(*, width: int, height: int, device: str, weights_bytes: int, free_bytes: int | None) -> MemoryPlan:
+def plan_memory(*, width: int, height: int, device: str, weights_bytes: int, free_bytes: int | None,
+                largest_part_bytes: int | None = None) -> MemoryPlan:
     """The settings that fit a `width` x `height` generation on `device` with `free_bytes` free (None: unknown).
 
-    The estimate: the weights, plus the attention maps of the largest self-attention (latent tokens squared,
-    half precision on CUDA) and the VAE's full-resolution activations (about 1.5 kB a pixel unless tiled).
-    A pipeline of 1 GB on the CPU at 1024² slices attention and tiles the VAE; a 7 GB SDXL on an 8 GB GPU
-    is offloaded model by model; on less than the largest part it goes layer by layer.
+    The estimate: the weights, the attention maps of the largest self-attention (latent tokens squared for 8
+    heads at once, half precision on CUDA; one head at a time when sliced) and the VAE's full-resolution
+    activations (about 1.5 kB a pixel; a 512² tile's worth when tiled), against 85% of the free memory. Where the
+    whole run fits, nothing is changed; else attention is sliced and the VAE tiled; where even that does not fit
+    on CUDA, the parts are offloaded to the CPU, whole models (the largest part, default 75% of the weights, on
+    the GPU at a time) or layer by layer. With the free memory unknown a picture of 1024² or more is sliced and
+    tiled.
     """
     pixels = width * height
     tokens = pixels // 64                                 # latent positions (VAE factor 8)
-    attention = tokens * tokens * (2 if device.startswith("cuda") else 4) * 8   # 8 heads' scores at once
+    heads = 8
+    attention = tokens * tokens * (2 if device.startswith("cuda") else 4) * heads
     vae = pixels * 1536
-    need = weights_bytes + attention + vae
-    big = pixels >= 1024 * 1024
-    if free_bytes is None or need <= free_bytes * 0.8:
-        slicing = big and not device.startswith("cuda")
-        return MemoryPlan(slicing, big, "none", f"{need / 2**30:.1f} GB needed" +
-                          (f" of {free_bytes / 2**30:.1f} GB free" if free_bytes else "") +
-                          ("; attention sliced and VAE tiled at this size" if big else ""))
-    offload = "none"
-    if device.startswith("cuda"):
-        offload = "model" if weights_bytes * 0.45 <= free_bytes * 0.8 else "sequential"
-    return MemoryPlan(True, True, offload, f"{need / 2**30:.1f} GB needed, {free_bytes / 2**30:.1f} GB free: "
-                      f"attention sliced, VAE tiled{'' if offload == 'none' else f', {offload} CPU offload'}")
+    lean_vae = min(vae, 512 * 512 * 1536)
+    full = weights_bytes + attention + vae
+    lean = weights_bytes + attention // heads + lean_vae
+    gb = lambda b: f"{b / 2**30:.1f} GB"                  # noqa: E731
+    if free_bytes is None:
+        big = pixels >= 1024 * 1024
+        return MemoryPlan(big, big, "none", f"free memory unknown{': sliced and tiled at this size' if big else ''}")
+    room = free_bytes * 0.85
+    if full <= room:
+        return MemoryPlan(False, False, "none", f"{gb(full)} needed of {gb(free_bytes)} free")
+    if lean <= room or not device.startswith("cuda"):
+        return MemoryPlan(True, True, "none", f"{gb(full)} needed of {gb(free_bytes)} free: attention sliced and "
+                          f"VAE tiled ({gb(lean)})" + ("" if lean <= room else ", and it may still not fit"))
+    part = largest_part_bytes if largest_part_bytes is not None else int(weights_bytes * 0.75)
+    offload = "model" if part + attention // heads + lean_vae <= room else "sequential"
+    return MemoryPlan(True, True, offload, f"{gb(lean)} needed even sliced and tiled, {gb(free_bytes)} free: "
+                      f"{offload} CPU offload")
 
 
 def free_memory(torch, device: str) -> int | None:
@@ -304,6 +314,8 @@ class Generator:
         ``"float16"`` on CUDA, ``"float32"`` elsewhere.
     weights_bytes : int
         The size of its weights in memory.
+    largest_part_bytes : int
+        The size of its largest part's weights (the UNet or transformer).
     plans : dict
         The memory plan applied for each size so far.
     """
@@ -313,6 +325,7 @@ class Generator:
     device: str
     dtype: str
     weights_bytes: int
+    largest_part_bytes: int = 0
     plans: dict = field(default_factory=dict)
     _applied: MemoryPlan | None = None
 
@@ -329,7 +342,7 @@ class Generator:
         """Plan and apply the memory settings for this size (once per change)."""
         torch, _ = require()
         plan = plan_memory(width=width, height=height, device=self.device, weights_bytes=self.weights_bytes,
-                           free_bytes=free_memory(torch, self.device))
+                           free_bytes=free_memory(torch, self.device), largest_part_bytes=self.largest_part_bytes)
         self.plans[(width, height)] = plan
         if plan == self._applied:
             return plan
@@ -372,17 +385,19 @@ def load_pipeline(model: str | os.PathLike | ModelSource, *, device: str | None 
                 pipe = diffusers.DiffusionPipeline.from_pretrained(source.path, torch_dtype=dtype, local_files_only=True)
             else:
                 pipe = _single_file(diffusers, source.path, dtype)
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, AttributeError, ImportError) as e:
-        raise InputError(source.path, f"could not be loaded as a diffusion pipeline ({_first_line(e)})",
-                         "give a complete diffusers folder or checkpoint (all of its parts downloaded)") from None
+    except Exception as e:  # noqa: BLE001 - diffusers, transformers and safetensors raise their own kinds
+        fix = ("give a complete diffusers folder (all of its parts downloaded)" if source.kind == "folder" else
+               "a checkpoint needs its base model's configuration in your Hugging Face cache; or convert it to a "
+               "diffusers folder and give that")
+        raise InputError(source.path, f"could not be loaded as a diffusion pipeline ({_first_line(e)})", fix) from None
     if not hasattr(pipe, "__call__") or not hasattr(pipe, "vae"):
         raise InputError(source.path, f"is a {type(pipe).__name__}, not a text-to-image pipeline",
                          "give a Stable Diffusion, SDXL or FLUX-class pipeline")
     pipe.set_progress_bar_config(disable=True)
-    weights = sum(p.numel() * p.element_size() for m in pipe.components.values()
-                  if isinstance(m, torch.nn.Module) for p in m.parameters())
+    parts = [sum(p.numel() * p.element_size() for p in m.parameters()) for m in pipe.components.values()
+             if isinstance(m, torch.nn.Module)]
     pipe.to(device)
-    return Generator(pipe, source, device, str(dtype).removeprefix("torch."), int(weights))
+    return Generator(pipe, source, device, str(dtype).removeprefix("torch."), int(sum(parts)), int(max(parts, default=0)))
 
 
 def _single_file(diffusers, path: pathlib.Path, dtype):

@@ -61,7 +61,7 @@ def _choice_flags(p: argparse.ArgumentParser, *, style: bool = True) -> None:
 def add_commands(sub, *, output, debug) -> None:
     """Add ``generate``, ``models`` and ``headshots`` to the subparsers `sub` (`output`: the output flags' parent
     parser, `debug`: a parent with --debug)."""
-    from ..cli import _Formatter
+    from ..cli import _Formatter, _output
 
     p = sub.add_parser("generate", parents=[debug, output], formatter_class=_Formatter,
                        help="a portrait from a description, through a diffusion model you have (generate extra)",
@@ -82,7 +82,13 @@ def add_commands(sub, *, output, debug) -> None:
                    "of pipelines and checkpoints)")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
 
-    p = sub.add_parser("headshots", parents=[debug, output], formatter_class=_Formatter,
+    folder = _output()                               # its own copy: -o is a folder here
+    for action in folder._actions:
+        if action.dest == "output":
+            action.metavar, action.help = "DIR", "the folder for the headshots (STYLE.png each) and report.json"
+        elif action.dest == "overwrite":
+            action.help = "replace headshots and report.json already in DIR"
+    p = sub.add_parser("headshots", parents=[debug, folder], formatter_class=_Formatter,
                        help="headshots in several styles that keep a person's identity, from their selfies",
                        description="Make headshots of the person in SELFIES through an identity adapter you have "
                                    "(IP-Adapter class), one per style, each checked: a face found, eyes open and "

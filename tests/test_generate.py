@@ -96,9 +96,14 @@ def test_finding_models(tmp_path, monkeypatch):
     assert found.path == snap and found.name == "someone/tiny-sd" and found.pipeline == "StableDiffusionPipeline"
     (tmp_path / "ckpts").mkdir()
     (tmp_path / "ckpts" / "realistic.safetensors").write_bytes(b"x")
+    ip = tmp_path / "ckpts" / "ip" / "models"
+    (ip / "image_encoder").mkdir(parents=True)
+    (ip / "ip-adapter_sd15.safetensors").write_bytes(b"x")
     seen = {m.name: m for m in list_models([tmp_path / "ckpts"])}
-    assert set(seen) == {"realistic.safetensors", "someone/tiny-sd"}
+    assert set(seen) == {"realistic.safetensors", "someone/tiny-sd", "ip-adapter_sd15.safetensors"}
     assert "text-to-image" in seen["someone/tiny-sd"].capabilities()
+    assert seen["ip-adapter_sd15.safetensors"].kind == "adapter"
+    assert seen["ip-adapter_sd15.safetensors"].capabilities() == ["identity adapter for headshots (--adapter)"]
 
 
 def _cli(*args, env=None, python=sys.executable):

@@ -44,7 +44,7 @@ class ModelSource:
     ----------
     path : pathlib.Path
         The diffusers folder or the checkpoint file.
-    kind : {"folder", "single-file"}
+    kind : {"folder", "single-file", "adapter"}
     name : str
         How it is named in records: the cache name (``org/name``) or the folder's or file's name (never the
         full path, which may hold the user's name).
@@ -54,13 +54,15 @@ class ModelSource:
     """
 
     path: pathlib.Path
-    kind: Literal["folder", "single-file"]
+    kind: Literal["folder", "single-file", "adapter"]
     name: str
     pipeline: str
 
     def capabilities(self) -> list[str]:
         """What it can do here: text-to-image always; image prompts (an identity adapter) where the pipeline
-        takes one; ``ip-adapter`` where an IP-Adapter's weights lie in the folder."""
+        takes one; ``ip-adapter`` where an IP-Adapter's weights lie in the folder. An adapter: headshots."""
+        if self.kind == "adapter":
+            return ["identity adapter for headshots (--adapter)"]
         caps = ["text-to-image"]
         if any(k in self.pipeline for k in ("StableDiffusion", "Flux", "Kandinsky")) or self.kind == "single-file":
             caps.append("identity adapter (IP-Adapter)")
@@ -139,8 +141,8 @@ def adapter_weights(folder: pathlib.Path) -> list[pathlib.Path]:
 
 
 def list_models(folders=()) -> list[ModelSource]:
-    """Every pipeline that can be seen: the given folders (a pipeline folder itself, or a folder of pipelines
-    and checkpoints, one level down) and the Hugging Face cache. Unreadable entries are left out."""
+    """Every pipeline and IP-Adapter that can be seen: the given folders (a pipeline or adapter folder itself, or a
+    folder of them and of checkpoints, one level down) and the Hugging Face cache."""
     found: list[ModelSource] = []
     for f in folders:
         p = pathlib.Path(f).expanduser()
@@ -148,6 +150,14 @@ def list_models(folders=()) -> list[ModelSource]:
         for c in candidates:
             if (c.is_dir() and (c / "model_index.json").is_file()) or (c.is_file() and c.suffix.lower() in SINGLE_FILE):
                 found.append(find_model(c))
+    def adapters(folder: pathlib.Path, name: str | None = None) -> list[ModelSource]:
+        return [ModelSource(w, "adapter", name or w.name, "IP-Adapter") for w in adapter_weights(folder)
+                if (w.parent / "image_encoder").is_dir()]
+
+    for f in folders:
+        p = pathlib.Path(f).expanduser()
+        for c in [p, *(sorted(q for q in p.iterdir() if q.is_dir()) if p.is_dir() else [])]:
+            found += adapters(c)
     cache = hf_cache()
     if cache.is_dir():
         for repo in sorted(cache.glob("models--*")):
@@ -155,6 +165,8 @@ def list_models(folders=()) -> list[ModelSource]:
             snap = _cached(name)
             if snap is not None:
                 found.append(ModelSource(snap, "folder", name, _pipeline_class(snap)))
+            for snap in sorted((repo / "snapshots").glob("*"))[-1:]:
+                found += adapters(snap, name)
     return found
 
 
@@ -189,7 +201,9 @@ def _quiet_libraries() -> None:
 
 
 def require() -> tuple:
-    """(torch, diffusers), imported quietly.
+    """(torch, diffusers), imported quietly: their logging to errors only and no progress bars; where the user has
+    not set them, ``HF_HUB_OFFLINE=1`` (no hub is ever asked) and the libraries' verbosity variables are set for
+    this process, before the libraries read them.
 
     Raises
     ------

@@ -406,3 +406,17 @@ def _blank_file(tmp_path):
     path = tmp_path / "blank-src.png"
     Image.fromarray(np.full((96, 96, 3), 90, np.uint8)).save(path)
     return path
+
+
+def test_device_is_chosen_and_refused():
+    from types import SimpleNamespace
+
+    from portrait_studio.generate.backend import choose_device
+
+    def fake(cuda, mps):
+        return SimpleNamespace(cuda=SimpleNamespace(is_available=lambda: cuda),
+                               backends=SimpleNamespace(mps=SimpleNamespace(is_available=lambda: mps)))
+    assert choose_device(fake(True, False)) == "cuda" and choose_device(fake(False, True)) == "mps"
+    assert choose_device(fake(False, False)) == "cpu" and choose_device(fake(True, False), "cpu") == "cpu"
+    with pytest.raises(ParameterError, match="device='cuda' is not available here; use one of cpu"):
+        choose_device(fake(False, False), "cuda")

@@ -18,7 +18,7 @@ from common import ROOT
 
 #: One script per benchmark, in the order of BENCHMARKS.md.
 SECTIONS = ("engine", "relight", "retouch", "refocus", "background", "burst", "film", "expression", "studio",
-            "equity", "batch")
+            "equity", "batch", "generate")
 
 
 def section(name: str) -> str:

@@ -288,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", type=_integer("a positive queue length", 1), default=limits.queue, metavar="N",
                    help=f"work waiting or running at once before requests are refused with 429 (default {limits.queue})")
 
+    from .generate.cli import add_commands as add_generate_commands
+
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    add_generate_commands(sub, output=output, debug=debug)
+
     for name, op in operations().items():
         p = sub.add_parser(name, parents=[common, output], help=_literal(op.summary),
                            description=_literal(_description(op.func)), formatter_class=_Formatter)
@@ -716,8 +722,10 @@ def cmd_serve(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .generate.cli import HANDLERS as generate_handlers
+
     handler = {"analyze": cmd_analyze, "ops": cmd_ops, "run": cmd_run, "batch": cmd_batch, "demo": cmd_demo,
-               "serve": cmd_serve, "verify": cmd_verify}.get(args.command, cmd_operation)
+               "serve": cmd_serve, "verify": cmd_verify, **generate_handlers}.get(args.command, cmd_operation)
     try:
         if hasattr(args, "run_options"):
             args.options = run_options(args)        # refused here, before any work, as a bad parameter is

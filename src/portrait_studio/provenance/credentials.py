@@ -52,11 +52,20 @@ def _c2pa():
 def actions(history, operations=None, *, parent: bool = True) -> list[dict]:
     """The C2PA actions for a Portrait's `history` (``{"op", "params"}`` steps, oldest first): an ``opened``
     of the parent (a ``created`` where there is none), then one action per step, each with the operation's
-    name and parameters."""
+    name and parameters. Where there is no parent and the first step names the digital source type it made
+    (``"source"``, e.g. ``"trainedAlgorithmicMedia"`` for a generated picture), that step is the ``created``
+    action, with that source type and its parameters."""
     if operations is None:
         from ..ops import OPERATIONS as operations
-    out = [{"action": "c2pa.opened", "softwareAgent": AGENT, "parameters": {"ingredientIds": [PARENT]}} if parent
-           else {"action": "c2pa.created", "softwareAgent": AGENT, "digitalSourceType": IPTC + "digitalCreation"}]
+    history = list(history)
+    if not parent and history and history[0].get("source"):   # made by the first step (a generation): created so
+        first = history.pop(0)
+        out = [{"action": "c2pa.created", "softwareAgent": AGENT, "digitalSourceType": IPTC + first["source"],
+                "description": f"portrait-studio {first['op']}",
+                "parameters": {"operation": first["op"], "parameters": first["params"]}}]
+    else:
+        out = [{"action": "c2pa.opened", "softwareAgent": AGENT, "parameters": {"ingredientIds": [PARENT]}} if parent
+               else {"action": "c2pa.created", "softwareAgent": AGENT, "digitalSourceType": IPTC + "digitalCreation"}]
     for step in history:
         op = operations.get(step["op"])
         act = {"action": op.c2pa_action if op else "c2pa.edited", "softwareAgent": AGENT,

@@ -1,0 +1,60 @@
+"""makeup's parameters, declared once: the operation's schema and what every step reads."""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, Field
+
+from ...core import from_srgb8
+from ...inputs import ImageInput
+
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+
+
+def _colour(text: str | None) -> str | None:
+    if text is None:
+        return None
+    m = _HEX.match(text.strip())
+    if not m:
+        raise ValueError("a make-up colour is #rrggbb (8-bit sRGB hex, e.g. #9e1b32)")
+    return "#" + m.group(1).lower()
+
+
+#: A make-up colour as given: ``#rrggbb``, 8-bit sRGB.
+Colour = Annotated[str | None, AfterValidator(_colour)]
+
+
+def linear_colour(text: str) -> np.ndarray:
+    """The linear-light RGB (3,) float32 of a ``#rrggbb`` colour (validated by :data:`Colour`)."""
+    rgb = np.array([[[int(text[i:i + 2], 16) for i in (1, 3, 5)]]], np.uint8)
+    return from_srgb8(rgb)[0, 0].astype(np.float32)
+
+
+class MakeupSettings(BaseModel):
+    """Which make-up, in which colours and how much (see :func:`portrait_studio.ops.makeup.makeup`)."""
+
+    lips: Annotated[Colour, Field(description=(
+        "Lipstick colour, #rrggbb (8-bit sRGB, as the swatch looks on the lips in this photo's light); "
+        "none = no lipstick."))] = None
+    lip_finish: Annotated[Literal["matte", "satin", "gloss"], Field(description=(
+        "Lipstick finish: matte (the lips' own shine reduced), satin (kept), gloss (a highlight added "
+        "where the light falls)."))] = "satin"
+    lip_opacity: Annotated[float, Field(ge=0, le=1, description=(
+        "Lipstick coverage: 0 = none, 1 = the lipstick's full colour (the lips' texture always stays)."))] = 1.0
+    blush: Annotated[Colour, Field(description=(
+        "Blush colour on the cheekbones, #rrggbb; none = no blush."))] = None
+    blush_opacity: Annotated[float, Field(ge=0, le=1, description=(
+        "Blush strength: 0 = none, 1 = the cheeks take the blush's full hue."))] = 0.35
+    eyeshadow: Annotated[Colour, Field(description=(
+        "Eyeshadow colour on the upper lids, #rrggbb; none = no eyeshadow."))] = None
+    eyeshadow_opacity: Annotated[float, Field(ge=0, le=1, description=(
+        "Eyeshadow strength: 0 = none, 1 = the lids take the shadow's full colour."))] = 0.6
+    brows: Annotated[Colour, Field(description=(
+        "Brow fill colour, #rrggbb (gaps between the hairs filled most); none = no brow fill."))] = None
+    brow_opacity: Annotated[float, Field(ge=0, le=1, description=(
+        "Brow fill strength: 0 = none, 1 = full."))] = 0.5
+    reference: Annotated[ImageInput | None, Field(description=(
+        "A made-up portrait whose colours to take (lips, lids, brows and cheeks, each relative to its own "
+        "skin) for every colour not given here."))] = None

@@ -30,7 +30,8 @@ from test_io import ADOBE_ICC, P3_ICC
 ONE_IMAGE = [name for name, op in operations().items() if not op.frames]      # exposure ... background
 COMMANDS = ["analyze", *ONE_IMAGE]
 FACE_NEEDED = {"relight": "no face found", "retouch": "no face found", "background": "no person found",
-               "expression": "no face found", "makeup": "no face found", "refocus": "no depth map stored and no face"}
+               "expression": "no face found", "makeup": "no face found",
+               "reshape": "no face found", "refocus": "no depth map stored and no face"}
 SIZE = (256, 192)                                     # W×H of the upright odd files: not square, so a turn shows
 RESIZE_TO = 128
 

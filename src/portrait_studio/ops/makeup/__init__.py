@@ -12,14 +12,14 @@ import numpy as np
 
 from ...analysis.regions import LEFT_BROW, LIPS_OUTER, RIGHT_BROW
 from ...core import LUMA_709
-from ...core.masked import masked_gaussian
+from ...core.masked import gaussian, masked_gaussian
 from ...errors import InputError, NoFaceError
 from ...schema import operation
 from .areas import BROW_LOWER, CHEEKS, UPPER_LIDS, Crop, brow_area, cheek_area, lid_area, lips_area
 from .pigment import apply_gain, gloss_highlight, pigment_gain, split_shine
 from .settings import MakeupSettings, linear_colour
 
-SHINE_KEPT = {"matte": 0.35, "satin": 1.0, "gloss": 1.2}     # share of the lips' own shine each finish keeps
+SHINE_KEPT = {"matte": 0.3, "satin": 1.0, "gloss": 1.2}     # share of the lips' own shine each finish keeps
 _MEASURE_FACE = 200.0                                         # face height, px, where a portrait's colours are measured
 
 
@@ -79,10 +79,15 @@ def _lipstick(image, mask, face, colour, finish: str, opacity: float) -> None:
     bright = float(np.percentile(y[sel], 85)) if sel.sum() > 20 else float(y.max())
     # the lips' own diffuse colour nearby (their highlights left out) and the white shine over it
     local = masked_gaussian(region, lips * (y < bright), 0.03 * unit)
-    shine = split_shine(region, local)
+    # the white a pixel shows is shine only beyond the colour noise of the fit (its lips' typical value) and
+    # over more than a pixel: the rest stays in the diffuse part, coloured with it (else the noise, which
+    # the lipstick's dark channels cannot hide, would show as grain)
+    shine = gaussian(split_shine(region, local), 0.003 * unit)
+    if sel.sum() > 20:
+        shine = np.maximum(shine - 2.0 * float(np.median(shine[sel])), 0.0)
     diffuse = region - shine[..., None]
     level = _level(local, lips)
-    gain = pigment_gain(local, colour, level, depth=0.8)
+    gain = pigment_gain(local, colour, level, depth=0.4)
     kept = SHINE_KEPT[finish] * shine
     if finish == "gloss":
         shading = diffuse @ LUMA_709 / np.maximum(local @ LUMA_709, 1e-5)

@@ -73,11 +73,17 @@ def guide_of(crop_rgb: np.ndarray) -> np.ndarray:
 
 def refine(mask: np.ndarray, guide: np.ndarray, unit: float, *, reach: float = 0.01) -> np.ndarray:
     """`mask` (H, W) snapped to the photo's edges in `guide` (colour guided filter, window `reach` face
-    heights), never beyond `reach` face heights outside the mask's own extent."""
+    heights) along its edge, full inside it, never beyond half `reach` outside its outline (its 0.5 level)."""
     r = max(1, int(round(reach * unit)))
-    snapped = np.clip(guided_filter(guide, mask.astype(np.float32), r, 2e-3), 0.0, 1.0)
+    snapped = guided_filter(guide, mask.astype(np.float32), r, 2e-3)
+    snapped = np.clip(snapped / 0.75, 0.0, 1.0)             # full inside a thin band too
     k = 2 * r + 1
-    limit = cv2.dilate((mask > 0.05).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    # inside, the mesh is sure: only the band along its edge follows the photo (else the paint's thickness
+    # would follow the texture inside, and show it up)
+    core = cv2.erode((mask > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    snapped = np.maximum(snapped, cv2.GaussianBlur(core.astype(np.float32), (0, 0), max(0.5, r / 2)))
+    kl = 2 * max(1, r // 2) + 1                                # the photo's edge may lie this far beyond the mesh's
+    limit = cv2.dilate((mask > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kl, kl)))
     limit = cv2.GaussianBlur(limit.astype(np.float32), (0, 0), max(0.5, r / 2))
     return np.minimum(snapped, limit).astype(np.float32)
 
@@ -88,19 +94,25 @@ def lips_area(crop: Crop, rgb: np.ndarray) -> np.ndarray:
     unit = crop.unit
     reg = crop.regions(("lips", "mouth"))
     lips = refine(reg["lips"], guide_of(rgb), unit, reach=0.008)
-    k = 2 * max(1, int(round(0.004 * unit))) + 1
+    k = 2 * int(round(0.004 * unit)) + 1                  # (no growth at all on a small face)
     opening = cv2.dilate(reg["mouth"], np.ones((k, k), np.uint8))
     lips *= 1.0 - np.clip(opening * 1.5, 0, 1)
-    # teeth: far less saturated than the lips, and lighter, within reach of the opening
-    near = gaussian((cv2.dilate(reg["mouth"], np.ones((k * 3, k * 3), np.uint8)) > 0.2).astype(np.float32), k)
-    if near.max() > 0.01 and (reg["lips"] > 0.5).sum() > 20:
+    # teeth: far less saturated than the lips and not dark, in pieces that reach into the opening (a highlight
+    # on the lips is as pale, but lies apart from it)
+    sel = reg["lips"] > 0.5
+    if sel.sum() > 20 and (reg["mouth"] > 0.5).any():
         chroma = rgb / np.maximum(rgb.sum(-1, keepdims=True), 1e-6) - 1 / 3
         sat = np.hypot(chroma[..., 0], chroma[..., 1])
         y = rgb @ LUMA_709
-        sel = reg["lips"] > 0.5
-        teeth = np.clip(1.0 - sat / max(0.5 * float(np.median(sat[sel])), 1e-4), 0, 1) \
-            * np.clip((y - np.median(y[sel])) / max(float(np.median(y[sel])), 1e-4) * 4, 0, 1)
-        lips *= 1.0 - np.clip(gaussian(teeth.astype(np.float32), 1.0) * 2, 0, 1) * near
+        green = chroma[..., 1]                # lips lack green (pink, red, brown); teeth hardly (white, yellow)
+        pale = (sat < 0.5 * float(np.median(sat[sel]))) & (y > 0.5 * float(np.median(y[sel]))) \
+            & (green > 0.4 * min(float(np.median(green[sel])), 0.0))
+        n, labels = cv2.connectedComponents(pale.astype(np.uint8), connectivity=8)
+        touching = np.unique(labels[pale & (reg["mouth"] > 0.5)])
+        teeth = np.isin(labels, touching[touching > 0]).astype(np.float32)
+        kn = 2 * max(1, int(round(0.015 * unit))) + 1                     # no further than this from the opening
+        teeth *= cv2.dilate((reg["mouth"] > 0.2).astype(np.uint8), np.ones((kn, kn), np.uint8))
+        lips *= 1.0 - np.clip(gaussian(teeth, 1.0) * 2, 0, 1)
     return lips.astype(np.float32)
 
 

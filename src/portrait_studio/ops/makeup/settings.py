@@ -36,8 +36,8 @@ class MakeupSettings(BaseModel):
     """Which make-up, in which colours and how much (see :func:`portrait_studio.ops.makeup.makeup`)."""
 
     lips: Annotated[Colour, Field(description=(
-        "Lipstick colour, #rrggbb (8-bit sRGB, as the swatch looks on the lips in this photo's light); "
-        "none = no lipstick."))] = None
+        "Lipstick colour, #rrggbb (8-bit sRGB): the lips take its hue and saturation, and move part of the "
+        "way to its lightness (their own light and shade kept); none = no lipstick."))] = None
     lip_finish: Annotated[Literal["matte", "satin", "gloss"], Field(description=(
         "Lipstick finish: matte (the lips' own shine reduced), satin (kept), gloss (a highlight added "
         "where the light falls)."))] = "satin"

@@ -56,7 +56,7 @@ def reshape(portrait, *,
     portrait reshape in.jpg -o out.jpg --jaw 0.4 --nose 0.3
     """
     face = portrait.face()
-    pts = face.landmarks[:, :2].astype(np.float64)
+    pts = face.landmarks[:468, :2].astype(np.float64)        # the mesh (the irises move inside it)
     move = mesh_move(pts, slim=slim, jaw=jaw, eye_size=eye_size, nose=nose)
     info: dict = {"controls": {"slim": slim, "jaw": jaw, "eye_size": eye_size, "nose": nose}, "warp_scaled": 1.0}
     image, alpha = portrait.image, portrait.alpha

@@ -65,82 +65,73 @@ def _level(rgb: np.ndarray, weight: np.ndarray) -> float:
     return float((rgb @ LUMA_709 * weight).sum() / max(float(weight.sum()), 1e-6))
 
 
+def _crop(image, face, idx, margin: float) -> Crop | None:
+    """The full-resolution crop around the mesh points `idx`, None when it falls outside the photo."""
+    crop = Crop(face, face.landmarks[list(idx), :2], margin, image.shape[:2])
+    return None if crop.empty else crop
+
+
+def _tint(image, mask, crop: Crop, colour, area, weight, *, depth: float, sigma: float, local_from=None) -> None:
+    """Lay a pigment over `area` of the crop: the gain from its local colour (a blur of `sigma` face heights
+    over `local_from`, default the area) to the pigment, at `weight` (H, W); the mask records the weight."""
+    region = image[crop.slices]
+    local = masked_gaussian(region, area if local_from is None else local_from, sigma * crop.unit)
+    gain = pigment_gain(local, colour, _level(local, area), depth=depth)
+    region[...] = apply_gain(region, gain, weight)
+    np.maximum(mask[crop.slices], weight, out=mask[crop.slices])
+
+
 def _lipstick(image, mask, face, colour, finish: str, opacity: float) -> None:
-    crop = Crop(face, face.landmarks[LIPS_OUTER, :2], 0.04, image.shape[:2])
-    if crop.empty:
+    crop = _crop(image, face, LIPS_OUTER, 0.04)
+    if crop is None:
         return
     region = image[crop.slices]
     lips = lips_area(crop, region)
-    if lips.max() < 0.05:
+    sel = lips > 0.5
+    if sel.sum() <= 20:
         return
     unit = crop.unit
     y = region @ LUMA_709
-    sel = lips > 0.5
-    bright = float(np.percentile(y[sel], 85)) if sel.sum() > 20 else float(y.max())
     # the lips' own diffuse colour nearby (their highlights left out) and the white shine over it
-    local = masked_gaussian(region, lips * (y < bright), 0.03 * unit)
+    local = masked_gaussian(region, lips * (y < float(np.percentile(y[sel], 85))), 0.03 * unit)
     # the white a pixel shows is shine only beyond the colour noise of the fit (its lips' typical value) and
     # over more than a pixel: the rest stays in the diffuse part, coloured with it (else the noise, which
     # the lipstick's dark channels cannot hide, would show as grain)
     shine = gaussian(split_shine(region, local), 0.003 * unit)
-    if sel.sum() > 20:
-        shine = np.maximum(shine - 2.0 * float(np.median(shine[sel])), 0.0)
+    shine = np.maximum(shine - 2.0 * float(np.median(shine[sel])), 0.0)
     diffuse = region - shine[..., None]
     level = _level(local, lips)
-    gain = pigment_gain(local, colour, level, depth=0.4)
+    gain = pigment_gain(local, colour, level, depth=0.6)
     kept = SHINE_KEPT[finish] * shine
     if finish == "gloss":
         shading = diffuse @ LUMA_709 / np.maximum(local @ LUMA_709, 1e-5)
         kept = kept + gloss_highlight(shading, lips, level, 0.006 * unit)
     painted = diffuse * gain + kept[..., None]
-    w = (opacity * lips)[..., None]
-    region += w * (painted - region)
+    region += (opacity * lips)[..., None] * (painted - region)
     np.maximum(mask[crop.slices], opacity * lips, out=mask[crop.slices])
 
 
 def _blush(image, mask, face, colour, opacity: float, side: int) -> None:
-    pts = face.landmarks[list(CHEEKS[side]), :2]
-    crop = Crop(face, pts, 0.15, image.shape[:2])
-    if crop.empty:
-        return
-    region = image[crop.slices]
-    area = cheek_area(crop, side)
-    if area.max() < 0.05:
-        return
-    local = masked_gaussian(region, crop.regions(("skin",))["skin"], 0.05 * crop.unit)
-    gain = pigment_gain(local, colour, _level(local, area), depth=0.0)     # a tint: the skin's lightness kept
-    region[...] = apply_gain(region, gain, opacity * area)
-    np.maximum(mask[crop.slices], opacity * area, out=mask[crop.slices])
+    crop = _crop(image, face, CHEEKS[side], 0.15)
+    if crop is not None and (area := cheek_area(crop, side)).max() >= 0.05:
+        # a tint: the skin's lightness kept, its colour measured over the skin around
+        _tint(image, mask, crop, colour, area, opacity * area, depth=0.0, sigma=0.05,
+              local_from=crop.regions(("skin",))["skin"])
 
 
 def _eyeshadow(image, mask, face, colour, opacity: float) -> None:
-    idx = [i for group in UPPER_LIDS + BROW_LOWER for i in group]
-    crop = Crop(face, face.landmarks[idx, :2], 0.04, image.shape[:2])
-    if crop.empty:
-        return
-    region = image[crop.slices]
-    area = lid_area(crop, region)
-    if area.max() < 0.05:
-        return
-    local = masked_gaussian(region, area, 0.02 * crop.unit)
-    gain = pigment_gain(local, colour, _level(local, area), depth=0.6)
-    region[...] = apply_gain(region, gain, opacity * area)
-    np.maximum(mask[crop.slices], opacity * area, out=mask[crop.slices])
+    crop = _crop(image, face, [i for group in UPPER_LIDS + BROW_LOWER for i in group], 0.04)
+    if crop is not None and (area := lid_area(crop, image[crop.slices])).max() >= 0.05:
+        _tint(image, mask, crop, colour, area, opacity * area, depth=0.8, sigma=0.02)
 
 
 def _brows(image, mask, face, colour, opacity: float) -> None:
-    crop = Crop(face, face.landmarks[RIGHT_BROW + LEFT_BROW, :2], 0.04, image.shape[:2])
-    if crop.empty:
+    crop = _crop(image, face, RIGHT_BROW + LEFT_BROW, 0.04)
+    if crop is None:
         return
-    region = image[crop.slices]
-    area, gap = brow_area(crop, region)
-    if area.max() < 0.05:
-        return
-    local = masked_gaussian(region, area, 0.02 * crop.unit)
-    gain = pigment_gain(local, colour, _level(local, area), depth=0.7)
-    weight = opacity * area * (0.3 + 0.7 * gap)               # the gaps between hairs filled most
-    region[...] = apply_gain(region, gain, weight)
-    np.maximum(mask[crop.slices], weight, out=mask[crop.slices])
+    area, gap = brow_area(crop, image[crop.slices])
+    if area.max() >= 0.05:                       # the gaps between hairs filled most
+        _tint(image, mask, crop, colour, area, opacity * area * (0.3 + 0.7 * gap), depth=0.7, sigma=0.02)
 
 
 def measure_colours(portrait) -> dict[str, np.ndarray]:

@@ -24,7 +24,9 @@ def pigment_gain(local: np.ndarray, colour: np.ndarray, level: float, *, depth: 
     The result has the pigment's chromaticity; its luminance is the local one scaled by
     ``(Y(colour) / level) ** depth``: `level` is the area's mean luminance, so ``depth`` = 0 keeps the photo's
     lightness (a tint), 1 gives the pigment's own lightness relative to that mean (an opaque paint), with
-    the light's variation across the area (``Y(local) / level``) kept either way.
+    the light's variation across the area (``Y(local) / level``) kept either way. A pigment lighter than the
+    area lightens it half as much (``depth / 2``): a layer lets some of what lies under it show through, and
+    the area's darkness is as much its light as its colour.
 
     Parameters
     ----------
@@ -38,7 +40,8 @@ def pigment_gain(local: np.ndarray, colour: np.ndarray, level: float, *, depth: 
         0..1, how much of the pigment's own lightness is taken.
     """
     y_c = max(float(colour @ LUMA_709), _TINY)
-    scale = (y_c / max(level, _TINY)) ** depth
+    ratio = y_c / max(level, _TINY)
+    scale = ratio ** (depth if ratio <= 1 else depth / 2)
     target = (colour / y_c)[None, None, :] * (local @ LUMA_709)[..., None] * scale
     return (target / np.maximum(local, _TINY)).astype(np.float32)
 

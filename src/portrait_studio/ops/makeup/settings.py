@@ -26,6 +26,16 @@ def _colour(text: str | None) -> str | None:
 Colour = Annotated[str | None, AfterValidator(_colour)]
 
 
+def _colour_of(what: str):
+    """The declaration of a make-up colour parameter (none = that make-up not applied)."""
+    return Annotated[Colour, Field(description=f"{what}, #rrggbb (8-bit sRGB); none = none applied.")]
+
+
+def _share(what: str):
+    """The declaration of an amount from 0 (none) to 1."""
+    return Annotated[float, Field(ge=0, le=1, description=f"{what}: 0 = none, 1 = full.")]
+
+
 def linear_colour(text: str) -> np.ndarray:
     """The linear-light RGB (3,) float32 of a ``#rrggbb`` colour (validated by :data:`Colour`)."""
     rgb = np.array([[[int(text[i:i + 2], 16) for i in (1, 3, 5)]]], np.uint8)
@@ -41,20 +51,13 @@ class MakeupSettings(BaseModel):
     lip_finish: Annotated[Literal["matte", "satin", "gloss"], Field(description=(
         "Lipstick finish: matte (the lips' own shine reduced), satin (kept), gloss (a highlight added "
         "where the light falls)."))] = "satin"
-    lip_opacity: Annotated[float, Field(ge=0, le=1, description=(
-        "Lipstick coverage: 0 = none, 1 = the lipstick's full colour (the lips' texture always stays)."))] = 1.0
-    blush: Annotated[Colour, Field(description=(
-        "Blush colour on the cheekbones, #rrggbb; none = no blush."))] = None
-    blush_opacity: Annotated[float, Field(ge=0, le=1, description=(
-        "Blush strength: 0 = none, 1 = the cheeks take the blush's full hue."))] = 0.35
-    eyeshadow: Annotated[Colour, Field(description=(
-        "Eyeshadow colour on the upper lids, #rrggbb; none = no eyeshadow."))] = None
-    eyeshadow_opacity: Annotated[float, Field(ge=0, le=1, description=(
-        "Eyeshadow strength: 0 = none, 1 = the lids take the shadow's full colour."))] = 0.6
-    brows: Annotated[Colour, Field(description=(
-        "Brow fill colour, #rrggbb (gaps between the hairs filled most); none = no brow fill."))] = None
-    brow_opacity: Annotated[float, Field(ge=0, le=1, description=(
-        "Brow fill strength: 0 = none, 1 = full."))] = 0.5
+    lip_opacity: _share("Lipstick coverage (full: the lipstick's colour; the lips' texture always stays)") = 1.0
+    blush: _colour_of("Blush colour on the cheekbones") = None
+    blush_opacity: _share("Blush strength (full: the cheeks take the blush's hue)") = 0.35
+    eyeshadow: _colour_of("Eyeshadow colour on the upper lids") = None
+    eyeshadow_opacity: _share("Eyeshadow strength (full: the lids take the shadow's colour)") = 0.7
+    brows: _colour_of("Brow fill colour (the gaps between the hairs filled most)") = None
+    brow_opacity: _share("Brow fill strength") = 0.6
     reference: Annotated[ImageInput | None, Field(description=(
         "A made-up portrait whose colours to take (lips, lids, brows and cheeks, each relative to its own "
         "skin) for every colour not given here."))] = None

@@ -42,7 +42,21 @@ CASES = {
     # the photo against itself with the invisible watermark (portrait_studio.provenance.watermark), as written
     "watermark": ("watermark", {}),
     "refocus-f1.4": ("refocus", {"f_number": 1.4}),
+    # beauty: every control of makeup and reshape, and retouch's teeth, eyes and under-eye with the skin work off
+    "makeup-lips-matte": ("makeup", {"lips": "#9e1b32", "lip_finish": "matte"}),
+    "makeup-lips-gloss": ("makeup", {"lips": "#c2185b", "lip_finish": "gloss", "lip_opacity": 0.8}),
+    "makeup-eyes-cheeks": ("makeup", {"lips": "#b0585e", "blush": "#e0707a", "eyeshadow": "#6b4a3a",
+                                      "brows": "#3a2a20"}),
+    "makeup-reference": ("makeup", {"reference": "portrait:041"}),
+    "retouch-teeth-eyes": ("retouch", {"teeth": 1.0, "eyes": 1.0, "under_eye": 1.0, "blemishes": 0.0, "redness": 0.0,
+                                       "evenness": 0.0, "shine": 0.0, "stray_hairs": False}),
+    "reshape-slim-jaw": ("reshape", {"slim": 1.0, "jaw": 1.0}),
+    "reshape-eyes-nose": ("reshape", {"eye_size": 1.0, "nose": 1.0}),
 }
+#: cases shown on some portraits only (stems): the beauty cases on six faces of different skin tones
+BEAUTY_FACES = ["001", "006", "021", "036", "041", "071"]
+FACES = {name: BEAUTY_FACES for name, (op, _) in CASES.items() if op in ("makeup", "reshape")
+         or name == "retouch-teeth-eyes"}
 #: README pictures: (case, portrait stem, crop side in pixels or None for the whole photo); "burst" is a synthetic
 #: burst of that portrait (bench/burst.py's protocol)
 README = [("relight-rembrandt", "031", 760), ("retouch", "086", CROP), ("background-grey-paper", "016", None),
@@ -72,7 +86,8 @@ def _after(portrait, name: str, params: dict, scene_path: str) -> np.ndarray:
         from portrait_studio.provenance import watermark
 
         return watermark.embed(to_srgb8(portrait.image), watermark.payload_for(portrait.origin.sha256, ()))
-    kw = {k: (scene_path if v == "scene" else v) for k, v in {**kw, **params}.items()}
+    kw = {k: (scene_path if v == "scene" else str(DATA / "portraits" / f"{v[9:]}.jpg")
+              if isinstance(v, str) and v.startswith("portrait:") else v) for k, v in {**kw, **params}.items()}
     out = get_operation(op_name)(portrait, **kw)
     rgb = to_srgb8(out.image[..., :3])
     if "alpha" in out.extras:                                   # a cut-out: its opacity is a side result
@@ -105,6 +120,8 @@ def sheets(names: list[str]) -> list[str]:
         x0, y0, x1, y1 = _crop_box(p)
         before = to_srgb8(p.image)[y0:y1, x0:x1]
         for name in pairs:
+            if name in FACES and path.stem not in FACES[name]:
+                continue
             after = _after(p, name, {}, scene_path)[y0:y1, x0:x1]
             pair = np.hstack([before, np.full((before.shape[0], 4, 3), 255, np.uint8), after])
             cv2.putText(pair, path.stem, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)

@@ -30,7 +30,8 @@ from test_io import ADOBE_ICC, P3_ICC
 ONE_IMAGE = [name for name, op in operations().items() if not op.frames]      # exposure ... background
 COMMANDS = ["analyze", *ONE_IMAGE]
 FACE_NEEDED = {"relight": "no face found", "retouch": "no face found", "background": "no person found",
-               "expression": "no face found", "refocus": "no depth map stored and no face"}
+               "expression": "no face found", "makeup": "no face found",
+               "reshape": "no face found", "refocus": "no depth map stored and no face"}
 SIZE = (256, 192)                                     # W×H of the upright odd files: not square, so a turn shows
 RESIZE_TO = 128
 
@@ -299,7 +300,7 @@ def test_max_pixels_holds_for_the_second_image(flag, files, run, tmp_path):
 # background needs a person, and tells one by a face: the segmenter alone sees a quarter of the coffee cup as one
 @pytest.mark.parametrize("op,name", [("relight", "flat.png"), ("relight", "coffee.png"), ("retouch", "flat.png"),
                                      ("retouch", "coffee.png"), ("background", "flat.png"),
-                                     ("background", "coffee.png")])
+                                     ("background", "coffee.png"), ("makeup", "flat.png")])
 def test_no_face_where_one_is_needed(op, name, files, run, tmp_path):
     out = tmp_path / "out.jpg"
     inputs = _snapshot(files[name])

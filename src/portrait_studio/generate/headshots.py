@@ -68,7 +68,8 @@ def load_adapter(gen: Generator, adapter: str | os.PathLike, *, scale: float = 0
         gen.pipe.load_ip_adapter(str(path.parent), subfolder="", weight_name=path.name,
                                  image_encoder_folder="image_encoder", local_files_only=True)
         gen.pipe.set_ip_adapter_scale(scale)
-        gen.pipe.to(gen.device)
+        if gen.offload == "none":
+            gen.pipe.to(gen.device)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise InputError(path, f"could not be loaded as an IP-Adapter for {gen.source.name} ({msg})",

@@ -199,8 +199,8 @@ def cmd_headshots(args) -> int:
     max_distance = args.max_distance if args.max_distance is not None else SAME_PERSON
     with _Status() as status:
         if not dlib_available():
-            status.note("identity is not measured: it needs dlib's face descriptor (pip install dlib-bin "
-                        "face-recognition-models)")
+            status.note("identity is not measured: it needs dlib's face descriptor, part of the generate extra "
+                        "(pip install 'portrait-studio[generate]')")
         status.stage(f"loading {source.name}")
         gen = load_pipeline(source, device=args.device)
         name = load_adapter(gen, args.adapter, scale=args.adapter_scale)

@@ -561,3 +561,26 @@ def test_library_changes_no_process_wide_state(tiny):
         assert diffusers.utils.logging.get_verbosity() == diffusers.utils.logging.WARNING
     finally:
         transformers.logging.set_verbosity_warning()
+
+
+def test_headshots_never_overwrite_a_selfie(tiny, tmp_path, capsys):
+    """A selfie at DIR/<style>.png is an input: refused as an output even with --overwrite, before any loading."""
+    from portrait_studio.cli import main
+
+    out = tmp_path / "shots"
+    out.mkdir()
+    selfie = out / "corporate.png"
+    Image.fromarray(np.asarray(Image.open(_astronaut_file(tmp_path)))).save(selfie)
+    before = selfie.read_bytes()
+    code = main(["headshots", str(selfie), "-o", str(out), "--styles", "corporate", "--model", str(tiny),
+                 "--adapter", str(tmp_path / "none"), "--overwrite"])
+    assert code == 2 and "is one of the input frames" in capsys.readouterr().err
+    assert selfie.read_bytes() == before
+
+
+def test_models_refuses_a_missing_folder(tmp_path, capsys):
+    from portrait_studio.cli import main
+
+    assert main(["models", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere: no such folder" in err and "\n" not in err

@@ -23,7 +23,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from ..errors import InputError, MissingDependencyError, ParameterError
+from ..errors import InputError, MissingDependencyError, ParameterError, first_line
 
 #: What to install for generation, said wherever it is missing.
 INSTALL = "pip install 'portrait-studio[generate]'"
@@ -144,7 +144,17 @@ def adapter_weights(folder: pathlib.Path) -> list[pathlib.Path]:
 
 def list_models(folders=()) -> list[ModelSource]:
     """Every pipeline and IP-Adapter that can be seen: the given folders (a pipeline or adapter folder itself, or a
-    folder of them and of checkpoints, one level down) and the Hugging Face cache."""
+    folder of them and of checkpoints, one level down) and the Hugging Face cache.
+
+    Raises
+    ------
+    InputError
+        For a given folder (or file) that does not exist.
+    """
+    for f in folders:
+        if not pathlib.Path(f).expanduser().exists():
+            raise InputError(f, "no such folder", "give a folder holding diffusion pipelines, checkpoints or "
+                             "IP-Adapters (or none, to look in the Hugging Face cache only)")
     found: list[ModelSource] = []
     for f in folders:
         p = pathlib.Path(f).expanduser()
@@ -487,7 +497,7 @@ def load_pipeline(model: str | os.PathLike | ModelSource, *, device: str | None 
         fix = ("give a complete diffusers folder (all of its parts downloaded)" if source.kind == "folder" else
                "a checkpoint needs its base model's configuration in your Hugging Face cache; or convert it to a "
                "diffusers folder and give that")
-        raise InputError(source.path, f"could not be loaded as a diffusion pipeline ({_first_line(e)})", fix) from None
+        raise InputError(source.path, f"could not be loaded as a diffusion pipeline ({first_line(e)})", fix) from None
     _check_text_to_image(pipe, source)
     if cuda and not flux and _is_flux(pipe) and torch.cuda.is_bf16_supported():      # a FLUX single-file checkpoint
         pipe.to(dtype=torch.bfloat16)
@@ -506,13 +516,13 @@ def load_pipeline(model: str | os.PathLike | ModelSource, *, device: str | None 
                 _offload(pipe, plan.offload, device)
             except Exception as e:  # noqa: BLE001 - accelerate missing or too old, or the card refusing
                 raise ParameterError(f"device={device!r}: {source.name} does not fit in its free memory and could "
-                                     f"not be offloaded ({_first_line(e)}); use --device cpu") from None
+                                     f"not be offloaded ({first_line(e)}); use --device cpu") from None
             gen._applied = MemoryPlan(False, False, plan.offload, plan.reason)
             return gen
     try:
         pipe.to(device)
     except Exception as e:  # noqa: BLE001 - torch.cuda.OutOfMemoryError and the backends' own errors
-        raise ParameterError(f"device={device!r}: {source.name} could not be moved there ({_first_line(e)}); "
+        raise ParameterError(f"device={device!r}: {source.name} could not be moved there ({first_line(e)}); "
                              "use --device cpu") from None
     return gen
 
@@ -543,10 +553,6 @@ def _quiet_stderr():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def run(gen: Generator, prompt: str, *, negative: str = "", width: int, height: int, steps: int, seed: int,
@@ -595,7 +601,7 @@ def run(gen: Generator, prompt: str, *, negative: str = "", width: int, height: 
                              "--device cpu") from None
     except (RuntimeError, ValueError, TypeError) as e:
         raise ParameterError(f"{gen.source.name} failed to generate at {width}x{height} on {gen.device} "
-                             f"({_first_line(e)}); try another --size or --steps, or --device cpu") from None
+                             f"({first_line(e)}); try another --size or --steps, or --device cpu") from None
     pixels = np.asarray(out.images[0], np.float32)
     from ..core.image import srgb_to_linear
 

@@ -8,15 +8,15 @@ BIN     = $(VENV)/bin
 .PHONY: demo test bench clean
 
 # the project in its own virtual environment with the studio server (re-installed when pyproject.toml changes)
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[serve]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[serve]"
 	touch $@
 
 # every optional backend and the test tools (the `all` extra), so no test skips for a missing backend
 $(BIN)/.all-installed: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[all]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all]"
 	touch $@
 
 demo: $(BIN)/.installed

@@ -420,3 +420,167 @@ def test_device_is_chosen_and_refused():
     assert choose_device(fake(False, False)) == "cpu" and choose_device(fake(True, False), "cpu") == "cpu"
     with pytest.raises(ParameterError, match="device='cuda' is not available here; use one of cpu"):
         choose_device(fake(False, False), "cuda")
+
+
+# -- a small CUDA card, faked: its free memory patched, the moves and offloads recorded ----------------------
+
+@pytest.fixture
+def small_card(monkeypatch):
+    """A CUDA card with `free` bytes free (set it on the returned namespace): torch says CUDA is there, the
+    free-memory question is answered from it, and moving or offloading the pipeline is recorded, not done."""
+    from types import SimpleNamespace
+
+    torch = pytest.importorskip("torch")
+    diffusers = pytest.importorskip("diffusers")
+    from portrait_studio.generate import backend
+
+    card = SimpleNamespace(free=8 << 30, calls=[], asked=[])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (card.asked.append(device), (card.free, 8 << 30))[1])
+    cls = diffusers.DiffusionPipeline
+    monkeypatch.setattr(cls, "to", lambda self, *a, **k: card.calls.append(("to", *a)) or self)
+    monkeypatch.setattr(cls, "enable_model_cpu_offload",
+                        lambda self, gpu_id=None, device="cuda": card.calls.append(("model", device)))
+    monkeypatch.setattr(cls, "enable_sequential_cpu_offload",
+                        lambda self, gpu_id=None, device="cuda": card.calls.append(("sequential", device)))
+    card.backend = backend
+    return card
+
+
+def test_small_card_is_planned_before_the_weights_move(tiny, small_card):
+    """Weights that do not fit the card's free memory are offloaded, never moved there first; the device named
+    (cuda:1) is the one asked and offloaded to."""
+    from portrait_studio.generate import load_pipeline
+
+    small_card.free = 1000                                  # fewer bytes than the tiny model's weights
+    gen = load_pipeline(tiny, device="cuda:1")
+    assert small_card.calls == [("sequential", "cuda:1")] and gen.offload == "sequential"
+    assert small_card.asked and all(str(d) == "cuda:1" for d in small_card.asked)
+    assert gen.dtype == "float16"
+
+
+def test_card_with_room_counts_the_weights_once(tiny, small_card):
+    """With the weights on the card, the free memory read afterwards already lacks them: the plan adds them back
+    rather than counting them twice (a card with room for one copy plus the run needs no slicing)."""
+    from portrait_studio.generate import load_pipeline
+
+    gen = load_pipeline(tiny, device="cuda")
+    assert small_card.calls == [("to", "cuda")] and gen.offload == "none"
+    run = gen.weights_bytes // 2 + 64 * 64 * 1536 + (64 * 64 // 64) ** 2 * 2 * 8
+    small_card.free = int(run / 0.85) + 1                    # after the weights: room for the run alone
+    plan = gen.prepare(64, 64)
+    assert not plan.attention_slicing and plan.offload == "none" and gen.plans[(64, 64)] == plan
+
+
+def test_only_what_was_applied_is_recorded(tiny, small_card):
+    """Offload stays once on: a later size that would need none records the offload still in force."""
+    from portrait_studio.generate import load_pipeline
+
+    small_card.free = 1000
+    gen = load_pipeline(tiny, device="cuda")
+    small_card.free = 8 << 30
+    plan = gen.prepare(64, 64)
+    assert plan.offload == "sequential" and "kept" in plan.reason
+
+
+def test_failed_generation_is_a_one_line_refusal(tiny, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from portrait_studio.generate import backend, load_pipeline
+
+    gen = load_pipeline(tiny)
+
+    def oom(**kw):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+
+    def broken(**kw):
+        raise RuntimeError("Expected all tensors to be on the same device\ntraceback detail")
+    gen.pipe = oom
+    with pytest.raises(ParameterError, match=r"ran out of memory on cpu; try --size \d+ or --device cpu"):
+        backend.run(gen, "x", width=64, height=64, steps=1, seed=0)
+    gen.pipe = broken
+    with pytest.raises(ParameterError, match="failed to generate at 64x64 .*same device\\)") as e:
+        backend.run(gen, "x", width=64, height=64, steps=1, seed=0)
+    assert "\n" not in str(e.value)
+
+
+def test_pipeline_needing_an_image_is_refused_at_load(tiny, monkeypatch):
+    diffusers = pytest.importorskip("diffusers")
+    from portrait_studio.generate import load_pipeline
+
+    class ImageOnly:
+        vae = object()
+
+        def __call__(self, prompt, image, strength=0.8):
+            pass
+    monkeypatch.setattr(diffusers.DiffusionPipeline, "from_pretrained", lambda *a, **k: ImageOnly())
+    with pytest.raises(InputError, match=r"is a ImageOnly, not a text-to-image pipeline \(it needs image=\)"):
+        load_pipeline(tiny)
+
+
+def test_flux_sizes_and_precision(tiny, small_card, monkeypatch):
+    """FLUX: bfloat16 on a card that has it, 1024 by default, sides a multiple of 16 (refused after loading)."""
+    torch = pytest.importorskip("torch")
+    diffusers = pytest.importorskip("diffusers")
+    from portrait_studio.generate import load_pipeline
+    from portrait_studio.generate.backend import ModelSource
+
+    dtypes = []
+
+    real = diffusers.DiffusionPipeline.from_pretrained.__func__
+
+    def load(cls, *a, torch_dtype=None, **k):
+        dtypes.append(torch_dtype)
+        pipe = real(diffusers.DiffusionPipeline, *a, torch_dtype=torch_dtype, **k)
+        pipe.__class__ = type("FluxPipeline", (type(pipe),), {})
+        return pipe
+    monkeypatch.setattr(diffusers.DiffusionPipeline, "from_pretrained", classmethod(load))
+    gen = load_pipeline(ModelSource(tiny, "folder", "flux", "FluxPipeline"), device="cuda")
+    assert dtypes == [torch.bfloat16] and gen.dtype == "bfloat16"
+    assert gen.default_size == (1024, 1024) and gen.size_step == 16
+    with pytest.raises(ParameterError, match="multiples of 16"):
+        gen.prepare(72, 64)
+    assert "identity adapter (IP-Adapter)" not in ModelSource(tiny, "folder", "f", "FluxPipeline").capabilities()
+    assert "identity adapter (IP-Adapter)" not in ModelSource(tiny, "folder", "k", "KandinskyPipeline").capabilities()
+
+
+def test_library_changes_no_process_wide_state(tiny):
+    """No environment variable set, and the libraries' logging left as it was, by loading and generating."""
+    transformers = pytest.importorskip("transformers")
+    diffusers = pytest.importorskip("diffusers")
+    from portrait_studio.generate import generate, load_pipeline
+
+    env = dict(os.environ)
+    transformers.logging.set_verbosity_info()
+    diffusers.utils.logging.set_verbosity_warning()
+    try:
+        gen = load_pipeline(tiny)
+        generate(gen, "x", seed=1, steps=1, size=(64, 64))
+        assert dict(os.environ) == env
+        assert transformers.logging.get_verbosity() == transformers.logging.INFO
+        assert diffusers.utils.logging.get_verbosity() == diffusers.utils.logging.WARNING
+    finally:
+        transformers.logging.set_verbosity_warning()
+
+
+def test_headshots_never_overwrite_a_selfie(tiny, tmp_path, capsys):
+    """A selfie at DIR/<style>.png is an input: refused as an output even with --overwrite, before any loading."""
+    from portrait_studio.cli import main
+
+    out = tmp_path / "shots"
+    out.mkdir()
+    selfie = out / "corporate.png"
+    Image.fromarray(np.asarray(Image.open(_astronaut_file(tmp_path)))).save(selfie)
+    before = selfie.read_bytes()
+    code = main(["headshots", str(selfie), "-o", str(out), "--styles", "corporate", "--model", str(tiny),
+                 "--adapter", str(tmp_path / "none"), "--overwrite"])
+    assert code == 2 and "is one of the input frames" in capsys.readouterr().err
+    assert selfie.read_bytes() == before
+
+
+def test_models_refuses_a_missing_folder(tmp_path, capsys):
+    from portrait_studio.cli import main
+
+    assert main(["models", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere: no such folder" in err and "\n" not in err

@@ -4,6 +4,12 @@ from __future__ import annotations
 import os
 
 
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of `e`'s message (at most `limit` characters), or its type's name when it has none: how a
+    library's own error is quoted inside one of ours."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:limit]
+
+
 class PortraitError(Exception):
     """Base class: a problem with the user's input, parameters or environment (not a bug).
 

@@ -8,7 +8,8 @@ torch, diffusers and transformers are the ``generate`` extra; without them :func
 :class:`~portrait_studio.errors.MissingDependencyError` naming it.
 
 The device is CUDA, else Apple's MPS, else the CPU (:func:`choose_device`); the memory settings for a size
-(attention slicing, VAE tiling, CPU offload) are planned from the free memory (:func:`plan_memory`). A run is
+(attention slicing, VAE tiling, CPU offload) are planned from the free memory (:func:`plan_memory`), on CUDA
+before the weights are moved to the card (offloaded instead where they would not fit). A run is
 seeded by a CPU ``torch.Generator``, so the same seed gives the same picture on any machine of one kind.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from ..errors import InputError, MissingDependencyError, ParameterError
+from ..errors import InputError, MissingDependencyError, ParameterError, first_line
 
 #: What to install for generation, said wherever it is missing.
 INSTALL = "pip install 'portrait-studio[generate]'"
@@ -59,12 +60,13 @@ class ModelSource:
     pipeline: str
 
     def capabilities(self) -> list[str]:
-        """What it can do here: text-to-image always; image prompts (an identity adapter) where the pipeline
-        takes one; ``ip-adapter`` where an IP-Adapter's weights lie in the folder. An adapter: headshots."""
+        """What it can do here: text-to-image always; image prompts (an identity adapter) for Stable Diffusion
+        and SDXL pipelines; ``ip-adapter`` where an IP-Adapter's weights lie in the folder. An adapter: headshots."""
         if self.kind == "adapter":
             return ["identity adapter for headshots (--adapter)"]
         caps = ["text-to-image"]
-        if any(k in self.pipeline for k in ("StableDiffusion", "Flux", "Kandinsky")) or self.kind == "single-file":
+        # load_adapter takes SD 1.5 and SDXL adapters (a single-file checkpoint is one of them or FLUX)
+        if "StableDiffusion" in self.pipeline or self.kind == "single-file":
             caps.append("identity adapter (IP-Adapter)")
         if self.kind == "folder" and adapter_weights(self.path):
             caps.append("ip-adapter weights included")
@@ -142,7 +144,17 @@ def adapter_weights(folder: pathlib.Path) -> list[pathlib.Path]:
 
 def list_models(folders=()) -> list[ModelSource]:
     """Every pipeline and IP-Adapter that can be seen: the given folders (a pipeline or adapter folder itself, or a
-    folder of them and of checkpoints, one level down) and the Hugging Face cache."""
+    folder of them and of checkpoints, one level down) and the Hugging Face cache.
+
+    Raises
+    ------
+    InputError
+        For a given folder (or file) that does not exist.
+    """
+    for f in folders:
+        if not pathlib.Path(f).expanduser().exists():
+            raise InputError(f, "no such folder", "give a folder holding diffusion pipelines, checkpoints or "
+                             "IP-Adapters (or none, to look in the Hugging Face cache only)")
     found: list[ModelSource] = []
     for f in folders:
         p = pathlib.Path(f).expanduser()
@@ -192,36 +204,44 @@ def parse_size(text: str | int) -> tuple[int, int]:
 
 # -- torch ------------------------------------------------------------------------------------------------
 
-def _quiet_libraries() -> None:
-    """transformers and diffusers logging to errors only, and no progress bars (the CLI draws its own)."""
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")               # nothing is ever fetched from a hub here
+@contextlib.contextmanager
+def quiet_libraries():
+    """transformers' and diffusers' logging to errors only and their progress bars off (the CLI draws its own)
+    while the block runs; their previous levels and bars are restored after it. No environment variable is
+    changed: ``local_files_only=True`` is what keeps every load off the network."""
+    import diffusers
+    import transformers
+
+    tlog, dlog = transformers.logging, diffusers.utils.logging
+    before = (tlog.get_verbosity(), tlog.is_progress_bar_enabled(), dlog.get_verbosity(), dlog.is_progress_bar_enabled())
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
+    dlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tlog.set_verbosity(before[0])
+        tlog.enable_progress_bar() if before[1] else tlog.disable_progress_bar()
+        dlog.set_verbosity(before[2])
+        dlog.enable_progress_bar() if before[3] else dlog.disable_progress_bar()
 
 
 def require() -> tuple:
-    """(torch, diffusers), imported quietly: their logging to errors only and no progress bars; where the user has
-    not set them, ``HF_HUB_OFFLINE=1`` (no hub is ever asked) and the libraries' verbosity variables are set for
-    this process, before the libraries read them.
+    """(torch, diffusers), imported; nothing process-wide is changed (see :func:`quiet_libraries`).
 
     Raises
     ------
     MissingDependencyError
         Without torch, diffusers or transformers, naming the extra.
     """
-    _quiet_libraries()
     try:
         import torch
-        import transformers
+        import transformers  # noqa: F401
         import diffusers
     except ImportError as e:
         raise MissingDependencyError(f"generation needs torch, diffusers and transformers ({e.name or e} is "
                                      f"missing): {INSTALL}") from None
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    diffusers.utils.logging.set_verbosity_error()
-    diffusers.utils.logging.disable_progress_bar()
     return torch, diffusers
 
 
@@ -304,7 +324,7 @@ def plan_memory(*, width: int, height: int, device: str, weights_bytes: int, fre
 def free_memory(torch, device: str) -> int | None:
     """Free bytes on `device` (CUDA's free memory; the system's available memory on the CPU and MPS)."""
     if device.startswith("cuda"):
-        return int(torch.cuda.mem_get_info()[0])
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -325,13 +345,16 @@ class Generator:
     source : ModelSource
     device : str
     dtype : str
-        ``"float16"`` on CUDA, ``"float32"`` elsewhere.
+        ``"bfloat16"`` for FLUX on a CUDA card that has it, ``"float16"`` otherwise on CUDA, ``"float32"``
+        elsewhere.
     weights_bytes : int
         The size of its weights in memory.
     largest_part_bytes : int
         The size of its largest part's weights (the UNet or transformer).
     plans : dict
-        The memory plan applied for each size so far.
+        The memory settings applied for each size so far (what was done, not only what was planned).
+    size_step : int
+        Width and height must be multiples of this (8; 16 for FLUX, which packs 2x2 latents).
     """
 
     pipe: object
@@ -341,60 +364,131 @@ class Generator:
     weights_bytes: int
     largest_part_bytes: int = 0
     plans: dict = field(default_factory=dict)
+    size_step: int = SIZE_STEP
     _applied: MemoryPlan | None = None
 
     @property
     def default_size(self) -> tuple[int, int]:
-        """The size the model was trained at (the UNet's or transformer's sample size times the VAE factor)."""
+        """The size the model was trained at (the UNet's sample size times the VAE factor; 1024 for FLUX, whose
+        transformer states none)."""
+        if _is_flux(self.pipe):
+            return 1024, 1024
         cfg = getattr(getattr(self.pipe, "unet", None) or getattr(self.pipe, "transformer", None), "config", None)
         sample = getattr(cfg, "sample_size", None) or 64
         sample = sample[0] if isinstance(sample, (list, tuple)) else sample
         side = int(sample) * int(getattr(self.pipe, "vae_scale_factor", 8))
         return side, side
 
+    @property
+    def offload(self) -> str:
+        """The CPU offload in force: ``"none"``, ``"model"`` or ``"sequential"``."""
+        return self._applied.offload if self._applied is not None else "none"
+
+    @property
+    def resident_bytes(self) -> int:
+        """The weights already held in the device's free-memory figure: all of them when the pipeline was moved
+        there (or runs on the CPU, whose available memory they already take), none when offloaded."""
+        return 0 if self.offload != "none" else self.weights_bytes
+
     def prepare(self, width: int, height: int) -> MemoryPlan:
-        """Plan and apply the memory settings for this size (once per change)."""
+        """Plan and apply the memory settings for this size (once per change); returns what was applied."""
         torch, _ = require()
+        if width % self.size_step or height % self.size_step:
+            raise ParameterError(f"size={width}x{height} does not suit {self.source.name}; its sides must be "
+                                 f"multiples of {self.size_step} (e.g. {width // self.size_step * self.size_step}x"
+                                 f"{height // self.size_step * self.size_step})")
+        free = free_memory(torch, self.device)
         plan = plan_memory(width=width, height=height, device=self.device, weights_bytes=self.weights_bytes,
-                           free_bytes=free_memory(torch, self.device), largest_part_bytes=self.largest_part_bytes)
-        self.plans[(width, height)] = plan
-        if plan == self._applied:
+                           free_bytes=None if free is None else free + self.resident_bytes,
+                           largest_part_bytes=self.largest_part_bytes)
+        applied = self._apply(plan)
+        self.plans[(width, height)] = applied
+        return applied
+
+    def _apply(self, plan: MemoryPlan) -> MemoryPlan:
+        """Apply `plan` to the pipeline; the settings actually in force afterwards."""
+        import dataclasses
+
+        before = self._applied or MemoryPlan(False, False, "none", "")
+        if plan == before:
             return plan
-        pipe, before = self.pipe, self._applied or MemoryPlan(False, False, "none", "")
+        pipe, notes = self.pipe, []
+        slicing, tiling, offload = before.attention_slicing, before.vae_tiling, before.offload
         # slicing swaps the attention processors, an identity adapter's among them: not with an adapter loaded
         adapter = getattr(getattr(pipe, "unet", None), "encoder_hid_proj", None) is not None
-        if plan.attention_slicing != before.attention_slicing and hasattr(pipe, "enable_attention_slicing") \
-                and not adapter:
-            pipe.enable_attention_slicing() if plan.attention_slicing else pipe.disable_attention_slicing()
+        if plan.attention_slicing != slicing and hasattr(pipe, "enable_attention_slicing"):
+            if adapter:
+                notes.append("attention not sliced (an identity adapter is loaded)")
+            else:
+                pipe.enable_attention_slicing() if plan.attention_slicing else pipe.disable_attention_slicing()
+                slicing = plan.attention_slicing
         vae = getattr(pipe, "vae", None)
-        if plan.vae_tiling != before.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
+        if plan.vae_tiling != tiling and vae is not None and hasattr(vae, "enable_tiling"):
             vae.enable_tiling() if plan.vae_tiling else vae.disable_tiling()
-        if plan.offload != before.offload and before.offload == "none":      # offload stays once it is on
-            if plan.offload == "model":
-                pipe.enable_model_cpu_offload()
-            elif plan.offload == "sequential":
-                pipe.enable_sequential_cpu_offload()
-        self._applied = plan
-        return plan
+            tiling = plan.vae_tiling
+        if plan.offload != offload:
+            if offload == "none":
+                _offload(pipe, plan.offload, self.device)
+                offload = plan.offload
+            else:
+                notes.append(f"{offload} CPU offload kept (it stays once on)")
+        reason = "; ".join([plan.reason, *notes])
+        applied = dataclasses.replace(plan, attention_slicing=slicing, vae_tiling=tiling, offload=offload, reason=reason)
+        self._applied = applied
+        return applied
+
+
+def _offload(pipe, how: str, device: str) -> None:
+    """Keep the pipeline's parts on the CPU and move them to `device` (``cuda`` or ``cuda:N``) as they are used."""
+    if how == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif how == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+
+
+def _is_flux(pipe) -> bool:
+    return "Flux" in type(pipe).__name__
+
+
+def _check_text_to_image(pipe, source: ModelSource) -> None:
+    """Refuse a pipeline that is not text-to-image: one whose call takes no width and height or needs an image."""
+    import inspect
+
+    try:
+        params = inspect.signature(pipe.__call__).parameters
+    except (TypeError, ValueError):
+        params = {}
+    needs = [n for n, p in params.items() if n in ("image", "init_image", "control_image", "mask_image")
+             and p.default is inspect.Parameter.empty]
+    if not hasattr(pipe, "vae") or not {"width", "height"} <= set(params) or needs:
+        raise InputError(source.path, f"is a {type(pipe).__name__}, not a text-to-image pipeline"
+                         f"{' (it needs ' + ', '.join(needs) + '=)' if needs else ''}",
+                         "give a Stable Diffusion, SDXL or FLUX text-to-image pipeline")
 
 
 def load_pipeline(model: str | os.PathLike | ModelSource, *, device: str | None = None) -> Generator:
-    """The pipeline `model` names (:func:`find_model`), loaded from local files only on `device` (default
+    """The pipeline `model` names (:func:`find_model`), loaded from local files only for `device` (default
     :func:`choose_device`), its safety checker's warnings and progress bars silenced.
+
+    On CUDA the memory is planned for the model's default size from the card's free memory before any weight is
+    moved: the pipeline is moved to the card where it fits, else offloaded (whole models or layer by layer).
 
     Raises
     ------
     InputError
-        For a model that is missing or cannot be loaded (the reason in one line).
+        For a model that is missing or cannot be loaded (the reason in one line), or a pipeline that is not
+        text-to-image.
     MissingDependencyError
         Without the ``generate`` extra.
     """
     source = model if isinstance(model, ModelSource) else find_model(model)
     torch, diffusers = require()
     device = choose_device(torch, device)
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    cuda = device.startswith("cuda")
+    flux = "Flux" in source.pipeline
+    dtype = (torch.bfloat16 if flux and torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
     try:
-        with _quiet_stderr():
+        with _quiet_stderr(), quiet_libraries():
             if source.kind == "folder":
                 pipe = diffusers.DiffusionPipeline.from_pretrained(source.path, torch_dtype=dtype, local_files_only=True)
             else:
@@ -403,15 +497,34 @@ def load_pipeline(model: str | os.PathLike | ModelSource, *, device: str | None 
         fix = ("give a complete diffusers folder (all of its parts downloaded)" if source.kind == "folder" else
                "a checkpoint needs its base model's configuration in your Hugging Face cache; or convert it to a "
                "diffusers folder and give that")
-        raise InputError(source.path, f"could not be loaded as a diffusion pipeline ({_first_line(e)})", fix) from None
-    if not hasattr(pipe, "__call__") or not hasattr(pipe, "vae"):
-        raise InputError(source.path, f"is a {type(pipe).__name__}, not a text-to-image pipeline",
-                         "give a Stable Diffusion, SDXL or FLUX-class pipeline")
+        raise InputError(source.path, f"could not be loaded as a diffusion pipeline ({first_line(e)})", fix) from None
+    _check_text_to_image(pipe, source)
+    if cuda and not flux and _is_flux(pipe) and torch.cuda.is_bf16_supported():      # a FLUX single-file checkpoint
+        pipe.to(dtype=torch.bfloat16)
+        dtype = torch.bfloat16
     pipe.set_progress_bar_config(disable=True)
     parts = [sum(p.numel() * p.element_size() for p in m.parameters()) for m in pipe.components.values()
              if isinstance(m, torch.nn.Module)]
-    pipe.to(device)
-    return Generator(pipe, source, device, str(dtype).removeprefix("torch."), int(sum(parts)), int(max(parts, default=0)))
+    gen = Generator(pipe, source, device, str(dtype).removeprefix("torch."), int(sum(parts)), int(max(parts, default=0)),
+                    size_step=SIZE_STEP * 2 if _is_flux(pipe) else SIZE_STEP)
+    if cuda:
+        w, h = gen.default_size
+        plan = plan_memory(width=w, height=h, device=device, weights_bytes=gen.weights_bytes,
+                           free_bytes=free_memory(torch, device), largest_part_bytes=gen.largest_part_bytes)
+        if plan.offload != "none":
+            try:
+                _offload(pipe, plan.offload, device)
+            except Exception as e:  # noqa: BLE001 - accelerate missing or too old, or the card refusing
+                raise ParameterError(f"device={device!r}: {source.name} does not fit in its free memory and could "
+                                     f"not be offloaded ({first_line(e)}); use --device cpu") from None
+            gen._applied = MemoryPlan(False, False, plan.offload, plan.reason)
+            return gen
+    try:
+        pipe.to(device)
+    except Exception as e:  # noqa: BLE001 - torch.cuda.OutOfMemoryError and the backends' own errors
+        raise ParameterError(f"device={device!r}: {source.name} could not be moved there ({first_line(e)}); "
+                             "use --device cpu") from None
+    return gen
 
 
 def _single_file(diffusers, path: pathlib.Path, dtype):
@@ -440,10 +553,6 @@ def _quiet_stderr():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def run(gen: Generator, prompt: str, *, negative: str = "", width: int, height: int, steps: int, seed: int,
@@ -482,9 +591,17 @@ def run(gen: Generator, prompt: str, *, negative: str = "", width: int, height: 
             return tensors
         kw["callback_on_step_end"] = step_end
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
-    with torch.inference_mode(), _quiet_stderr():
-        out = gen.pipe(prompt=prompt, width=width, height=height, num_inference_steps=steps, generator=generator,
-                       output_type="np", **kw)
+    try:
+        with torch.inference_mode(), _quiet_stderr(), quiet_libraries():
+            out = gen.pipe(prompt=prompt, width=width, height=height, num_inference_steps=steps, generator=generator,
+                           output_type="np", **kw)
+    except torch.cuda.OutOfMemoryError:
+        smaller = max(SIZE_RANGE[0], min(width, height, 1024) * 3 // 4 // gen.size_step * gen.size_step)
+        raise ParameterError(f"size={width}x{height} ran out of memory on {gen.device}; try --size {smaller} or "
+                             "--device cpu") from None
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise ParameterError(f"{gen.source.name} failed to generate at {width}x{height} on {gen.device} "
+                             f"({first_line(e)}); try another --size or --steps, or --device cpu") from None
     pixels = np.asarray(out.images[0], np.float32)
     from ..core.image import srgb_to_linear
 

@@ -158,7 +158,7 @@ def cmd_generate(args) -> None:
 def cmd_models(args) -> None:
     from .backend import list_models
 
-    found = list_models(args.folders)
+    found = list_models(args.folders)          # a folder that does not exist is refused (InputError, exit 2)
     if args.json:
         print(json.dumps([{"name": m.name, "path": str(m.path), "kind": m.kind, "pipeline": m.pipeline,
                            "can": m.capabilities()} for m in found], indent=2))
@@ -174,9 +174,72 @@ def cmd_models(args) -> None:
 
 
 def cmd_headshots(args) -> int:
-    from .headshots import cmd_headshots as run
+    """``portrait headshots``: see :func:`portrait_studio.generate.cli.add_commands`."""
+    import os
+    import pathlib
 
-    return run(args)
+    from ..cli import _check_outputs, _Status, _write, _write_json
+    from ..errors import InputError
+    from ..io.write import _check_target
+    from ..schema import RunOptions
+    from .backend import find_model, load_pipeline, parse_size
+    from .headshots import load_adapter, make_headshots, parse_styles
+    from .qc import SAME_PERSON, dlib_available
+
+    styles = parse_styles(args.styles)
+    choices = _choices(args)
+    size = parse_size(args.size) if args.size else None
+    folder = pathlib.Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(folder, "is a file, not a folder", "give a folder for the headshots (-o DIR)")
+    if not folder.parent.is_dir():
+        raise InputError(folder, f"folder {folder.parent} does not exist", "create it first")
+    outputs = [folder / f"{s}.png" for s in styles]
+    report_path = folder / "report.json"
+    if folder.is_dir():
+        _check_outputs(args, [str(p) for p in outputs], frames=args.selfies)     # a selfie is never overwritten
+        _check_target(report_path, args.overwrite)
+    options = RunOptions()
+    then = None
+    if args.then:
+        from ..pipeline import load_recipe
+
+        then = load_recipe(args.then, options=options)
+    source = find_model(args.model)
+    selfies = []
+    for path in args.selfies:
+        p = options.read(path)
+        p.face(needed_by="headshots")                  # a selfie without a usable face is refused here
+        selfies.append(p)
+    seed = args.seed if args.seed is not None else secrets.randbelow(SEED_MAX + 1)
+    max_distance = args.max_distance if args.max_distance is not None else SAME_PERSON
+    with _Status() as status:
+        if not dlib_available():
+            status.note("identity is not measured: it needs dlib's face descriptor, part of the generate extra "
+                        "(pip install 'portrait-studio[generate]')")
+        status.stage(f"loading {source.name}")
+        gen = load_pipeline(source, device=args.device)
+        name = load_adapter(gen, args.adapter, scale=args.adapter_scale)
+        shots = make_headshots(gen, selfies, styles, text=args.prompt, choices=choices, seed=seed, steps=args.steps,
+                               size=size, guidance=args.guidance, tries=args.tries, max_distance=max_distance,
+                               adapter_name=name, adapter_scale=args.adapter_scale, then=then, progress=status,
+                               stage=status.stage)
+        folder.mkdir(exist_ok=True)
+        records = []
+        for shot, path in zip(shots, outputs):
+            _write(args, shot.portrait, path=str(path), status=status)
+            records.append({"style": shot.style, "file": path.name, "seed": shot.seed, "passed": shot.report.passed,
+                            "report": shot.report.as_dict(), "tries": shot.tries})
+        _write_json(str(report_path), {"selfies": [os.path.basename(p) for p in args.selfies], "model": gen.source.name,
+                                         "adapter": name, "max_distance": max_distance, "headshots": records})
+    failed = [r for r in records if not r["passed"]]
+    for r in records:
+        rep = r["report"]
+        said = "passed" if r["passed"] else "FAILED: " + "; ".join(rep["problems"])
+        ident = f", identity {rep['identity']}" if rep["identity"] is not None else ""
+        print(f"{r['file']}: {said} (seed {r['seed']}, {len(r['tries'])} tries{ident})")
+    print(f"report: {report_path}")
+    return 3 if failed else 0
 
 
 HANDLERS = {"generate": cmd_generate, "models": cmd_models, "headshots": cmd_headshots}

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import to_srgb8
-from ..errors import InputError, ParameterError
+from ..errors import InputError, ParameterError, first_line
 from . import Choices, generate
 from .backend import Generator, adapter_weights, require
 from .prompt import STYLES
-from .qc import SAME_PERSON, Report, check, dlib_available, face_descriptor
+from .qc import SAME_PERSON, Report, check, face_descriptor
 
 
 def parse_styles(text: str) -> list[str]:
@@ -63,15 +63,18 @@ def load_adapter(gen: Generator, adapter: str | os.PathLike, *, scale: float = 0
     if not hasattr(gen.pipe, "load_ip_adapter"):
         raise InputError(gen.source.path, f"{type(gen.pipe).__name__} takes no IP-Adapter",
                          "use a Stable Diffusion or SDXL pipeline")
-    require()
+    torch, _ = require()
     try:
         gen.pipe.load_ip_adapter(str(path.parent), subfolder="", weight_name=path.name,
                                  image_encoder_folder="image_encoder", local_files_only=True)
         gen.pipe.set_ip_adapter_scale(scale)
-        gen.pipe.to(gen.device)
+        if gen.offload == "none":
+            gen.pipe.to(gen.device)
+    except torch.cuda.OutOfMemoryError:
+        raise ParameterError(f"device={gen.device!r}: no room left for the adapter {path.name} beside "
+                             f"{gen.source.name}; use --device cpu") from None
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise InputError(path, f"could not be loaded as an IP-Adapter for {gen.source.name} ({msg})",
+        raise InputError(path, f"could not be loaded as an IP-Adapter for {gen.source.name} ({first_line(e)})",
                          "give an adapter made for this model's family (SD 1.5 or SDXL); FaceID adapters, which "
                          "need insightface embeddings, are not supported") from None
     return path.name
@@ -157,69 +160,3 @@ def make_headshots(gen: Generator, selfies: list, styles: list[str], *, text: st
         best.tries = made
         out.append(best)
     return out
-
-
-def cmd_headshots(args) -> int:
-    """``portrait headshots``: see :func:`portrait_studio.generate.cli.add_commands`."""
-    import secrets
-
-    from ..cli import _check_outputs, _Status, _write, _write_json
-    from ..io.write import _check_target
-    from ..schema import RunOptions
-    from .backend import find_model, load_pipeline, parse_size
-    from .cli import SEED_MAX, _choices
-
-    styles = parse_styles(args.styles)
-    choices = _choices(args)
-    size = parse_size(args.size) if args.size else None
-    folder = pathlib.Path(args.output)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(folder, "is a file, not a folder", "give a folder for the headshots (-o DIR)")
-    if not folder.parent.is_dir():
-        raise InputError(folder, f"folder {folder.parent} does not exist", "create it first")
-    outputs = [folder / f"{s}.png" for s in styles]
-    report_path = folder / "report.json"
-    if folder.is_dir():
-        _check_outputs(args, [str(p) for p in outputs])
-        _check_target(report_path, args.overwrite)
-    options = RunOptions()
-    then = None
-    if args.then:
-        from ..pipeline import load_recipe
-
-        then = load_recipe(args.then, options=options)
-    source = find_model(args.model)
-    selfies = []
-    for path in args.selfies:
-        p = options.read(path)
-        p.face(needed_by="headshots")                  # a selfie without a usable face is refused here
-        selfies.append(p)
-    seed = args.seed if args.seed is not None else secrets.randbelow(SEED_MAX + 1)
-    max_distance = args.max_distance if args.max_distance is not None else SAME_PERSON
-    with _Status() as status:
-        if not dlib_available():
-            status.note("identity is not measured: it needs dlib's face descriptor (pip install dlib-bin "
-                        "face-recognition-models)")
-        status.stage(f"loading {source.name}")
-        gen = load_pipeline(source, device=args.device)
-        name = load_adapter(gen, args.adapter, scale=args.adapter_scale)
-        shots = make_headshots(gen, selfies, styles, text=args.prompt, choices=choices, seed=seed, steps=args.steps,
-                               size=size, guidance=args.guidance, tries=args.tries, max_distance=max_distance,
-                               adapter_name=name, adapter_scale=args.adapter_scale, then=then, progress=status,
-                               stage=status.stage)
-        folder.mkdir(exist_ok=True)
-        records = []
-        for shot, path in zip(shots, outputs):
-            _write(args, shot.portrait, path=str(path), status=status)
-            records.append({"style": shot.style, "file": path.name, "seed": shot.seed, "passed": shot.report.passed,
-                            "report": shot.report.as_dict(), "tries": shot.tries})
-        _write_json(str(report_path), {"selfies": [os.path.basename(p) for p in args.selfies], "model": gen.source.name,
-                                         "adapter": name, "max_distance": max_distance, "headshots": records})
-    failed = [r for r in records if not r["passed"]]
-    for r in records:
-        rep = r["report"]
-        said = "passed" if r["passed"] else "FAILED: " + "; ".join(rep["problems"])
-        ident = f", identity {rep['identity']}" if rep["identity"] is not None else ""
-        print(f"{r['file']}: {said} (seed {r['seed']}, {len(r['tries'])} tries{ident})")
-    print(f"report: {report_path}")
-    return 3 if failed else 0

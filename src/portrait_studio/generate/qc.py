@@ -1,7 +1,7 @@
 """Quality control of a generated headshot: a face found, eyes open and sharp, no clipped skin, identity kept.
 
 The face, its mesh and its regions come from the portrait's own analysis (MediaPipe). Identity is the distance
-between dlib's ResNet face descriptors (128-D, the ``checks`` extra: dlib-bin and face-recognition-models) of
+between dlib's ResNet face descriptors (128-D, the ``generate`` extra: dlib-bin and face-recognition-models) of
 the headshot and of each selfie, the smallest kept: dlib's own threshold for "the same person" is 0.6. Without
 dlib the distance is not measured (None) and says so; the other checks still run.
 """

@@ -10,7 +10,7 @@ import pathlib
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import InputError
+from ..errors import InputError, first_line
 from ..io import write_image
 from . import credentials, signing, watermark
 
@@ -88,12 +88,10 @@ def write_output(path: str | os.PathLike, portrait, *, provenance: Provenance = 
             except Exception as e:                    # noqa: BLE001 - c2pa's errors, said in one line
                 if isinstance(e, InputError):
                     raise
-                raise InputError(path, f"Content Credentials could not be signed ({_first_line(e)})",
+                raise InputError(path, f"Content Credentials could not be signed ({first_line(e)})",
                                  "check the signing key and certificate, or pass --no-credentials") from None
     return write_image(path, portrait.image, portrait.metadata, overwrite=overwrite, quality=quality,
                        bit_depth=bit_depth, strip_private=not provenance.keep_private, alpha=portrait.alpha,
                        mark=mark, finish=finish)
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]

@@ -19,7 +19,7 @@ from typing import Mapping
 
 from ..errors import ParameterError
 from ..schema import Operation
-from . import adjust, background, burst, expression, film, refocus, relight, retouch
+from . import adjust, background, burst, expression, film, refocus, relight, retouch, style
 
 
 def _registry(*ops: Operation) -> Mapping[str, Operation]:
@@ -33,7 +33,7 @@ def _registry(*ops: Operation) -> Mapping[str, Operation]:
 #: Every operation by name, in the order interfaces list them.
 OPERATIONS: Mapping[str, Operation] = _registry(adjust.exposure, adjust.resize, relight.relight, retouch.retouch,
                                                refocus.refocus, background.background, burst.burst, film.film,
-                                               expression.expression)
+                                               expression.expression, style.style)
 
 
 def get_operation(name: str) -> Operation:

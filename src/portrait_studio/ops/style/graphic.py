@@ -1,0 +1,84 @@
+"""Graphic styles: comic (flat cel colours, bold ink outlines, halftone shadows) and pop-art (a screen print:
+a few flat tones in a bold palette, Ben-Day dots, outlines, a flat backdrop).
+
+Each takes the :class:`~.field.Guide` and returns the picture, sRGB-encoded (h, w, 3) float32 in [0, 1], at
+the working size. Sizes are in units of the face height.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ...core.masked import gaussian
+
+from .draw import INK, line_source
+from .field import Guide, dog_lines
+from .paint import abstract, saturate
+
+#: Halftone screen angle, degrees, and dot pitch, units (background, face, features).
+SCREEN_ANGLE = 22.5
+DOT_PITCH = (0.03, 0.016, 0.012)
+#: Pop-art palette, sRGB-encoded: shadow, mid, light tones of the person, and the backdrop.
+POP = np.float32([[0.18, 0.10, 0.45], [0.93, 0.25, 0.52], [1.0, 0.72, 0.55], [1.0, 0.93, 0.35]])
+POP_BACKDROP = np.float32([0.15, 0.75, 0.85])
+
+
+def halftone(g: Guide, darkness: np.ndarray, pitch, *, angle: float = SCREEN_ANGLE) -> np.ndarray:
+    """Ink coverage (h, w) in [0, 1] of a dot screen printing `darkness` (0..1): round dots on a grid turned by
+    `angle` degrees, `pitch` units apart (per pixel), antialiased."""
+    hh, ww = g.shape
+    p = g.size(*pitch)
+    ys, xs = np.mgrid[0:hh, 0:ww].astype(np.float32)
+    a = np.deg2rad(angle)
+    u = (xs * np.cos(a) + ys * np.sin(a)) / p
+    v = (-xs * np.sin(a) + ys * np.cos(a)) / p
+    du, dv = u - np.round(u), v - np.round(v)
+    dist = np.hypot(du, dv) * p
+    radius = np.sqrt(np.clip(darkness, 0, 1) / np.pi) * p * 1.05      # dot area = darkness × cell area
+    return np.clip(radius - dist + 0.5, 0, 1).astype(np.float32)
+
+
+def comic(g: Guide, *, texture_amount: float) -> np.ndarray:
+    """Comic: colours flattened and stepped into cels (three tones of each colour), bold ink outlines along the
+    flow, halftone dots in the mid shadows."""
+    flat = abstract(g, g.srgb, 0.06, 0.015, colour=0.2)
+    flat = saturate(flat, 1.35)
+    luma = flat @ np.float32([0.2126, 0.7152, 0.0722])
+    chroma = flat / np.maximum(luma, 1e-3)[..., None]
+    steps = np.float32([0.22, 0.5, 0.8, 0.97])
+    soft = max(0.5, 0.0015 * g.unit)
+    level = np.zeros_like(luma)
+    for i, edge in enumerate((0.3, 0.55, 0.8)):                    # a stepped tone with antialiased steps
+        level += np.clip((luma - edge) / 0.02 + 0.5, 0, 1)
+    level = gaussian(level, soft)
+    cel = np.interp(level, np.arange(4), steps).astype(np.float32)
+    out = np.clip(chroma * cel[..., None], 0, 1)
+    dots = halftone(g, np.clip((0.8 - luma) * 0.7, 0, 0.4), DOT_PITCH)
+    lines = dog_lines(line_source(g), g.tangent, g.size(0.012, 0.006, 0.0035), sharpness=60, tau=0.985)
+    mark = np.maximum(0.45 * dots, lines)[..., None]
+    out = out * (1 - mark) + INK * mark
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def pop_art(g: Guide, *, texture_amount: float) -> np.ndarray:
+    """Pop-art: the person screen-printed in four flat tones of a bold palette with Ben-Day dots in the mid
+    tone, bold outlines, on a flat backdrop."""
+    flat = abstract(g, g.grey, 0.05, 0.012, colour=0.2)
+    # tones spread over the person's own range (robust to exposure)
+    w = g.person > 0.5
+    vals = flat[w] if w.sum() > 100 else flat.ravel()
+    lo, hi = np.percentile(vals, [5, 95])
+    x = np.clip((flat - lo) / max(hi - lo, 1e-3), 0, 1)
+    level = np.zeros_like(x)
+    for edge in (0.25, 0.5, 0.78):
+        level += np.clip((x - edge) / 0.02 + 0.5, 0, 1)
+    level = gaussian(level, max(0.5, 0.0015 * g.unit))
+    idx = np.arange(4, dtype=np.float32)
+    out = np.dstack([np.interp(level, idx, POP[:, c]) for c in range(3)]).astype(np.float32)
+    dots = halftone(g, np.clip(level - 1.0, 0, 1) * 0.3, DOT_PITCH)       # Ben-Day dots on the light tones
+    out = out * (1 - 0.8 * dots[..., None]) + POP[1] * 0.8 * dots[..., None]
+    person = gaussian(g.person, max(0.7, 0.003 * g.unit))[..., None]
+    out = out * person + POP_BACKDROP * (1 - person)
+    lines = dog_lines(line_source(g), g.tangent, g.size(0.012, 0.006, 0.0035), sharpness=60, tau=0.985)[..., None]
+    out = out * (1 - lines) + INK * lines
+    return np.clip(out, 0, 1).astype(np.float32)

@@ -90,7 +90,7 @@ def pencil(g: Guide, *, texture_amount: float) -> np.ndarray:
 
 def ink(g: Guide, *, texture_amount: float) -> np.ndarray:
     """Pen and ink: bold flow-aligned contour lines and pen hatching in the shadows over a pale grey wash in
-    two tones, on paper."""
+    three tones, on paper."""
     t = tone(g, gamma=0.9, smooth=0.02)
     # three washes at the person's own quartiles of tone, so any exposure gets its light, middle and shadow
     wash = 0.12 * (t < 0.7) + 0.12 * (t < 0.5) + 0.16 * (t < 0.3)

@@ -163,7 +163,7 @@ def flow(grey: np.ndarray, *, sigma: float, detail: np.ndarray | None = None) ->
     # a weak constant tensor whose minor direction is the prior: it decides only where the structure is weak
     a = np.deg2rad(PRIOR_ANGLE)
     nx, ny = -np.sin(a), -np.cos(a)                 # the normal of the tangent (cos a, -sin a) (y points down)
-    strength = PRIOR_WEIGHT * float((t[..., 0] + t[..., 2]).mean())
+    strength = PRIOR_WEIGHT * max(float((t[..., 0] + t[..., 2]).mean()), 1e-6)
     t = t + np.float32(strength) * np.float32([nx * nx, nx * ny, ny * ny])
     e, f, g2 = t[..., 0], t[..., 1], t[..., 2]
     root = np.sqrt((e - g2) ** 2 + 4 * f * f)

@@ -15,19 +15,20 @@ from .draw import INK, line_source
 from .field import Guide, dog_lines
 from .paint import abstract, saturate
 
-#: Halftone screen angle, degrees, and dot pitch, units (background, face, features).
+#: Halftone screen angle, degrees, and dot pitch, units.
 SCREEN_ANGLE = 22.5
-DOT_PITCH = (0.03, 0.016, 0.012)
+DOT_PITCH = 0.018
 #: Pop-art palette, sRGB-encoded: shadow, mid, light tones of the person, and the backdrop.
 POP = np.float32([[0.18, 0.10, 0.45], [0.93, 0.25, 0.52], [1.0, 0.72, 0.55], [1.0, 0.93, 0.35]])
 POP_BACKDROP = np.float32([0.15, 0.75, 0.85])
 
 
-def halftone(g: Guide, darkness: np.ndarray, pitch, *, angle: float = SCREEN_ANGLE) -> np.ndarray:
-    """Ink coverage (h, w) in [0, 1] of a dot screen printing `darkness` (0..1): round dots on a grid turned by
-    `angle` degrees, `pitch` units apart (per pixel), antialiased."""
+def halftone(g: Guide, darkness: np.ndarray, pitch: float, *, angle: float = SCREEN_ANGLE) -> np.ndarray:
+    """Ink coverage (h, w) in [0, 1] of a dot screen printing `darkness` (0..1): round dots on one regular grid
+    turned by `angle` degrees, `pitch` units apart, antialiased (one pitch for the whole picture, as a printed
+    screen has: a pitch varying across it would bend the rows into moiré)."""
     hh, ww = g.shape
-    p = g.size(*pitch)
+    p = np.float32(max(3.0, pitch * g.unit))
     ys, xs = np.mgrid[0:hh, 0:ww].astype(np.float32)
     a = np.deg2rad(angle)
     u = (xs * np.cos(a) + ys * np.sin(a)) / p

@@ -17,7 +17,7 @@ import sys
 from common import ROOT
 
 #: One script per benchmark, in the order of BENCHMARKS.md.
-SECTIONS = ("engine", "relight", "retouch", "refocus", "background", "burst", "film", "expression", "studio",
+SECTIONS = ("engine", "relight", "retouch", "refocus", "background", "burst", "film", "expression", "styles", "studio",
             "equity", "batch")
 
 

@@ -42,6 +42,12 @@ CASES = {
     # the photo against itself with the invisible watermark (portrait_studio.provenance.watermark), as written
     "watermark": ("watermark", {}),
     "refocus-f1.4": ("refocus", {"f_number": 1.4}),
+    "style-oil": ("style", {"style": "oil"}),
+    "style-watercolour": ("style", {"style": "watercolour"}),
+    "style-pencil": ("style", {"style": "pencil"}),
+    "style-ink": ("style", {"style": "ink"}),
+    "style-comic": ("style", {"style": "comic"}),
+    "style-pop-art": ("style", {"style": "pop-art"}),
 }
 #: README pictures: (case, portrait stem, crop side in pixels or None for the whole photo); "burst" is a synthetic
 #: burst of that portrait (bench/burst.py's protocol)

@@ -46,17 +46,27 @@ def hatching(g: Guide, cover: np.ndarray, width, length, *, seed: int, turn: flo
     return (1 - np.exp(-1.5 * drawn)).astype(np.float32)
 
 
-def tone(g: Guide, *, gamma: float, smooth: float) -> np.ndarray:
-    """The photo's luma, flattened edge-preservingly over `smooth` units, stretched so that the person's darkest
-    (2nd percentile) is black and the face's lit skin (its 90th percentile; the person's 99th without a face)
-    is the paper, so a dark or backlit photo draws alike, and lifted by `gamma` (< 1 lighter)."""
-    t = cv2.ximgproc.dtFilter(g.srgb, g.grey, smooth * g.unit, 0.15, mode=cv2.ximgproc.DTF_RF, numIters=3)
+def steps(x: np.ndarray, width) -> np.ndarray:
+    """A soft step: 0 where `x` < −width/2, 1 where `x` > width/2, linear between (antialiased thresholds)."""
+    return np.clip(x / width + 0.5, 0, 1).astype(np.float32)
+
+
+def stretch(g: Guide, t: np.ndarray, *, low: float = 2.0) -> np.ndarray:
+    """`t` (a luma in [0, 1]) stretched so that the person's darkest (the `low` percentile) is 0 and the face's
+    lit skin (its 90th percentile; the person's 99th without a face) is 1, clipped: a dark, light or backlit
+    photo, a dark or a fair skin, draws alike."""
     sel = g.person > 0.5
-    lo = np.percentile(t[sel] if sel.sum() > 100 else t, 2)
+    lo = np.percentile(t[sel] if sel.sum() > 100 else t, low)
     face = g.detail >= 0.9 * DETAIL_FACE
     hi = np.percentile(t[face], 90) if face.sum() > 100 else np.percentile(t[sel] if sel.sum() > 100 else t, 99)
-    t = (t - lo) / max(hi - lo, 0.05)
-    return np.clip(t, 0, 1) ** np.float32(gamma)
+    return np.clip((t - lo) / max(hi - lo, 0.05), 0, 1).astype(np.float32)
+
+
+def tone(g: Guide, *, gamma: float, smooth: float) -> np.ndarray:
+    """The photo's luma, flattened edge-preservingly over `smooth` units, :func:`stretch`-ed and lifted by
+    `gamma` (< 1 lighter)."""
+    t = cv2.ximgproc.dtFilter(g.srgb, g.grey, smooth * g.unit, 0.15, mode=cv2.ximgproc.DTF_RF, numIters=3)
+    return stretch(g, t) ** np.float32(gamma)
 
 
 def line_source(g: Guide) -> np.ndarray:
@@ -73,37 +83,41 @@ def pencil(g: Guide, *, texture_amount: float) -> np.ndarray:
     dark = 1 - t
     face = np.clip((g.detail - DETAIL_PERSON) / (DETAIL_FACE - DETAIL_PERSON), 0, 1)
     cover = np.clip((dark - 0.1) / 0.9, 0, 1) ** 1.2               # share of the paper the strokes cover
-    mark = hatching(g, cover, width, length, seed=g.seed) * (0.75 - 0.25 * face)
+    mark = hatching(g, cover, width, length, seed=g.seed) * (0.75 - 0.4 * face)
     cross = np.clip((dark - 0.5) / 0.5, 0, 1)                      # crossed in the shadows
     mark = np.maximum(mark, hatching(g, cross, width, length, seed=g.seed + 1, turn=np.pi / 3) * 0.6)
     # smudged tone under the strokes: the face is modelled mostly by blended graphite, as portraitists do
-    mark = np.maximum(mark, (0.25 + 0.25 * face) * dark ** 1.5)
+    mark = np.maximum(mark, (0.25 + 0.5 * face) * dark ** (1.5 - 0.5 * face))
     lines = dog_lines(line_source(g), g.tangent, g.size(0.008, 0.004, 0.0025), sharpness=30)
     mark = np.maximum(mark, 0.85 * lines)
     if texture_amount > 0:                                          # graphite catches on the paper's tooth
         tooth = texture.paper_height(g, seed=g.seed + 3)
-        mark = mark * np.clip(1 + 0.25 * texture_amount * tooth, 0, 2)
+        mark = mark * np.clip(1 + 0.22 * texture_amount * (1 - 0.7 * face) * tooth, 0, 2)   # less on the face
     mark = np.clip(mark, 0, 1)[..., None]
     out = texture.PAPER_WHITE * (1 - mark) + GRAPHITE * mark
+    if texture_amount > 0:
+        out = texture.paper(out, g, amount=texture_amount)
     return np.clip(out, 0, 1).astype(np.float32)
 
 
 def ink(g: Guide, *, texture_amount: float) -> np.ndarray:
     """Pen and ink: bold flow-aligned contour lines and pen hatching in the shadows over a pale grey wash in
     three tones, on paper."""
-    t = tone(g, gamma=0.9, smooth=0.02)
-    # three washes at the person's own quartiles of tone, so any exposure gets its light, middle and shadow
-    wash = 0.12 * (t < 0.7) + 0.12 * (t < 0.5) + 0.16 * (t < 0.3)
-    wash = gaussian(wash.astype(np.float32), max(0.7, 0.004 * g.unit))
+    t = tone(g, gamma=1.1, smooth=0.02)
+    face = np.clip((g.detail - DETAIL_PERSON) / (DETAIL_FACE - DETAIL_PERSON), 0, 1)
+    # three washes of the (stretched) tone; their edges are softer on the face, which they model
+    wash = sum(a * steps(edge - t, 0.02 + 0.08 * face) for a, edge in ((0.12, 0.7), (0.12, 0.5), (0.16, 0.3)))
+    # on the face the wash is graded, as a brush wash models a face, not stepped
+    wash = wash + (0.45 * (1 - t) ** 1.2 - wash) * face
     # pen hatching: noise smeared along the flow, cut at the tone: wavy parallel lines in the shadows
     n = smear(noise(g.shape, g.size(0.006, 0.003, 0.002), seed=g.seed), g.tangent, g.size(0.06, 0.025, 0.01),
               steps=5)
     n = 0.5 + 0.5 * np.tanh(0.9 * n / max(float(n.std()), 1e-6))
-    hatch = np.clip(((1 - t) - 0.45 - 0.7 * n) / 0.03 + 0.5, 0, 1)
+    hatch = np.clip(((1 - t) - 0.45 - 0.7 * n) / 0.03 + 0.5, 0, 1) * (1 - 0.5 * face)
     lines = dog_lines(line_source(g), g.tangent, g.size(0.01, 0.005, 0.003), sharpness=60, tau=0.985)
-    mark = np.clip(np.maximum.reduce([wash, hatch, lines]), 0, 1)
-    if texture_amount > 0:
-        mark = mark * np.clip(1 + 0.12 * texture_amount * texture.paper_height(g, seed=g.seed + 3), 0, 1.5)
-    mark = np.clip(mark, 0, 1)[..., None]
+    lines = lines * (1 - 0.35 * face)                              # a lighter pen on the face
+    mark = np.clip(np.maximum.reduce([wash, hatch, lines]), 0, 1)[..., None]
     out = texture.PAPER_WHITE * (1 - mark) + INK * mark
+    if texture_amount > 0:
+        out = texture.paper(out, g, amount=texture_amount)
     return np.clip(out, 0, 1).astype(np.float32)

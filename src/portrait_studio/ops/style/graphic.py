@@ -11,8 +11,8 @@ import numpy as np
 
 from ...core.masked import gaussian
 
-from .draw import INK, line_source
-from .field import Guide, dog_lines
+from .draw import INK, line_source, steps, stretch
+from .field import DETAIL_FACE, DETAIL_PERSON, Guide, dog_lines
 from .paint import abstract, saturate
 
 #: Halftone screen angle, degrees, and dot pitch, units.
@@ -21,6 +21,8 @@ DOT_PITCH = 0.018
 #: Pop-art palette, sRGB-encoded: shadow, mid, light tones of the person, and the backdrop.
 POP = np.float32([[0.18, 0.10, 0.45], [0.93, 0.25, 0.52], [1.0, 0.72, 0.55], [1.0, 0.93, 0.35]])
 POP_BACKDROP = np.float32([0.15, 0.75, 0.85])
+#: Comic: the brightness of the four cel tones (a share of the colour's own).
+CEL_TONES = np.float32([0.22, 0.5, 0.8, 0.97])
 
 
 def halftone(g: Guide, darkness: np.ndarray, pitch: float, *, angle: float = SCREEN_ANGLE) -> np.ndarray:
@@ -39,6 +41,11 @@ def halftone(g: Guide, darkness: np.ndarray, pitch: float, *, angle: float = SCR
     return np.clip(radius - dist + 0.5, 0, 1).astype(np.float32)
 
 
+def _face(g: Guide) -> np.ndarray:
+    """0 off the face, 1 on it (from the detail map)."""
+    return np.clip((g.detail - DETAIL_PERSON) / (DETAIL_FACE - DETAIL_PERSON), 0, 1)
+
+
 def comic(g: Guide, *, texture_amount: float) -> np.ndarray:
     """Comic: colours flattened and stepped into cels (three tones of each colour), bold ink outlines along the
     flow, halftone dots in the mid shadows."""
@@ -46,15 +53,14 @@ def comic(g: Guide, *, texture_amount: float) -> np.ndarray:
     flat = saturate(flat, 1.35)
     luma = flat @ np.float32([0.2126, 0.7152, 0.0722])
     chroma = flat / np.maximum(luma, 1e-3)[..., None]
-    steps = np.float32([0.22, 0.5, 0.8, 0.97])
-    soft = max(0.5, 0.0015 * g.unit)
-    level = np.zeros_like(luma)
-    for i, edge in enumerate((0.3, 0.55, 0.8)):                    # a stepped tone with antialiased steps
-        level += np.clip((luma - edge) / 0.02 + 0.5, 0, 1)
-    level = gaussian(level, soft)
-    cel = np.interp(level, np.arange(4), steps).astype(np.float32)
+    x = stretch(g, luma)
+    face = _face(g)
+    width = 0.04 + 0.1 * face                                      # cel edges: crisp, softer on the face
+    level = sum(steps(x - edge, width) for edge in (0.25, 0.5, 0.78))
+    level = gaussian(level, max(0.5, 0.0015 * g.unit))
+    cel = np.interp(level, np.arange(4), CEL_TONES).astype(np.float32)
     out = np.clip(chroma * cel[..., None], 0, 1)
-    dots = halftone(g, np.clip((0.8 - luma) * 0.7, 0, 0.4), DOT_PITCH)
+    dots = halftone(g, np.clip((0.85 - x) * 0.7, 0, 0.4) * (1 - 0.4 * face), DOT_PITCH)
     lines = dog_lines(line_source(g), g.tangent, g.size(0.012, 0.006, 0.0035), sharpness=60, tau=0.985)
     mark = np.maximum(0.45 * dots, lines)[..., None]
     out = out * (1 - mark) + INK * mark
@@ -65,21 +71,20 @@ def pop_art(g: Guide, *, texture_amount: float) -> np.ndarray:
     """Pop-art: the person screen-printed in four flat tones of a bold palette with Ben-Day dots in the mid
     tone, bold outlines, on a flat backdrop."""
     flat = abstract(g, g.grey, 0.05, 0.012, colour=0.2)
-    # tones spread over the person's own range (robust to exposure)
-    w = g.person > 0.5
-    vals = flat[w] if w.sum() > 100 else flat.ravel()
-    lo, hi = np.percentile(vals, [5, 95])
-    x = np.clip((flat - lo) / max(hi - lo, 1e-3), 0, 1)
-    level = np.zeros_like(x)
-    for edge in (0.25, 0.5, 0.78):
-        level += np.clip((x - edge) / 0.02 + 0.5, 0, 1)
+    x = stretch(g, flat, low=5)                                  # tones from the person's own range
+    face = _face(g)
+    level = sum(steps(x - edge, 0.04 + 0.08 * face) for edge in (0.25, 0.5, 0.78))
     level = gaussian(level, max(0.5, 0.0015 * g.unit))
     idx = np.arange(4, dtype=np.float32)
     out = np.dstack([np.interp(level, idx, POP[:, c]) for c in range(3)]).astype(np.float32)
-    dots = halftone(g, np.clip(level - 1.0, 0, 1) * 0.3, DOT_PITCH)       # Ben-Day dots on the light tones
-    out = out * (1 - 0.8 * dots[..., None]) + POP[1] * 0.8 * dots[..., None]
+    # Ben-Day dots on the light tones (fewer on the face) and over the whole backdrop
+    dots = halftone(g, np.clip(level - 1.0, 0, 1) * 0.3 * (1 - 0.8 * face), DOT_PITCH)[..., None]
+    out = out * (1 - 0.8 * dots) + POP[1] * 0.8 * dots
     person = gaussian(g.person, max(0.7, 0.003 * g.unit))[..., None]
-    out = out * person + POP_BACKDROP * (1 - person)
-    lines = dog_lines(line_source(g), g.tangent, g.size(0.012, 0.006, 0.0035), sharpness=60, tau=0.985)[..., None]
+    back = halftone(g, np.full(g.shape, 0.3, np.float32), DOT_PITCH * 1.5, angle=45.0)[..., None]
+    backdrop = POP_BACKDROP * (1 - back) + POP[3] * back
+    out = out * person + backdrop * (1 - person)
+    lines = dog_lines(line_source(g), g.tangent, g.size(0.012, 0.006, 0.0035), sharpness=60, tau=0.985)
+    lines = (lines * np.clip(1.5 * person[..., 0], 0, 1))[..., None]     # the backdrop stays flat
     out = out * (1 - lines) + INK * lines
     return np.clip(out, 0, 1).astype(np.float32)

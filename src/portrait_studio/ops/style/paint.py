@@ -17,6 +17,8 @@ from .field import DETAIL_FACE, DETAIL_PERSON, Guide, noise, smear
 #: Oil: stroke width and half-length, units (background, face, features).
 OIL_WIDTH = (0.035, 0.012, 0.006)
 OIL_LENGTH = (0.09, 0.035, 0.014)
+#: Oil: the tint of the shadows and of the lights (multipliers of sRGB-encoded values).
+OIL_COOL, OIL_WARM = np.float32([0.86, 0.95, 1.16]), np.float32([1.1, 1.0, 0.8])
 #: Oil: brush-stroke layers, coarse to fine: (spacing, units; the least detail-map value it paints on).
 OIL_STROKES = ((0.07, 0.0), (0.04, 0.0), (0.022, 0.3), (0.013, 0.6))
 #: Watercolour: how many tones the washes are stepped into.
@@ -119,7 +121,9 @@ def oil(g: Guide, *, texture_amount: float, width=OIL_WIDTH, length=OIL_LENGTH, 
     amount = relief_amount * (1 - 0.5 * np.clip(g.detail / DETAIL_FACE, 0, 1))
     shade = relief(height, amount) * (1 + 0.04 * streak)
     paint = paint * shade[..., None]
-    paint = paint * np.float32([1.03, 1.0, 0.92])              # a little warmth of the oil and varnish
+    # a painter's light: warm lights, cool shadows (the convention, and the warmth of oil and varnish)
+    luma = np.clip(paint @ np.float32([0.2126, 0.7152, 0.0722]), 0, 1)[..., None]
+    paint = paint * (OIL_COOL + (OIL_WARM - OIL_COOL) * luma)
     if texture_amount > 0:
         paint = texture.canvas(paint, g, amount=texture_amount)
     return np.clip(paint, 0, 1).astype(np.float32)

@@ -10,8 +10,11 @@ from .field import Guide, noise
 
 #: The colour of drawing paper, sRGB-encoded.
 PAPER_WHITE = np.float32([0.97, 0.955, 0.92])
-#: Canvas weave period, units (threads per face height about 1 / this).
-CANVAS_PERIOD = 0.012
+#: Spread of the paper's light and shade at texture 1 (a fraction of the light).
+PAPER_TOOTH = 0.035
+#: Canvas weave period, units (threads per face height about 1 / this), and the spread of its light and shade at
+#: texture 1 (a fraction of the light).
+CANVAS_PERIOD, CANVAS_RELIEF = 0.012, 0.045
 
 
 def paper_height(g: Guide, *, seed: int) -> np.ndarray:
@@ -23,9 +26,11 @@ def paper_height(g: Guide, *, seed: int) -> np.ndarray:
 
 
 def paper(image: np.ndarray, g: Guide, *, amount: float) -> np.ndarray:
-    """`image` on paper: the tooth shows as a faint light and shade, stronger in the marks (sRGB-encoded)."""
+    """`image` on paper: the tooth shows as a faint light and shade (sRGB-encoded), little on the face (where it
+    would read as blemishes)."""
     h = paper_height(g, seed=g.seed + 7)
-    return image * (1 + 0.035 * amount * h)[..., None]
+    quiet = 1 - 0.85 * np.clip(g.detail / 0.75, 0, 1) ** 2
+    return image * (1 + PAPER_TOOTH * amount * quiet * h)[..., None]
 
 
 def canvas(image: np.ndarray, g: Guide, *, amount: float) -> np.ndarray:
@@ -41,7 +46,9 @@ def canvas(image: np.ndarray, g: Guide, *, amount: float) -> np.ndarray:
     weave = weave + 0.3 * noise(g.shape, p, seed=g.seed + 12)
     gx = cv2.Sobel(weave, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(weave, cv2.CV_32F, 0, 1, ksize=3)
-    shade = 1 + amount * (0.06 * (gx - gy) / max(float(np.abs(gx).mean()) * 4, 1e-6) + 0.03 * weave)
+    slope = (gx - gy) / max(float((gx - gy).std()), 1e-6)
+    quiet = 1 - 0.6 * np.clip(g.detail / 0.75, 0, 1) ** 2           # thinner where the face is painted
+    shade = 1 + amount * quiet * (CANVAS_RELIEF * slope + 0.015 * weave / max(float(weave.std()), 1e-6))
     return image * shade[..., None].astype(np.float32)
 
 

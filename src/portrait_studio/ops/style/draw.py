@@ -25,8 +25,9 @@ def hatching(g: Guide, cover: np.ndarray, width, length, *, seed: int, turn: flo
     drawing: seed points scattered as densely as `cover` (0..1, the share of paper to darken) asks, each drawn
     out into a stroke by line-integral convolution along the flow. Returns the graphite's darkness in [0, 1].
 
-    The smear needs a step no longer than a seed (else strokes break into dashes), so it runs on a copy at half
-    the size, where as many steps cost a quarter."""
+    Strokes are straight (a hand hatches in straight strokes), laid along the flow at each pixel. The smear
+    needs a step no longer than a seed (else strokes break into dashes), so it runs on a copy at half the size,
+    where as many steps cost a quarter."""
     h, w = g.shape
     k = 2 if min(h, w) >= 200 else 1
     t = g.tangent[::k, ::k]
@@ -34,13 +35,13 @@ def hatching(g: Guide, cover: np.ndarray, width, length, *, seed: int, turn: flo
         c, s = np.cos(turn), np.sin(turn)
         t = np.dstack([c * t[..., 0] - s * t[..., 1], s * t[..., 0] + c * t[..., 1]]).astype(np.float32)
     wid, ln = g.size(*width)[::k, ::k] / k, g.size(*length)[::k, ::k] / k
-    steps = int(np.clip(np.ceil(float(np.median(ln / np.maximum(wid, 0.7)))), 3, 12))
+    steps = int(np.clip(np.ceil(float(np.median(ln / np.maximum(wid, 0.7)))), 3, 10))
     rng = np.random.default_rng(seed)
     # one seed per stroke: a seed covers about width × 2 length of paper
     per_px = np.clip(cover[::k, ::k], 0, 1) / np.maximum(2 * ln * wid, 1.0) * 1.5
     seeds = (rng.random(t.shape[:2], np.float32) < per_px * np.maximum(wid, 1.0) ** 2).astype(np.float32)
     seeds = gaussian(seeds, float(np.median(wid)) * 0.5)
-    drawn = smear(seeds, t, ln, steps=steps, falloff=0.6) * (2 * steps + 1) * 0.5
+    drawn = smear(seeds, t, ln, steps=steps, falloff=0.6, follow=False) * (2 * steps + 1) * 0.5
     if k > 1:
         drawn = cv2.resize(drawn, (w, h), interpolation=cv2.INTER_LINEAR)
     return (1 - np.exp(-1.5 * drawn)).astype(np.float32)

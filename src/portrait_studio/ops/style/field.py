@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ...core import linear_to_srgb, luminance
+from ...core import luminance, to_srgb8
+from ...analysis import Face, region_masks
 from ...core.masked import gaussian
 
 #: Long side, pixels, of the copy styles are drawn on.
@@ -95,8 +96,9 @@ def make_guide(portrait, *, seed: int, scale: float = 1.0) -> Guide:
     ws = working_size((h, w))
     k = ws[0] / w
     image = portrait.image if ws == (w, h) else cv2.resize(portrait.image, ws, interpolation=cv2.INTER_AREA)
-    srgb = np.clip(linear_to_srgb(np.maximum(image, 0)), 0, 1).astype(np.float32)
-    grey = np.clip(linear_to_srgb(np.maximum(luminance(image), 0)), 0, 1).astype(np.float32)
+    # 8-bit precision is plenty for a painting, and the table look-up is ten times faster than the curve
+    srgb = to_srgb8(image).astype(np.float32) * np.float32(1 / 255)
+    grey = to_srgb8(luminance(image)).astype(np.float32) * np.float32(1 / 255)
     faces = portrait.faces
     face = faces[portrait.face_index or 0] if faces and (portrait.face_index or 0) < len(faces) else None
     if face is None:
@@ -109,7 +111,7 @@ def make_guide(portrait, *, seed: int, scale: float = 1.0) -> Guide:
         person = np.clip(person, 0, 1).astype(np.float32)
         detail = DETAIL_PERSON * person
         for f in faces:                                       # every face is drawn finely, the main one decides sizes
-            reg = _small_regions(portrait, f, ws)
+            reg = _small_regions(f, k, ws)
             detail = np.maximum(detail, DETAIL_FACE * reg["face"])
             detail = np.maximum(detail, reg["features"])
         detail = gaussian(detail, 0.03 * unit)
@@ -118,17 +120,15 @@ def make_guide(portrait, *, seed: int, scale: float = 1.0) -> Guide:
     return Guide(srgb, grey, float(unit), detail.astype(np.float32), person, tangent, coherence, seed)
 
 
-def _small_regions(portrait, face, ws) -> dict[str, np.ndarray]:
-    """The face oval and its features (eyes, brows, lips and mouth, grown a little) at the working size."""
-    regs = portrait._regions(portrait.faces.index(face), ("face", "eyes", "brows", "lips", "mouth"))
-
-    def small(m):
-        return cv2.resize(m, ws, interpolation=cv2.INTER_AREA)
-
-    feat = np.maximum.reduce([small(regs[n]) for n in ("eyes", "brows", "lips", "mouth")])
-    grow = max(3, int(0.04 * face.size * ws[0] / portrait.shape[1]) | 1)
+def _small_regions(face: Face, k: float, ws: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The face oval and its features (eyes, brows, lips and mouth, grown by 2% of the face height) drawn
+    straight at the working size (the face's mesh scaled by `k`), never at the photo's full size."""
+    small = Face(tuple(v * k for v in face.box), face.score, face.landmarks * np.float32(k), face.pose)
+    regs = region_masks(small, (ws[1], ws[0]), ("face", "eyes", "brows", "lips", "mouth"))
+    feat = np.maximum.reduce([regs[n] for n in ("eyes", "brows", "lips", "mouth")])
+    grow = max(3, int(0.04 * small.size) | 1)
     feat = cv2.dilate(feat, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    return {"face": small(regs["face"]), "features": feat}
+    return {"face": regs["face"], "features": feat}
 
 
 def flow(grey: np.ndarray, *, sigma: float, detail: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -82,13 +82,15 @@ def pencil(g: Guide, *, texture_amount: float) -> np.ndarray:
     t = tone(g, gamma=0.85, smooth=0.01)
     width, length = (0.006, 0.004, 0.003), (0.1, 0.045, 0.018)
     dark = 1 - t
-    face = np.clip((g.detail - DETAIL_PERSON) / (DETAIL_FACE - DETAIL_PERSON), 0, 1)
+    # the face's weight, faded out over a tenth of the face beyond the oval, so its blended graphite meets the
+    # hatching around it without a light ring
+    face = gaussian(np.clip((g.detail - DETAIL_PERSON) / (DETAIL_FACE - DETAIL_PERSON), 0, 1), 0.05 * g.unit)
     cover = np.clip((dark - 0.1) / 0.9, 0, 1) ** 1.2               # share of the paper the strokes cover
     mark = hatching(g, cover, width, length, seed=g.seed) * (0.75 - 0.4 * face)
     cross = np.clip((dark - 0.5) / 0.5, 0, 1)                      # crossed in the shadows
     mark = np.maximum(mark, hatching(g, cross, width, length, seed=g.seed + 1, turn=np.pi / 3) * 0.6)
     # smudged tone under the strokes: the face is modelled mostly by blended graphite, as portraitists do
-    mark = np.maximum(mark, (0.25 + 0.5 * face) * dark ** (1.5 - 0.5 * face))
+    mark = np.maximum(mark, (0.35 + 0.4 * face) * dark ** (1.3 - 0.3 * face))
     lines = dog_lines(line_source(g), g.tangent, g.size(0.008, 0.004, 0.0025), sharpness=30)
     mark = np.maximum(mark, 0.85 * lines)
     if texture_amount > 0:                                          # graphite catches on the paper's tooth

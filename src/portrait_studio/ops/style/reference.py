@@ -18,7 +18,7 @@ import numpy as np
 from ...core.masked import gaussian
 
 from ...core import linear_to_srgb
-from .field import Guide, smear
+from .field import DETAIL_FACE, Guide, smear
 
 #: Sizes the reference is measured at: its long side, pixels, and the side of the texture sample.
 MEASURE_SIDE, SAMPLE = 768, 256
@@ -27,6 +27,8 @@ STROKE_DIAGONAL = 0.009
 #: How far colours are pulled toward the reference's nearest palette colour (0..1), and how much of its
 #: lightness distribution is taken (the photo's own tones keep the face's modelling).
 PALETTE_PULL, LIGHTNESS_TAKEN = 0.35, 0.5
+#: The most surface texture a reference adds (spread of lightness, L units).
+MAX_TEXTURE = 8.0
 _QUANTILES = np.linspace(0, 1, 65)
 
 
@@ -41,7 +43,7 @@ class Look:
     palette : ndarray (k, 3) float32
         Main colours, Lab.
     stroke : float
-        Stroke size relative to the built-in styles' (clipped to 0.5..2.5).
+        Stroke size relative to the built-in styles' (clipped to 0.5..2).
     spectrum : ndarray (SAMPLE, SAMPLE) float32
         Amplitude spectrum of the fine band of its lightness, at the working copy's scale.
     contrast : float
@@ -81,7 +83,7 @@ def measure(image: np.ndarray) -> Look:
               for s in sigmas]
     # the spectrum falls with scale in every picture; weigh the energy by scale to find the stroke's knee
     best = float(sigmas[int(np.argmax(np.array(energy) / sigmas))]) / diag
-    stroke = float(np.clip(best / STROKE_DIAGONAL * 2.0, 0.5, 2.5))
+    stroke = float(np.clip(best / STROKE_DIAGONAL * 2.0, 0.5, 2.0))
     # texture: the fine band of a central sample (tiled by reflection when the picture is small)
     fine = L - gaussian(L, max(1.0, 0.01 * diag))
     s = min(SAMPLE, *fine.shape)
@@ -117,9 +119,10 @@ def apply_look(srgb: np.ndarray, g: Guide, look: Look) -> np.ndarray:
     nearest = look.palette[np.argmin(d, axis=1), 1:].reshape(mapped.shape[:2] + (2,))
     mapped[..., 1:] += PALETTE_PULL * (nearest - mapped[..., 1:])
     tex = synthesise(look, g.shape, seed=g.seed + 21)
-    tex = smear(tex, g.tangent, g.size(0.02, 0.008, 0.004), steps=2)
+    # bent along the photo's flow into strokes (the reference's own orientation is its content's, not ours)
+    tex = smear(tex, g.tangent, g.size(0.05, 0.02, 0.008), steps=4)
     tex /= max(float(tex.std()), 1e-6)
-    quiet = 1 - 0.6 * np.clip((g.detail - 0.5) / 0.5, 0, 1)             # less surface texture on the face
-    mapped[..., 0] += np.float32(min(look.contrast, 12.0)) * tex * quiet
+    quiet = 1 - 0.8 * np.clip(g.detail / DETAIL_FACE, 0, 1) ** 2        # little surface texture on the face
+    mapped[..., 0] += np.float32(min(look.contrast, MAX_TEXTURE)) * tex * quiet
     mapped[..., 0] = np.clip(mapped[..., 0], 0, 100)
     return np.clip(cv2.cvtColor(mapped, cv2.COLOR_Lab2RGB), 0, 1).astype(np.float32)

@@ -209,14 +209,28 @@ def smear(image: np.ndarray, tangent: np.ndarray, length: np.ndarray, *, steps: 
     return total / weight
 
 
+def _levels(sizes: np.ndarray) -> list[float]:
+    """The sizes a per-pixel size map is made from: one when it hardly varies, else three, log-spaced."""
+    lo, hi = float(sizes.min()), float(sizes.max())
+    return [lo] if hi < 1.3 * lo else list(np.geomspace(lo, hi, 3))
+
+
+def _blend(layers: list[np.ndarray], sizes: np.ndarray, levels: list[float]) -> np.ndarray:
+    """Per pixel, the two `layers` made at the `levels` around its own size blended log-linearly."""
+    if len(layers) == 1:
+        return layers[0]
+    pos = np.clip(np.log(sizes / levels[0]) / np.log(levels[1] / levels[0]), 0, 2) if sizes.ndim else 0
+    return np.where(pos <= 1, layers[0] * (1 - np.minimum(pos, 1)) + layers[1] * np.minimum(pos, 1),
+                    layers[1] * (2 - pos) + layers[2] * (pos - 1)).astype(np.float32)
+
+
 def noise(shape: tuple[int, int], size: np.ndarray | float, *, seed: int) -> np.ndarray:
     """Seeded white noise of zero mean and unit spread whose grain is `size` pixels (per pixel: three grains
     made and blended by size), float32 (h, w)."""
     h, w = shape
     rng = np.random.default_rng(seed)
     sizes = np.asarray(size, np.float32)
-    lo, hi = float(sizes.min()), float(sizes.max())
-    levels = [lo] if hi < 1.3 * lo else list(np.geomspace(lo, hi, 3))
+    levels = _levels(sizes)
     out = []
     for s in levels:
         s = max(1.0, s)
@@ -224,12 +238,7 @@ def noise(shape: tuple[int, int], size: np.ndarray | float, *, seed: int) -> np.
         n = rng.standard_normal((sh, sw)).astype(np.float32)
         n = cv2.resize(n, (w, h), interpolation=cv2.INTER_CUBIC if s > 1.5 else cv2.INTER_LINEAR)
         out.append(n / max(float(n.std()), 1e-6))
-    if len(out) == 1:
-        return out[0]
-    pos = np.clip(np.log(sizes / levels[0]) / np.log(levels[1] / levels[0]), 0, 2) if sizes.ndim else 0
-    res = np.where(pos <= 1, out[0] * (1 - np.minimum(pos, 1)) + out[1] * np.minimum(pos, 1),
-                   out[1] * (2 - pos) + out[2] * (pos - 1))
-    return res.astype(np.float32)
+    return _blend(out, sizes, levels)
 
 
 def dog_lines(grey: np.ndarray, tangent: np.ndarray, scale: np.ndarray, *, tau: float = 0.98,
@@ -238,20 +247,8 @@ def dog_lines(grey: np.ndarray, tangent: np.ndarray, scale: np.ndarray, *, tau: 
     and Winnemöller): darkness of ink in [0, 1] (1 = a full line) along contours and creases, as wide as
     `scale` pixels (per pixel, three widths blended)."""
     s = np.asarray(scale, np.float32)
-    lo, hi = float(s.min()), float(s.max())
-    levels = [lo] if hi < 1.3 * lo else list(np.geomspace(lo, hi, 3))
-    resp = []
-    for sig in levels:
-        sig = max(0.6, sig)
-        a = gaussian(grey, sig)
-        b = gaussian(grey, 1.6 * sig)
-        resp.append(a - tau * b)
-    if len(resp) == 1:
-        d = resp[0]
-    else:
-        pos = np.clip(np.log(s / levels[0]) / np.log(levels[1] / levels[0]), 0, 2)
-        d = np.where(pos <= 1, resp[0] * (1 - np.minimum(pos, 1)) + resp[1] * np.minimum(pos, 1),
-                     resp[1] * (2 - pos) + resp[2] * (pos - 1))
+    levels = _levels(s)
+    resp = [gaussian(grey, max(0.6, sig)) - tau * gaussian(grey, 1.6 * max(0.6, sig)) for sig in levels]
+    d = _blend(resp, s, levels)
     d = smear(d.astype(np.float32), tangent, 1.5 * s, steps=3)
     return np.clip(-np.tanh(sharpness * d), 0, 1).astype(np.float32)
-

@@ -3,7 +3,8 @@ image's structure.
 
 Styles are drawn on a working copy whose long side is at most :data:`WORK_LONG_SIDE` pixels (a painting's
 strokes are wider than that copy's pixels at any size), so the cost of a style does not grow with the
-megapixels; the result is enlarged to the photo and the paper texture is added at full resolution.
+megapixels; the result, paper and canvas included, is enlarged to the photo (at 12 MP a stroke or a grain of paper
+is then about three pixels wide: soft at 100%, as the working size decides).
 
 Sizes are in *units*: the height of the face (the mesh's extent) when there is one, else a quarter of the
 frame diagonal, so a 1 MP preview and a 12 MP export agree. The *detail map* says how fine strokes are where:

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import DATA, ROOT, SIZES, first_call_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
+from common import (DATA, ROOT, SIZES, first_call_time, labelled_tiles, main, peak_rss_mb, photo_at,  # noqa: E402
+                    run_case, timing_table)
 
 STYLE_NAMES = ("oil", "watercolour", "pencil", "ink", "comic", "pop-art")
 CASES = tuple(f"style {n}" for n in STYLE_NAMES)
@@ -134,13 +135,8 @@ def sheet() -> list[str]:
     rows, written = [], []
     for path in photos():
         p = Portrait.read(path)
-        h, w = p.shape
-        s = 300 / max(h, w)
-        tiles = [to_srgb8(p.image)] + [to_srgb8(style(p, style=n).image) for n in STYLE_NAMES]
-        tiles = [cv2.resize(t, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) for t in tiles]
-        for t, label in zip(tiles, ["photo", *STYLE_NAMES]):
-            cv2.putText(t, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1)
-        rows.append(np.hstack(tiles))
+        images = [to_srgb8(p.image)] + [to_srgb8(style(p, style=n).image) for n in STYLE_NAMES]
+        rows.append(np.hstack(labelled_tiles(images, ["photo", *STYLE_NAMES], side=300)))
     for i in range(0, len(rows), 3):
         out = OUT / f"overview-{i // 3 + 1}.png"
         cv2.imwrite(str(out), np.vstack(rows[i:i + 3])[:, :, ::-1])

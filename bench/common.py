@@ -33,6 +33,17 @@ def photo_at(size: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(big[y:y + h, x:x + w])
 
 
+def labelled_tiles(images, labels, *, side: int) -> list[np.ndarray]:
+    """sRGB uint8 pictures of one shape reduced to `side` pixels on the long side, each with its label written
+    in its corner (for overview sheets)."""
+    h, w = images[0].shape[:2]
+    s = side / max(h, w)
+    tiles = [cv2.resize(t, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) for t in images]
+    for t, label in zip(tiles, labels):
+        cv2.putText(t, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1)
+    return tiles
+
+
 def median_time(fn, *, repeat: int = 5, warmup: int = 1) -> float:
     """Median wall time of fn() in seconds."""
     for _ in range(warmup):

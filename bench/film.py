@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import DATA, ROOT, SIZES, median_time, peak_rss_mb, photo_at, run_case, timing_table, main  # noqa: E402
+from common import (DATA, ROOT, SIZES, labelled_tiles, main, median_time, peak_rss_mb, photo_at,  # noqa: E402
+                    run_case, timing_table)
 
 CASES = ("film portra-like, grain and halation",)
 BUDGET = {CASES[0]: {"1 MP": 0.100, "12 MP": 1.0}}
@@ -154,12 +155,8 @@ def sheet() -> list[str]:
     for stem in SHEET_PHOTOS:
         path = DATA / "portraits" / f"{stem}.jpg"
         p = Portrait.read(path)
-        h, w = p.shape
-        s = 360 / max(h, w)
-        tiles = [to_srgb8(p.image)] + [to_srgb8(film(p, stock=name).image) for name in STOCKS]
-        tiles = [cv2.resize(t, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) for t in tiles]
-        for t, label in zip(tiles, ["original", *STOCKS]):
-            cv2.putText(t, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1)
+        tiles = labelled_tiles([to_srgb8(p.image)] + [to_srgb8(film(p, stock=name).image) for name in STOCKS],
+                               ["original", *STOCKS], side=360)
         rows.append(np.hstack(tiles[:5]))
         rows.append(np.hstack(tiles[5:] + [np.zeros_like(tiles[0])] * (10 - len(tiles))))
     out = OUT / "stocks.png"

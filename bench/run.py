@@ -17,8 +17,8 @@ import sys
 from common import ROOT
 
 #: One script per benchmark, in the order of BENCHMARKS.md.
-SECTIONS = ("engine", "relight", "retouch", "refocus", "background", "burst", "film", "expression", "beauty", "studio",
-            "equity", "batch", "generate")
+SECTIONS = ("engine", "relight", "retouch", "refocus", "background", "burst", "film", "expression", "beauty",
+            "styles", "studio", "equity", "batch", "generate")
 
 
 def section(name: str) -> str:

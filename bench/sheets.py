@@ -52,6 +52,12 @@ CASES = {
                                        "evenness": 0.0, "shine": 0.0, "stray_hairs": False}),
     "reshape-slim-jaw": ("reshape", {"slim": 1.0, "jaw": 1.0}),
     "reshape-eyes-nose": ("reshape", {"eye_size": 1.0, "nose": 1.0}),
+    "style-oil": ("style", {"style": "oil"}),
+    "style-watercolour": ("style", {"style": "watercolour"}),
+    "style-pencil": ("style", {"style": "pencil"}),
+    "style-ink": ("style", {"style": "ink"}),
+    "style-comic": ("style", {"style": "comic"}),
+    "style-pop-art": ("style", {"style": "pop-art"}),
 }
 #: cases shown on some portraits only (stems): the beauty cases on six faces of different skin tones
 BEAUTY_FACES = ["001", "006", "021", "036", "041", "071"]

@@ -77,7 +77,7 @@ def test_no_operation_imports_another(path):
 def test_the_import_reader_sees_relative_imports():
     assert "portrait_studio.models" in _imported(OPS / "background" / "harmonise.py")
     assert OPERATION_MODULES == {"adjust", "relight", "retouch", "refocus", "background", "burst", "film",
-                                 "expression", "makeup", "reshape"}
+                                 "expression", "makeup", "reshape", "style"}
 
 
 # -- rules between parameters --------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def test_exclusive_declaration_is_checked():
 
 def test_every_operation_is_listed_once():
     assert list(OPERATIONS) == ["exposure", "resize", "relight", "retouch", "refocus", "background", "burst",
-                               "film", "expression", "makeup", "reshape"]
+                               "film", "expression", "makeup", "reshape", "style"]
     with pytest.raises(TypeError):
         OPERATIONS["blur"] = OPERATIONS["exposure"]                           # read-only
 

@@ -57,8 +57,9 @@ def test_the_json_schema_marks_the_inputs():
     assert fm["properties"]["lut"]["anyOf"][0]["input"] == "lut"
     assert get_operation("refocus").json_schema()["inputs"] == {"depth": "image"}
     assert get_operation("makeup").json_schema()["inputs"] == {"reference": "image"}
+    assert get_operation("style").json_schema()["inputs"] == {"reference": "image"}
     assert all("inputs" not in op.json_schema() for name, op in OPERATIONS.items()
-               if name not in ("background", "relight", "film", "refocus", "makeup"))
+               if name not in ("background", "relight", "film", "refocus", "makeup", "style"))
 
 
 def test_inputs_of_the_wrong_type_are_refused_before_any_work():

@@ -277,7 +277,8 @@ BROKEN_SECOND = ["missing.jpg", "empty.jpg", "truncated.png", "text.jpg", "folde
 
 # a background needs 64 px a side; any picture's light can be matched, however small
 @pytest.mark.parametrize("flag,name", [("background --image", n) for n in BROKEN_SECOND + ["tiny.png", "elongated.png"]]
-                         + [("relight --match-light", n) for n in BROKEN_SECOND])
+                         + [("relight --match-light", n) for n in BROKEN_SECOND]
+                         + [("style --reference", n) for n in BROKEN_SECOND])
 def test_broken_second_image_is_refused(flag, name, files, run, tmp_path):
     op, option = flag.split()
     out, photo = tmp_path / "out.jpg", files["photo.jpg"]
@@ -287,7 +288,7 @@ def test_broken_second_image_is_refused(flag, name, files, run, tmp_path):
         assert "64 px" in err
 
 
-@pytest.mark.parametrize("flag", ["background --image", "relight --match-light"])
+@pytest.mark.parametrize("flag", ["background --image", "relight --match-light", "style --reference"])
 def test_max_pixels_holds_for_the_second_image(flag, files, run, tmp_path):
     op, option = flag.split()
     out, photo = tmp_path / "out.jpg", files["photo.jpg"]

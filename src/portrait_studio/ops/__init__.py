@@ -19,7 +19,7 @@ from typing import Mapping
 
 from ..errors import ParameterError
 from ..schema import Operation
-from . import adjust, background, burst, expression, film, makeup, refocus, relight, reshape, retouch
+from . import adjust, background, burst, expression, film, makeup, refocus, relight, reshape, retouch, style
 
 
 def _registry(*ops: Operation) -> Mapping[str, Operation]:
@@ -34,7 +34,7 @@ def _registry(*ops: Operation) -> Mapping[str, Operation]:
 OPERATIONS: Mapping[str, Operation] = _registry(adjust.exposure, adjust.resize, relight.relight, retouch.retouch,
                                                refocus.refocus, background.background, burst.burst, film.film,
                                                expression.expression, makeup.makeup,
-                                               reshape.reshape)
+                                               reshape.reshape, style.style)
 
 
 def get_operation(name: str) -> Operation:

@@ -56,7 +56,7 @@ def test_watermark_invisible_and_robust(which, synthetic, astronaut_rgb8):
     from skimage.color import deltaE_ciede2000, rgb2lab
 
     de = deltaE_ciede2000(rgb2lab(rgb), rgb2lab(marked))
-    assert np.percentile(de, 99) <= (0.9 if which == "astronaut" else 1.0)   # not piled on a mouth or an eye
+    assert np.percentile(de, 99) <= (0.95 if which == "astronaut" else 1.0)   # not piled on a mouth or an eye
     for scale, quality in ((1, 70), (0.5, None), (0.5, 70)):
         found = watermark.detect(launder(marked, scale=scale, quality=quality))
         assert found["found"] and found["payload"] == "0123abcdef", (scale, quality, found)

@@ -82,6 +82,10 @@ def _luma(pixels: np.ndarray, top: float) -> np.ndarray:
     return y.reshape(rgb.shape[:2])
 
 
+#: Luma (0-255) below which the mark's change fades in proportion to the light (see :func:`embed`).
+_DARK = 32.0
+
+
 def embed(pixels: np.ndarray, payload: str, *, rounds: int = 3) -> np.ndarray:
     """`pixels` (sRGB-encoded uint8 or uint16, H×W×3 or ×4 with alpha untouched) with the mark of `payload`
     (:data:`ID_BITS`/4 hex digits). Pictures under :data:`MIN_SIDE` on a side come back unchanged.
@@ -114,11 +118,15 @@ def embed(pixels: np.ndarray, payload: str, *, rounds: int = 3) -> np.ndarray:
     def spread(cells):                                          # the change at full size, in pixel units
         return cv2.resize(cells * np.float32(top / 255.0), (w, h), interpolation=cv2.INTER_CUBIC)
 
+    # near black a level is a large share of the light: the change fades there (to a tenth at black), so the
+    # mark never makes a step in the light of a shadow
+    dark = np.clip((luma + np.float32(_DARK / 8)) / np.float32(_DARK), 0.1, 1.0)
+
     def apply(delta):
         out = pixels.copy()
         depth = cv2.CV_8U if pixels.dtype == np.uint8 else cv2.CV_16U
         rgb = np.ascontiguousarray(pixels[..., :3])
-        out[..., :3] = cv2.add(rgb, cv2.merge([delta] * 3), dtype=depth)   # rounded and saturated
+        out[..., :3] = cv2.add(rgb, cv2.merge([delta * dark] * 3), dtype=depth)   # rounded and saturated
         return out
 
     for _ in range(rounds):

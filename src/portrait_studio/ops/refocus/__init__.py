@@ -177,17 +177,18 @@ def _light_gains(image: np.ndarray, amount: float) -> tuple[np.ndarray, np.ndarr
     blown sky, a white shirt whose folds are not all clipped, a bright cheek) the brightness is a surface's,
     and is left as it is. Judged on the photo, not on the colours
     unmixed from it at outlines (a thin line of them may be bright without being a light)."""
-    clipped = image.max(axis=-1) > _CLIPPED
+    peak = image.max(axis=-1)
+    clipped = peak > _CLIPPED
     ys, xs = np.nonzero(clipped)
     if not ys.size:
         return ys, xs, np.ones(0, np.float32)
     h, w = clipped.shape
     f = max(1, int(max(h, w) / 512))
-    bright = (image.max(axis=-1) > _BRIGHT).astype(np.float32)     # a light stands out of a darker surround
+    bright = (peak > _BRIGHT).astype(np.float32)     # a light stands out of a darker surround
     small = cv2.resize(bright, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
     k = max(3, int(_LIGHT_SIZE * np.hypot(*small.shape)) | 1)
     crowd = cv2.blur(small, (k, k))[np.minimum(ys // f, small.shape[0] - 1), np.minimum(xs // f, small.shape[1] - 1)]
-    t = np.clip((image[ys, xs].max(axis=-1) - _CLIPPED) / (1.0 - _CLIPPED), 0.0, 1.0)
+    t = np.clip((peak[ys, xs] - _CLIPPED) / (1.0 - _CLIPPED), 0.0, 1.0)
     t *= np.clip(1.0 - 3.0 * crowd, 0.0, 1.0)
     return ys, xs, (1.0 + amount * (_HIGHLIGHT_GAIN - 1.0) * t * t).astype(np.float32)
 

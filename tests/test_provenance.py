@@ -64,6 +64,23 @@ def test_watermark_invisible_and_robust(which, synthetic, astronaut_rgb8):
     assert not watermark.detect(launder(rgb))["found"]
 
 
+def test_watermark_makes_no_step_in_the_light_at_a_shadow_edge():
+    """Stripes of near black (lashes, a nostril) beside mid-tone: the mark moves the light by about the same
+    fraction on both sides (a change even in levels, or faded too far in the dark, steps at every edge)."""
+    rng = np.random.default_rng(3)
+    level = np.where((np.arange(512) // 6) % 2 == 0, 4.0, 40.0)[None, :, None].repeat(512, 0)
+    rgb = np.clip(level + rng.normal(0, 1, (512, 512, 3)) * level / 10, 0, 255).round().astype(np.uint8)
+    marked = watermark.embed(rgb, "0123abcdef")
+
+    def light(u8):
+        s = u8.astype(np.float64) / 255
+        return np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4).mean(2) + 2e-3
+    change = np.abs(np.log(light(marked) / light(rgb)))
+    dark = level[..., 0] < 10
+    assert 0.7 <= change[dark].mean() / change[~dark].mean() <= 1.4          # 0.33 with a change faded linearly
+    assert watermark.detect(marked)["found"]
+
+
 def test_watermark_no_false_positives(shared_data, astronaut_rgb8):
     rng = np.random.default_rng(0)
     pictures = [astronaut_rgb8, rng.integers(0, 256, (300, 400, 3), np.uint8), np.full((256, 256, 3), 128, np.uint8)]

@@ -82,8 +82,28 @@ def _luma(pixels: np.ndarray, top: float) -> np.ndarray:
     return y.reshape(rgb.shape[:2])
 
 
-#: Luma (0-255) below which the mark's change fades in proportion to the light (see :func:`embed`).
+#: Luma (0-255) below which the mark's change fades with the light (see :func:`_light_share`).
 _DARK = 32.0
+_FLOOR = 2e-3                # linear light under which a change is lost in noise and flare (about sRGB level 7)
+
+
+def _light_share() -> np.ndarray:
+    """Per luma level (0-255, 256 entries, float32): how much of the mark's change a pixel takes, so that the
+    change moves the light by the same fraction whatever the level below :data:`_DARK` (in full from there).
+
+    Near black a level is a large share of the light: an even change there would be a step in the light at
+    every edge between shadow and mid-tone (lashes, nostrils, a dark collar). The share is the light a level
+    stands for, plus :data:`_FLOOR`, over the light one level adds (sRGB), relative to its value at _DARK:
+    0.30 at black, 0.53 at level 5, 0.76 at 10.
+    """
+    s = np.arange(256) / 255.0
+    lin = np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4)
+    slope = np.where(s <= 0.04045, 1 / 12.92, 2.4 * lin / (s + 0.055))   # d linear / d encoded
+    share = (lin + _FLOOR) / slope
+    return np.minimum(share / share[int(_DARK)], 1.0).astype(np.float32)
+
+
+_SHARE = _light_share()
 
 
 def embed(pixels: np.ndarray, payload: str, *, rounds: int = 3) -> np.ndarray:
@@ -118,9 +138,9 @@ def embed(pixels: np.ndarray, payload: str, *, rounds: int = 3) -> np.ndarray:
     def spread(cells):                                          # the change at full size, in pixel units
         return cv2.resize(cells * np.float32(top / 255.0), (w, h), interpolation=cv2.INTER_CUBIC)
 
-    # near black a level is a large share of the light: the change fades there (to a tenth at black), so the
-    # mark never makes a step in the light of a shadow
-    dark = np.clip((luma + np.float32(_DARK / 8)) / np.float32(_DARK), 0.1, 1.0)
+    # near black a level is a large share of the light: the change fades there, so that it never makes a step
+    # in the light at the edge of a shadow
+    dark = cv2.LUT(np.clip(luma + 0.5, 0, 255).astype(np.uint8), _SHARE)
 
     def apply(delta):
         out = pixels.copy()

@@ -304,6 +304,16 @@ def test_setups_keep_skin_colour_highlights_and_backdrop(astronaut, setup):
     assert _light_steps(astronaut.image, out, inner, width) < 0.0005                # no seams in the light
 
 
+def test_butterfly_does_not_outline_lashes_and_nostrils(shared_data):
+    """Deep-set eyes on dark skin (051, the worst development photo): butterfly's eye sockets and the shadow
+    under the nose stay filled enough that lashes and nostrils do not stand out as steps in the light."""
+    p = Portrait.read(shared_data / "portraits" / "051.jpg")
+    out = relight(p, setup="butterfly").image
+    inner = cv2.erode((p.person_matte() > 0.5).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    width = float(np.ptp(p.face().landmarks[:468, 0]))
+    assert _light_steps(p.image, out, inner, width) < 0.00035            # 0.027% (0.043% with a 1:8 fill)
+
+
 def test_highlights_roll_off_below_white():
     """What the new light pushes toward white is rolled off smoothly below it, all channels by one factor."""
     from portrait_studio.render import _WHITE, _shoulder, _shoulder_gain

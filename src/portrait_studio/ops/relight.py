@@ -30,9 +30,10 @@ from ..schema import operation
 SETUPS: dict[str, dict] = {
     "rembrandt": {"lights": [(45, 40, 0.9, 0.35)], "fill": 0.3},
     "loop": {"lights": [(32, 30, 0.85, 0.3)], "fill": 0.4},
-    # butterfly's fill is a reflector's under the chin (key + fill to fill about 7:1): with less, the eye
-    # sockets and the shadow under the nose fall so deep that lashes and nostrils stand out as outlines
-    "butterfly": {"lights": [(0, 45, 0.85, 0.4)], "fill": 0.15},
+    # butterfly: a beauty dish above (soft enough, with a reflector's fill under the chin, about 7:1, that the
+    # eye sockets and the shadow under the nose do not outline lashes and nostrils), high enough to change a
+    # photo already lit from above
+    "butterfly": {"lights": [(0, 48, 0.85, 0.6)], "fill": 0.15},
     "split": {"lights": [(90, 5, 0.95, 0.2)], "fill": 0.12},
     "broad": {"lights": [(-50, 25, 0.85, 0.4)], "fill": 0.18},
     "short": {"lights": [(50, 25, 0.85, 0.4)], "fill": 0.18},

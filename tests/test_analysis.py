@@ -199,3 +199,22 @@ def test_real_portraits_faces_and_pupils(shared_data, backend):
     rgb = (read_image(shared_data / "portraits" / "021.jpg")[0])
     a, b = find_faces(rgb, backend)[0].pose, find_faces(np.ascontiguousarray(rgb[:, ::-1]), backend)[0].pose
     assert a.yaw > 15 and b.yaw < -15 and abs(a.yaw + b.yaw) < 4
+
+
+def test_models_released_with_the_portrait(astronaut_rgb8):
+    """A process reading photo after photo (the library, ``portrait`` called in-process) does not keep every
+    photo's MediaPipe graphs: they are closed when the Portrait that made them is collected."""
+    import gc
+
+    import mediapipe as mp
+
+    def live():
+        gc.collect()
+        return sum(isinstance(o, mp.solutions.face_mesh.FaceMesh) and getattr(o, "_graph", None) is not None
+                   for o in gc.get_objects())
+    before = live()
+    for _ in range(2):
+        p = Portrait(from_srgb8(astronaut_rgb8))
+        assert p.face().landmarks.shape[0] >= 468
+        del p
+    assert live() == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -80,6 +81,10 @@ class MediaPipeBackend:
         self._mp = mp
         self.min_confidence = min_confidence
         self._graphs: dict[str, object] = {}
+        # MediaPipe's graphs are not freed with the objects that hold them (their native threads keep them
+        # alive): they are closed when this backend is collected, or a process reading photo after photo
+        # would keep every photo's models (about 60 MB each)
+        weakref.finalize(self, _close_graphs, self._graphs)
 
     def _graph(self, key: str):
         graph = self._graphs.get(key)
@@ -127,9 +132,13 @@ class MediaPipeBackend:
 
     def close(self) -> None:
         """Release the models (they are also released when the object is collected)."""
-        for graph in self._graphs.values():
-            graph.close()
-        self._graphs.clear()
+        _close_graphs(self._graphs)
+
+
+def _close_graphs(graphs: dict) -> None:
+    for graph in graphs.values():
+        graph.close()
+    graphs.clear()
 
 
 #: Backends by name; optional ONNX backends register here when their extras are installed.

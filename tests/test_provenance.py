@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from portrait_studio import Portrait
+from portrait_studio.core import srgb_to_linear
 from portrait_studio.errors import InputError, ParameterError
 from portrait_studio.ops import OPERATIONS, apply
 from portrait_studio.provenance import Provenance, credentials, signing, verify, watermark, write_output
@@ -73,8 +74,7 @@ def test_watermark_makes_no_step_in_the_light_at_a_shadow_edge():
     marked = watermark.embed(rgb, "0123abcdef")
 
     def light(u8):
-        s = u8.astype(np.float64) / 255
-        return np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4).mean(2) + 2e-3
+        return srgb_to_linear(u8 / 255.0).mean(2) + 2e-3
     change = np.abs(np.log(light(marked) / light(rgb)))
     dark = level[..., 0] < 10
     assert 0.7 <= change[dark].mean() / change[~dark].mean() <= 1.4          # 0.33 with a change faded linearly

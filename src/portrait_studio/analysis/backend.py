@@ -136,6 +136,7 @@ class MediaPipeBackend:
 
 
 def _close_graphs(graphs: dict) -> None:
+    """Close MediaPipe graphs (by name) and forget them; they are made again on next use."""
     for graph in graphs.values():
         graph.close()
     graphs.clear()

@@ -21,6 +21,8 @@ import hashlib
 import cv2
 import numpy as np
 
+from ..core import srgb_to_linear
+
 GRID = 64                    # canonical grid, cells a side (a 50% copy of a 512 px photo still has 4 px a cell)
 ID_BITS, CHECK_BITS = 40, 24
 BITS = ID_BITS + CHECK_BITS
@@ -96,10 +98,9 @@ def _light_share() -> np.ndarray:
     stands for, plus :data:`_FLOOR`, over the light one level adds (sRGB), relative to its value at _DARK:
     0.30 at black, 0.53 at level 5, 0.76 at 10.
     """
-    s = np.arange(256) / 255.0
-    lin = np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4)
-    slope = np.where(s <= 0.04045, 1 / 12.92, 2.4 * lin / (s + 0.055))   # d linear / d encoded
-    share = (lin + _FLOOR) / slope
+    level = np.arange(256, dtype=np.float64)
+    step = srgb_to_linear((level + 0.5) / 255) - srgb_to_linear((level - 0.5) / 255)   # the light a level adds
+    share = (srgb_to_linear(level / 255) + _FLOOR) / step
     return np.minimum(share / share[int(_DARK)], 1.0).astype(np.float32)
 
 
@@ -138,9 +139,7 @@ def embed(pixels: np.ndarray, payload: str, *, rounds: int = 3) -> np.ndarray:
     def spread(cells):                                          # the change at full size, in pixel units
         return cv2.resize(cells * np.float32(top / 255.0), (w, h), interpolation=cv2.INTER_CUBIC)
 
-    # near black a level is a large share of the light: the change fades there, so that it never makes a step
-    # in the light at the edge of a shadow
-    dark = cv2.LUT(np.clip(luma + 0.5, 0, 255).astype(np.uint8), _SHARE)
+    dark = cv2.LUT(np.clip(luma + 0.5, 0, 255).astype(np.uint8), _SHARE)      # faded near black (_light_share)
 
     def apply(delta):
         out = pixels.copy()
